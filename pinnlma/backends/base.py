@@ -1,0 +1,83 @@
+"""The narrow interface between the LM core and the linear algebra that runs one iteration.
+
+The core hands a backend the rows of the Jacobian in slices ``(r_s, J_s)`` and gets back a
+:class:`LinearSystem`, an object that can solve the damped Gauss–Newton system
+
+    (JᵀJ + λ·diag(D)) v = Jᵀw          (w = r for the ordinary step)
+
+in whichever form is cheaper: the *normal* form accumulates the n×n matrix JᵀJ, the *residual-space*
+form keeps J (m×n, m < n) and uses the push-through identity
+
+    v = D⁻¹Jᵀ (J D⁻¹ Jᵀ + λ I)⁻¹ w,
+
+which costs m²·n instead of m·n². Everything that crosses the interface is a torch n-vector or m-vector
+(or a float); the matrices stay wherever the backend keeps them.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import Tensor
+
+Slices = Iterable[tuple[Tensor, Tensor]]
+"""Row slices of one Jacobian: pairs ``(r_s, J_s)`` with shapes ``(s,)`` and ``(s, n)``."""
+
+
+class SingularSystemWarning(RuntimeWarning):
+    """The damped system was not positive definite and was solved by the robust fallback."""
+
+
+class LinearSystem(ABC):
+    """One iteration's damped Gauss–Newton system, held by a backend."""
+
+    n: int
+    m: int
+    form: str  # "normal" or "residual"
+    fallback_solves: int = 0  # how often Cholesky failed and the robust solve took over
+
+    @abstractmethod
+    def gradient(self) -> Tensor:
+        """g = Jᵀr as a torch n-vector."""
+
+    @abstractmethod
+    def jtj_diagonal(self) -> Tensor:
+        """diag(JᵀJ) (the squared column norms of J) as a torch n-vector."""
+
+    @abstractmethod
+    def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
+        """Solve (JᵀJ + lam·diag(scale)) v = Jᵀw, w defaulting to r; return v as a torch n-vector."""
+
+    @abstractmethod
+    def curvature(self, v: Tensor) -> float:
+        """vᵀJᵀJv = ‖Jv‖², the quadratic term of the linear model's predicted reduction."""
+
+
+class Backend(ABC):
+    """Builds :class:`LinearSystem` objects from Jacobian slices."""
+
+    name: str
+
+    @abstractmethod
+    def normal_system(
+        self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]
+    ) -> LinearSystem:
+        """Accumulate JᵀJ and Jᵀr over the slices. ``jt_times(w)`` returns Jᵀw (for right-hand
+        sides other than r, e.g. geodesic acceleration), computed by the caller without storing J."""
+
+    @abstractmethod
+    def residual_system(self, slices: Slices, n: int) -> LinearSystem:
+        """Keep J (m×n with m < n) and solve in residual space."""
+
+    def describe(self) -> str:
+        """One line for logs and ``pinnlma info``."""
+        return self.name
+
+
+def check_scale(scale: Tensor, n: int) -> None:
+    """Damping scales must be positive n-vectors; anything else is a bug upstream, so fail loudly."""
+    if scale.shape != (n,):
+        raise ValueError(f"damping scale has shape {tuple(scale.shape)}, expected ({n},)")
+    if not bool(torch.all(scale > 0)):
+        raise ValueError("damping scale must be strictly positive")

@@ -1,0 +1,123 @@
+"""The embedded default backend: the normal equations in torch, on whatever device the Jacobian lives."""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from .base import Backend, LinearSystem, SingularSystemWarning, Slices, check_scale
+from .linalg import spd_solve
+
+
+class TorchNormalSystem(LinearSystem):
+    """A = JᵀJ and g = Jᵀr accumulated slice by slice: peak memory n² + one slice, whatever m is."""
+
+    form = "normal"
+
+    def __init__(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]) -> None:
+        self.n, self.m = n, 0
+        self._jt_times = jt_times
+        self.jtj: Tensor | None = None
+        self.g: Tensor | None = None
+        for r_s, j_s in slices:
+            if self.jtj is None:
+                self.jtj = torch.zeros(n, n, dtype=j_s.dtype, device=j_s.device)
+                self.g = torch.zeros(n, dtype=j_s.dtype, device=j_s.device)
+            # A += J_sᵀ J_s (a rank-s update); g += J_sᵀ r_s
+            self.jtj.addmm_(j_s.T, j_s)
+            self.g.addmv_(j_s.T, r_s)
+            self.m += r_s.shape[0]
+        if self.jtj is None:
+            raise ValueError("the Jacobian has no rows: the residual vector is empty")
+        self.fallback_solves = 0
+
+    def gradient(self) -> Tensor:
+        return self.g
+
+    def jtj_diagonal(self) -> Tensor:
+        return torch.diagonal(self.jtj).clone()
+
+    def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
+        check_scale(scale, self.n)
+        rhs = self.g if w is None else self._jt_times(w)
+        damped = self.jtj + torch.diag(lam * scale.to(self.jtj))
+        v, fell_back = spd_solve(damped, rhs)
+        if fell_back:
+            self.fallback_solves += 1
+            warnings.warn(
+                f"damped normal equations not positive definite (lambda={lam:.3g}); "
+                "solved by eigendecomposition instead",
+                SingularSystemWarning,
+                stacklevel=3,
+            )
+        return v
+
+    def curvature(self, v: Tensor) -> float:
+        return float(v @ (self.jtj @ v))
+
+
+class TorchResidualSystem(LinearSystem):
+    """J kept whole (m < n); solves with K = J D⁻¹ Jᵀ + λI, an m×m system."""
+
+    form = "residual"
+
+    def __init__(self, slices: Slices, n: int) -> None:
+        rows, jacs = zip(*slices) if slices else ((), ())
+        if not rows:
+            raise ValueError("the Jacobian has no rows: the residual vector is empty")
+        self.r = torch.cat(rows)
+        self.jac = torch.cat(jacs)
+        self.n, self.m = n, self.r.shape[0]
+        self._kernel_scale: Tensor | None = None
+        self._kernel: Tensor | None = None
+        self.fallback_solves = 0
+
+    def gradient(self) -> Tensor:
+        return self.jac.T @ self.r
+
+    def jtj_diagonal(self) -> Tensor:
+        return (self.jac * self.jac).sum(dim=0)
+
+    def _scaled_kernel(self, scale: Tensor) -> Tensor:
+        """J D⁻¹ Jᵀ, rebuilt only when D changes (once per iteration, not once per trial λ)."""
+        if self._kernel_scale is None or not torch.equal(self._kernel_scale, scale):
+            self._kernel = (self.jac / scale) @ self.jac.T
+            self._kernel_scale = scale.clone()
+        return self._kernel
+
+    def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
+        check_scale(scale, self.n)
+        scale = scale.to(self.jac)
+        kernel = self._scaled_kernel(scale)
+        damped = kernel + lam * torch.eye(self.m, dtype=kernel.dtype, device=kernel.device)
+        z, fell_back = spd_solve(damped, self.r if w is None else w)
+        if fell_back:
+            self.fallback_solves += 1
+            warnings.warn(
+                f"damped residual-space system not positive definite (lambda={lam:.3g}); "
+                "solved by eigendecomposition instead",
+                SingularSystemWarning,
+                stacklevel=3,
+            )
+        return (self.jac.T @ z) / scale
+
+    def curvature(self, v: Tensor) -> float:
+        jv = self.jac @ v
+        return float(jv @ jv)
+
+
+class TorchBackend(Backend):
+    """Linear algebra in torch on the device of the Jacobian slices."""
+
+    name = "torch"
+
+    def normal_system(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]) -> LinearSystem:
+        return TorchNormalSystem(slices, n, jt_times)
+
+    def residual_system(self, slices: Slices, n: int) -> LinearSystem:
+        return TorchResidualSystem(list(slices), n)
+
+    def describe(self) -> str:
+        return f"torch {torch.__version__} (threads={torch.get_num_threads()})"

@@ -1,0 +1,205 @@
+"""The Jacobian engine: J = ∂r/∂θ by autograd, delivered in row slices under a memory budget.
+
+Strategies (each gives the same J; they differ in cost):
+
+- ``forward``: one Jacobian-vector product per parameter, vectorized with ``vmap`` over column
+  chunks. Cost ≈ n forward passes; stores all of J (m·n). Best when n is small (curve fitting).
+- ``reverse``: one vector-Jacobian product per residual row, vectorized over row chunks. Cost ≈ m
+  backward passes of the *whole* residual function, so only sensible for small m or when rows couple.
+- ``rowwise``: when each residual row depends only on its own data row (``args`` sliced along dim 0),
+  ``vmap(jacrev(f_row))`` over the rows of a slice. Cost ≈ m backward passes of *one row*; memory of
+  a slice only. The usual choice for neural-network fits with many points.
+- ``explicit``: a user-supplied ``jac(x, *args) -> (m, n)`` tensor.
+
+``auto`` picks from the shapes and the memory budget (see :func:`choose_strategy`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.func import jacrev, jvp, vjp, vmap
+
+STRATEGIES = ("auto", "forward", "reverse", "rowwise", "explicit")
+DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes for one Jacobian slice and its intermediates
+
+ResidualFn = Callable[..., Tensor]
+
+
+@dataclass(frozen=True)
+class JacobianPlan:
+    """What the engine decided: the strategy and the slice length in rows (or columns for forward)."""
+
+    strategy: str
+    slice_rows: int
+    reason: str
+
+
+def choose_strategy(
+    m: int,
+    n: int,
+    itemsize: int,
+    *,
+    rowwise_possible: bool,
+    explicit: bool = False,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> JacobianPlan:
+    """Pick the cheapest strategy for an m×n Jacobian.
+
+    Cost model, in units of one pass over all m rows: forward ≈ n, rowwise ≈ 3 (one vectorized
+    backward of every row, about three forward passes), reverse ≈ m. Forward must also hold all of
+    J, so it is chosen only when m·n·itemsize fits the budget.
+    """
+    slice_rows = max(1, min(m, memory_budget // max(1, 4 * n * itemsize)))
+    if explicit:
+        return JacobianPlan("explicit", slice_rows, "a Jacobian function was supplied")
+    fits = m * n * itemsize <= memory_budget
+    if rowwise_possible and not (fits and n <= 3):
+        return JacobianPlan("rowwise", slice_rows, f"rows are independent and n={n} > 3 (or J exceeds budget)")
+    if fits and n <= m:
+        return JacobianPlan("forward", n, f"n={n} <= m={m} and J fits the budget")
+    return JacobianPlan("reverse", slice_rows, f"m={m} < n={n}" if m < n else "J exceeds budget, rows coupled")
+
+
+def _slice_args(args: Sequence[object], rows: slice) -> tuple[object, ...]:
+    return tuple(a[rows] if isinstance(a, Tensor) else a for a in args)
+
+
+class JacobianEngine:
+    """Evaluates r(θ) and its Jacobian slices for ``fun(x, *args) -> r``.
+
+    ``rowwise=True`` promises that row i of r depends only on row i of every tensor in ``args``
+    (non-tensor args are passed through unchanged); it enables the ``rowwise`` strategy and lets every
+    strategy work slice by slice.
+    """
+
+    def __init__(
+        self,
+        fun: ResidualFn,
+        args: Sequence[object] = (),
+        *,
+        jac: Callable[..., Tensor] | None = None,
+        strategy: str = "auto",
+        rowwise: bool = False,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown Jacobian strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if strategy == "rowwise" and not rowwise:
+            raise ValueError("strategy 'rowwise' needs rowwise=True (residual row i depends only on data row i)")
+        if strategy == "explicit" and jac is None:
+            raise ValueError("strategy 'explicit' needs a jac function")
+        if memory_budget <= 0:
+            raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget}")
+        self.fun, self.args, self.jac = fun, tuple(args), jac
+        self.requested, self.rowwise, self.memory_budget = strategy, rowwise, memory_budget
+        self.plan: JacobianPlan | None = None
+
+    # -- residuals ---------------------------------------------------------------------------------
+    def residual(self, x: Tensor) -> Tensor:
+        return self.fun(x, *self.args)
+
+    def make_plan(self, m: int, n: int, itemsize: int) -> JacobianPlan:
+        auto = choose_strategy(
+            m, n, itemsize, rowwise_possible=self.rowwise, explicit=self.jac is not None,
+            memory_budget=self.memory_budget,
+        )
+        if self.requested == "auto":
+            self.plan = auto
+        else:
+            cols = n if self.requested == "forward" else auto.slice_rows
+            self.plan = JacobianPlan(self.requested, cols, "requested by the user")
+        return self.plan
+
+    # -- Jacobian ----------------------------------------------------------------------------------
+    def slices(self, x: Tensor, m: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """Yield ``(r_s, J_s)`` over consecutive row slices covering all m rows."""
+        plan = self.plan or self.make_plan(m, x.numel(), x.element_size())
+        if plan.strategy == "explicit":
+            yield from self._explicit(x, plan.slice_rows)
+        elif plan.strategy == "forward":
+            yield from self._split(*self._forward(x, plan.slice_rows), plan_rows(m, x, self.memory_budget))
+        elif plan.strategy == "reverse":
+            yield from self._reverse(x, m, plan.slice_rows)
+        else:
+            yield from self._rowwise(x, m, plan.slice_rows)
+
+    def full(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The whole (r, J), concatenated from the slices (for tests and small problems)."""
+        r = self.residual(x).detach()
+        parts = list(self.slices(x, r.shape[0]))
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    @staticmethod
+    def _split(r: Tensor, jac: Tensor, rows: int) -> Iterator[tuple[Tensor, Tensor]]:
+        for start in range(0, r.shape[0], rows):
+            yield r[start:start + rows], jac[start:start + rows]
+
+    def _explicit(self, x: Tensor, rows: int) -> Iterator[tuple[Tensor, Tensor]]:
+        with torch.no_grad():
+            r = self.residual(x)
+            jac = self.jac(x, *self.args)
+        if not isinstance(jac, Tensor) or jac.shape != (r.shape[0], x.shape[0]):
+            got = tuple(jac.shape) if isinstance(jac, Tensor) else type(jac).__name__
+            raise ValueError(f"jac returned {got}, expected a tensor of shape ({r.shape[0]}, {x.shape[0]}) = (m, n)")
+        yield from self._split(r, jac.to(r.dtype), rows)
+
+    def _forward(self, x: Tensor, columns: int) -> tuple[Tensor, Tensor]:
+        """J by forward mode, ``columns`` parameters per vectorized pass."""
+        n = x.shape[0]
+        fun = lambda p: self.fun(p, *self.args)  # noqa: E731
+        pushforward = lambda t: jvp(fun, (x,), (t,))  # noqa: E731
+        eye = torch.eye(n, dtype=x.dtype, device=x.device)
+        blocks, r = [], None
+        for start in range(0, n, columns):
+            values, tangents = vmap(pushforward)(eye[start:start + columns])
+            r = values[0]
+            blocks.append(tangents)
+        return r.detach(), torch.cat(blocks).T.contiguous().detach()
+
+    def _reverse(self, x: Tensor, m: int, rows: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """J by reverse mode over the whole residual, ``rows`` cotangents per vectorized pass."""
+        r, pullback = vjp(lambda p: self.fun(p, *self.args), x)
+        r = r.detach()
+        for start in range(0, m, rows):
+            stop = min(m, start + rows)
+            basis = torch.zeros(stop - start, m, dtype=r.dtype, device=r.device)
+            basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
+            (block,) = vmap(pullback)(basis)
+            yield r[start:stop], block.detach()
+
+    def _rowwise(self, x: Tensor, m: int, rows: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """J by per-row reverse mode: vmap over rows of jacrev of the one-row residual."""
+        tensor_idx = [i for i, a in enumerate(self.args) if isinstance(a, Tensor)]
+
+        def one_row(p: Tensor, *row_tensors: Tensor) -> tuple[Tensor, Tensor]:
+            full = list(self.args)
+            for i, t in zip(tensor_idx, row_tensors):
+                full[i] = t.unsqueeze(0)
+            out = self.fun(p, *full).reshape(())
+            return out, out
+
+        row_jac = vmap(jacrev(one_row, has_aux=True), in_dims=(None,) + (0,) * len(tensor_idx))
+        for start in range(0, m, rows):
+            part = [self.args[i][start:start + rows] for i in tensor_idx]
+            jac, r = row_jac(x, *part)
+            yield r.detach(), jac.detach()
+
+    # -- products with J (no J stored) -------------------------------------------------------------
+    def jt_times(self, x: Tensor, w: Tensor) -> Tensor:
+        """Jᵀw by one reverse pass."""
+        _, pullback = vjp(lambda p: self.fun(p, *self.args), x)
+        return pullback(w)[0].detach()
+
+    def second_directional(self, x: Tensor, v: Tensor) -> Tensor:
+        """r_vv = d²/dt² r(x + t v) at t = 0, by forward-over-forward mode (geodesic acceleration)."""
+        fun = lambda p: self.fun(p, *self.args)  # noqa: E731
+        first = lambda p: jvp(fun, (p,), (v,))[1]  # noqa: E731
+        return jvp(first, (x,), (v,))[1].detach()
+
+
+def plan_rows(m: int, x: Tensor, budget: int) -> int:
+    """Rows per slice for handing a stored J to a backend: about a quarter of the budget each."""
+    return max(1, min(m, budget // max(1, 4 * x.numel() * x.element_size())))

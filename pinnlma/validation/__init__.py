@@ -1,0 +1,1 @@
+"""Validation suites: reference problems with certified answers (NIST StRD nonlinear regression)."""
