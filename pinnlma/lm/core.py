@@ -343,6 +343,18 @@ class LMCore:
             return StopReason.TIME_LIMIT
         return StopReason.RUNNING
 
+    def refresh(self) -> None:
+        """Re-evaluate r at the current x after the residual function changed (e.g. new points)."""
+        with torch.no_grad():
+            r = self.model.residual(self.state.x).detach()
+        check_residual(r, self.state.x, None, "after a refresh")
+        self.state.nfev += 1
+        if not bool(torch.isfinite(r).all()):
+            raise NonFiniteResidualError("the residual is non-finite at the current parameters after a refresh")
+        self.m = r.shape[0]
+        self.form = self._choose_form()
+        self.state.r, self.state.cost = r, 0.5 * float(r @ r)
+
     def run(self) -> LMResult:
         """Iterate until a stopping rule fires."""
         if self.state.status is StopReason.RUNNING:

@@ -1,0 +1,282 @@
+"""The LM core: damping rules, both system forms, slices, Jacobian strategies, fallback solve, errors."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+
+import pinnlma
+from pinnlma.backends import SingularSystemWarning, TorchBackend
+from pinnlma.backends.linalg import spd_solve
+from pinnlma.jacobian import JacobianEngine, choose_strategy
+from pinnlma.lm import IdentityScaling, Levenberg, Marquardt, MarquardtScaling, Nielsen, StopReason
+
+torch.set_default_dtype(torch.float64)
+
+
+def rosenbrock(x: torch.Tensor) -> torch.Tensor:
+    return torch.stack([10 * (x[1] - x[0] ** 2), 1 - x[0]])
+
+
+def exp_data(n: int = 40, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    t = torch.linspace(0, 4, n)
+    y = 2.5 * torch.exp(-1.3 * t) + 0.5 + 1e-3 * torch.randn(n, generator=g)
+    return t, y
+
+
+def exp_model(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return x[0] * torch.exp(-x[1] * t) + x[2] - y
+
+
+# -- damping rules ------------------------------------------------------------------------------------
+def test_levenberg_rule_divides_and_multiplies() -> None:
+    d = Levenberg(lam0=1.0, up=10, down=5)
+    diag = torch.tensor([4.0, 9.0])
+    assert torch.equal(d.scaling(diag), torch.ones(2))
+    d.accept(0.9)
+    assert d.lam == pytest.approx(0.2)
+    d.reject()
+    assert d.lam == pytest.approx(2.0)
+
+
+def test_marquardt_scaling_has_floor_and_running_max() -> None:
+    s = MarquardtScaling(floor=1e-3, running_max=True)
+    first = s(torch.tensor([1.0, 0.0, 4.0]))
+    assert first.tolist() == pytest.approx([1.0, 4e-3, 4.0])
+    second = s(torch.tensor([0.5, 2.0, 1.0]))
+    assert second.tolist() == pytest.approx([1.0, 2.0, 4.0])  # never below earlier columns
+    m = Marquardt(lam0=1e-2, running_max=False)
+    assert m.scaling(torch.tensor([3.0, 0.0])).tolist() == pytest.approx([3.0, 3e-10])
+
+
+def test_nielsen_gain_ratio_rule() -> None:
+    d = Nielsen(scaling="identity", tau=1e-3)
+    diag = torch.tensor([2.0, 8.0])
+    d.scaling(diag)
+    d.start(diag)
+    assert d.lam == pytest.approx(8e-3)  # τ·max diag(JᵀJ)
+    d.accept(1.0)  # perfect model: shrink by 3
+    assert d.lam == pytest.approx(8e-3 / 3)
+    lam = d.lam
+    d.accept(0.5)  # factor 1 − 0³ = 1
+    assert d.lam == pytest.approx(lam)
+    d.accept(0.0)  # factor 1 − (−1)³ = 2
+    assert d.lam == pytest.approx(2 * lam)
+    d.reject()
+    d.reject()
+    assert d.lam == pytest.approx(2 * lam * 2 * 4) and d.nu == 8
+
+
+def test_damping_state_round_trip() -> None:
+    d = Nielsen()
+    d.scaling(torch.tensor([1.0, 2.0]))
+    d.start(torch.tensor([1.0, 2.0]))
+    d.reject()
+    e = Nielsen()
+    e.load_state_dict(d.state_dict())
+    assert (e.lam, e.nu) == (d.lam, d.nu)
+    assert torch.equal(e.scale_rule._max, d.scale_rule._max)
+
+
+@pytest.mark.parametrize("damping", ["nielsen", "levenberg", "marquardt"])
+def test_each_damping_rule_solves_rosenbrock(damping: str) -> None:
+    res = pinnlma.least_squares(rosenbrock, torch.tensor([-1.2, 1.0]), damping=damping, max_iter=500)
+    assert res.success, res.message
+    assert torch.allclose(res.x, torch.ones(2), atol=1e-8)
+
+
+def test_invalid_damping_options() -> None:
+    with pytest.raises(ValueError, match="unknown damping"):
+        pinnlma.least_squares(rosenbrock, torch.zeros(2), damping="foo")
+    with pytest.raises(ValueError, match="up and down"):
+        Levenberg(up=0.5)
+    with pytest.raises(ValueError, match="floor"):
+        MarquardtScaling(floor=0)
+
+
+# -- system forms and slices -----------------------------------------------------------------------------
+def random_system(m: int, n: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(m, n, generator=g), torch.randn(m, generator=g)
+
+
+@pytest.mark.parametrize("m,n", [(50, 8), (8, 50)])
+def test_normal_and_residual_forms_agree_with_dense_solve(m: int, n: int) -> None:
+    jac, r = random_system(m, n)
+    scale = torch.rand(n, generator=torch.Generator().manual_seed(3)) + 0.5
+    lam = 0.3
+    expected = torch.linalg.solve(jac.T @ jac + lam * torch.diag(scale), jac.T @ r)
+    backend = TorchBackend()
+    normal = backend.normal_system([(r, jac)], n, lambda w: jac.T @ w)
+    residual = backend.residual_system([(r, jac)], n)
+    for system in (normal, residual):
+        v = system.solve(lam, scale)
+        assert torch.allclose(v, expected, rtol=1e-10, atol=1e-12), system.form
+        assert torch.allclose(system.gradient(), jac.T @ r)
+        assert torch.allclose(system.jtj_diagonal(), (jac * jac).sum(0))
+        assert system.curvature(v) == pytest.approx(float((jac @ v) @ (jac @ v)), rel=1e-12)
+    w = torch.randn(m, generator=torch.Generator().manual_seed(4))
+    other = torch.linalg.solve(jac.T @ jac + lam * torch.diag(scale), jac.T @ w)
+    assert torch.allclose(normal.solve(lam, scale, w), other, rtol=1e-10)
+    assert torch.allclose(residual.solve(lam, scale, w), other, rtol=1e-10)
+
+
+def test_residual_space_form_is_used_when_more_parameters_than_residuals() -> None:
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(5, 30, generator=g)
+    b = torch.randn(5, generator=g)
+    res = pinnlma.least_squares(lambda x: a @ x - b, torch.zeros(30))
+    assert res.form == "residual"
+    assert res.cost < 1e-20
+    normal = pinnlma.least_squares(lambda x: a @ x - b, torch.zeros(30), form="normal")
+    assert normal.form == "normal" and normal.cost < 1e-16
+
+
+def test_slice_accumulation_matches_full_jacobian() -> None:
+    jac, r = random_system(1000, 40)
+    slices = [(r[i:i + 37], jac[i:i + 37]) for i in range(0, 1000, 37)]
+    system = TorchBackend().normal_system(slices, 40, lambda w: jac.T @ w)
+    full = jac.T @ jac
+    assert float((system.jtj - full).norm() / full.norm()) < 1e-12
+    assert float((system.g - jac.T @ r).norm() / (jac.T @ r).norm()) < 1e-12
+
+
+def test_memory_budget_bounds_slice_size() -> None:
+    t = torch.linspace(0, 1, 5000).unsqueeze(1)
+    y = torch.sin(t)
+    engine = JacobianEngine(lambda x, t, y: (x[0] * t + x[1] * t**2 - y).reshape(-1), (t, y), rowwise=True,
+                            strategy="rowwise", memory_budget=4 * 2 * 8 * 100)
+    sizes = [s[1].shape[0] for s in engine.slices(torch.ones(2), 5000)]
+    assert max(sizes) == 100 and sum(sizes) == 5000
+
+
+# -- Jacobian strategies ----------------------------------------------------------------------------------
+def test_every_jacobian_strategy_gives_the_same_jacobian() -> None:
+    t, y = exp_data(30)
+    x = torch.tensor([2.0, 1.0, 0.3])
+
+    def explicit(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        e = torch.exp(-x[1] * t)
+        return torch.stack([e, -x[0] * t * e, torch.ones_like(t)], dim=1)
+
+    jacobians = {}
+    for strategy in ("forward", "reverse", "rowwise", "explicit"):
+        engine = JacobianEngine(exp_model, (t, y), strategy=strategy, rowwise=True, jac=explicit,
+                                memory_budget=4 * 3 * 8 * 7)  # 7-row slices
+        r, jac = engine.full(x)
+        assert torch.allclose(r, exp_model(x, t, y))
+        jacobians[strategy] = jac
+    for strategy, jac in jacobians.items():
+        assert torch.allclose(jac, jacobians["explicit"], rtol=1e-13, atol=1e-14), strategy
+
+
+def test_automatic_strategy_choice() -> None:
+    assert choose_strategy(100, 3, 8, rowwise_possible=False).strategy == "forward"
+    assert choose_strategy(10, 50, 8, rowwise_possible=False).strategy == "reverse"
+    assert choose_strategy(20000, 61, 8, rowwise_possible=True).strategy == "rowwise"
+    assert choose_strategy(10**6, 10, 8, rowwise_possible=False, memory_budget=2**20).strategy == "reverse"
+    assert choose_strategy(10, 2, 8, rowwise_possible=False, explicit=True).strategy == "explicit"
+
+
+def test_explicit_jacobian_with_wrong_shape_is_reported() -> None:
+    with pytest.raises(ValueError, match=r"expected a tensor of shape \(2, 2\)"):
+        pinnlma.least_squares(rosenbrock, torch.zeros(2), jac=lambda x: torch.zeros(3, 2))
+
+
+# -- fallback solve -----------------------------------------------------------------------------------------
+def test_singular_system_falls_back_without_crashing() -> None:
+    a = torch.tensor([[1.0, 1.0], [1.0, 1.0]])
+    x, fell_back = spd_solve(a, torch.tensor([2.0, 2.0]))
+    assert fell_back and torch.allclose(x, torch.tensor([1.0, 1.0]))  # the minimum-norm solution
+    indefinite = torch.tensor([[1.0, 2.0], [2.0, 1.0]])
+    _, fell_back = spd_solve(indefinite, torch.tensor([1.0, 0.0]))
+    assert fell_back
+
+
+def test_rank_deficient_problem_converges_with_fallback() -> None:
+    # two parameters enter only as their sum: JᵀJ is singular; tiny λ makes Cholesky fail
+    t = torch.linspace(0, 1, 20)
+    fun = lambda x: (x[0] + x[1]) * t - 2 * t  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularSystemWarning)
+        res = pinnlma.least_squares(fun, torch.tensor([0.0, 0.0]), damping=Levenberg(lam0=1e-30))
+    assert math.isfinite(res.cost) and res.cost < 1e-20
+    assert float(res.x.sum()) == pytest.approx(2.0)
+
+
+# -- geodesic acceleration, stopping, progress -----------------------------------------------------------
+def test_geodesic_acceleration_converges() -> None:
+    res = pinnlma.least_squares(rosenbrock, torch.tensor([-1.2, 1.0]), geodesic=True, max_iter=500)
+    assert res.success and torch.allclose(res.x, torch.ones(2), atol=1e-8)
+
+
+def test_stop_reasons() -> None:
+    t, y = exp_data()
+    x0 = torch.tensor([1.0, 1.0, 0.0])
+    assert pinnlma.least_squares(exp_model, x0, args=(t, y), max_iter=2).status is StopReason.MAX_ITER
+    assert pinnlma.least_squares(exp_model, x0, args=(t, y), gtol=1e6).status is StopReason.GTOL
+    assert pinnlma.least_squares(exp_model, x0, args=(t, y), ftol=1e-3).status is StopReason.FTOL
+    zero = pinnlma.least_squares(lambda x: x - 1, torch.zeros(3), damping=Levenberg(lam0=1e-300))
+    assert zero.status is StopReason.ZERO_RESIDUAL and zero.success
+    stop = pinnlma.least_squares(exp_model, x0, args=(t, y), callback=lambda info: info.iteration >= 3)
+    assert stop.status is StopReason.CALLBACK and stop.nit == 3
+    timed = pinnlma.least_squares(exp_model, x0, args=(t, y), time_limit=1e-9)
+    assert timed.status is StopReason.TIME_LIMIT and timed.nit == 1
+
+
+def test_history_records_every_iteration() -> None:
+    t, y = exp_data()
+    res = pinnlma.least_squares(exp_model, torch.tensor([1.0, 1.0, 0.0]), args=(t, y))
+    assert len(res.history["cost"]) == res.nit + 1
+    assert all(b <= a for a, b in zip(res.history["cost"], res.history["cost"][1:]))  # monotone
+    assert res.history["cost"][-1] == pytest.approx(res.cost)
+
+
+def test_nan_during_trial_step_is_rejected_not_poisoning() -> None:
+    # sqrt is NaN for negative arguments: a long first step lands there and must be rejected
+    fun = lambda x: torch.stack([torch.sqrt(x[0]) - 0.5, x[0] - 0.25])  # noqa: E731
+    res = pinnlma.least_squares(fun, torch.tensor([4.0]), damping=Levenberg(lam0=1e-8))
+    assert math.isfinite(res.cost) and res.x[0] == pytest.approx(0.25, abs=1e-8)
+
+
+def test_float32_works() -> None:
+    t, y = exp_data()
+    res = pinnlma.least_squares(exp_model, torch.tensor([1.0, 1.0, 0.0], dtype=torch.float32),
+                                args=(t.float(), y.float()))
+    assert res.x.dtype == torch.float32
+    assert torch.allclose(res.x, torch.tensor([2.5, 1.3, 0.5], dtype=torch.float32), atol=1e-2)
+
+
+# -- bad input ----------------------------------------------------------------------------------------------
+def test_bad_input_errors() -> None:
+    with pytest.raises(ValueError, match="must be 1-D"):
+        pinnlma.least_squares(rosenbrock, torch.zeros(2, 1))
+    with pytest.raises(ValueError, match="non-finite"):
+        pinnlma.least_squares(rosenbrock, torch.tensor([float("nan"), 0.0]))
+    with pytest.raises(TypeError, match="floating"):
+        pinnlma.least_squares(rosenbrock, torch.tensor([1, 2]))
+    with pytest.raises(pinnlma.NonFiniteResidualError, match="first at row 1"):
+        pinnlma.least_squares(lambda x: torch.stack([x[0], torch.log(-x[0] - 1)]), torch.ones(1))
+    with pytest.raises(TypeError, match="dtype torch.float32"):
+        pinnlma.least_squares(lambda x: x.float(), torch.ones(2))
+    with pytest.raises(ValueError, match="1-D tensor"):
+        pinnlma.least_squares(lambda x: x.reshape(1, 2), torch.ones(2))
+    calls = {"n": 0}
+
+    def growing(x: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        return x.repeat(calls["n"])
+
+    with pytest.raises(ValueError, match="changed length"):
+        pinnlma.least_squares(growing, torch.ones(2))
+    with pytest.raises(ValueError, match="unknown Jacobian strategy"):
+        pinnlma.least_squares(rosenbrock, torch.zeros(2), jac_strategy="magic")
+    with pytest.raises(ValueError, match="needs rowwise=True"):
+        pinnlma.least_squares(rosenbrock, torch.zeros(2), jac_strategy="rowwise")
+    with pytest.raises(ValueError, match="unknown backend"):
+        pinnlma.least_squares(rosenbrock, torch.zeros(2), backend="jax")
+    with pytest.raises(ValueError, match="time_limit"):
+        pinnlma.least_squares(rosenbrock, torch.zeros(2), time_limit=-1)
