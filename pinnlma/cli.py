@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 class UsageError(Exception):
@@ -23,9 +24,101 @@ def _cmd_setup_legate(args: argparse.Namespace) -> int:
     return setup_main(["--force"] if args.force else [])
 
 
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .registry import bundled_names, describe
+
+    for name in bundled_names():
+        print(f"{name:16s} {describe(name)}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .registry import ProblemNotFound, apply_options, load_problem
+    from .train import RunConfig, solve
+
+    try:
+        problem = load_problem(args.problem)
+        problem = apply_options(problem, quick=args.quick, points=args.points, boundary_points=args.boundary_points,
+                                width=args.width, depth=args.depth, activation=args.activation)
+        config = RunConfig(optimizer=args.optimizer, backend=args.backend, dtype=args.dtype, iters=args.iters,
+                           time_limit=args.time_limit, seed=args.seed, lr=args.lr, damping=args.damping,
+                           geodesic=args.geodesic, jacobian=args.jacobian)
+    except (ProblemNotFound, ValueError) as err:
+        raise UsageError(str(err)) from None
+    if args.plot and Path(args.plot).exists() and not args.overwrite:
+        raise UsageError(f"{args.plot} exists; pass --overwrite to replace it, or choose another --plot")
+    out = args.out if args.out is not None else args.resume
+    try:
+        result = solve(problem, config, out=out, overwrite=args.overwrite, resume=args.resume,
+                       progress=None if not args.quiet else False)
+    except (FileExistsError, FileNotFoundError) as err:
+        raise UsageError(str(err)) from None
+    attrs = result.record.attrs
+    coefs = "".join(f", {k[6:]}={v:.6g}" for k, v in attrs.items() if k.startswith("param_"))
+    print(f"{problem.name}: {config.optimizer} {attrs['iterations']} iterations in {attrs['elapsed']:.1f} s, "
+          f"loss {attrs['final_loss']:.3e}, rel_l2 {attrs['final_rel_l2']:.3e}{coefs} ({result.status})")
+    if out is not None:
+        print(f"run written to {out}")
+    if args.plot:
+        from .plotting import plot_run
+
+        plot_run(result.record, args.plot, list(problem.domain.names), overwrite=args.overwrite)
+        print(f"figure written to {args.plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pinnlma", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("list", help="bundled problems")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("run", help="train a PINN on a bundled problem or your own problem file")
+    p.add_argument("problem", help="a bundled problem name (see `pinnlma list`) or path/to/problem.py")
+    p.add_argument("--optimizer", choices=("lm", "adam", "lbfgs", "bfgs"), default="lm")
+    p.add_argument("--backend", choices=("torch", "cupynumeric"), default="torch")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--iters", type=_positive_int, help="iteration limit (default: the problem's)")
+    p.add_argument("--time-limit", type=_positive_float, metavar="SECONDS", help="wall-time limit")
+    p.add_argument("--seed", type=_positive_int, default=0)
+    p.add_argument("--out", metavar="RUN.h5", help="write the run (history, parameters, solution) here")
+    p.add_argument("--plot", metavar="FIG.png", help="write a figure of solution, reference, error, history")
+    p.add_argument("--resume", metavar="RUN.h5", help="continue the run saved in this file (and save back to it)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --out/--plot files")
+    p.add_argument("--quick", action="store_true", help="the problem's small size (for tests and a first look)")
+    p.add_argument("--points", type=_positive_int, help="interior collocation points")
+    p.add_argument("--boundary-points", type=_positive_int, help="points per boundary/initial condition")
+    p.add_argument("--width", type=_positive_int, help="hidden layer width")
+    p.add_argument("--depth", type=_positive_int, help="number of hidden layers")
+    p.add_argument("--activation", help="tanh (default), sin, sigmoid, gelu, silu, softplus")
+    p.add_argument("--lr", type=_positive_float, help="learning rate (adam, lbfgs)")
+    p.add_argument("--damping", choices=("nielsen", "levenberg", "marquardt"), default="nielsen")
+    p.add_argument("--geodesic", action="store_true", help="LM with geodesic acceleration")
+    p.add_argument("--jacobian", choices=("auto", "channels", "generic"), default="auto",
+                   help="PINN Jacobian path: exact MLP channels (fast) or generic per-point autograd")
+    p.add_argument("--quiet", action="store_true", help="no live progress line")
+    p.set_defaults(func=_cmd_run)
+
     p = sub.add_parser("info", help="versions, backends and devices")
     p.add_argument("--no-legate", action="store_true", help="skip the (slow) cupynumeric start-up check")
     p.set_defaults(func=_cmd_info)

@@ -1,0 +1,299 @@
+"""``ResidualAssembler``: a Problem + a model → one residual vector r(θ) with named, weighted row blocks.
+
+Rows of block b (PDE or condition, N_b points, weight w_b) are r_b = √(w_b/N_b) · raw_b, so that
+
+    ½‖r‖² = ½ Σ_b w_b · mean(raw_b²),
+
+the usual weighted PINN loss (halved). θ = [network parameters, unknown PDE coefficients].
+
+The assembler is a :class:`pinnlma.lm.ResidualModel`: it gives the LM core r(θ), the Jacobian in row
+slices, Jᵀw and the second directional derivative, and knows nothing of which backend solves. The
+Jacobian uses the exact MLP channel path (``jacobian="channels"``, see :mod:`pinnlma.pinn.models`) when
+the model allows it, else per-point ``vmap(jacrev(...))`` with derivatives by nested forward mode
+(``jacobian="generic"``). Both give the same J.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, jacrev, jvp, vjp, vmap
+
+from ..jacobian import DEFAULT_MEMORY_BUDGET
+from .fields import ChannelFields, PointFields, requested_channels
+from .geometry import Sampler
+from .models import MLP, ChannelForward, MultiIndex, close_channels, per_point_jacobian
+from .problem import Problem
+
+
+@dataclass
+class Block:
+    """One named group of residual rows: point groups (each (N, dim)), per-point data, a row function."""
+
+    name: str
+    fn: Callable[..., Tensor]
+    groups: list[Tensor]
+    extras: list[dict[str, Tensor]]
+    weight: float
+    resample: bool
+    channels: list[list[MultiIndex]] | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return self.groups[0].shape[0]
+
+    @property
+    def scale(self) -> float:
+        return math.sqrt(self.weight / self.n_rows)
+
+
+class ResidualAssembler:
+    """Stacks a problem's residual blocks for a model; implements the LM core's ResidualModel."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        model: nn.Module,
+        *,
+        sampler: Sampler | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str = "cpu",
+        jacobian: str = "auto",
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> None:
+        if jacobian not in ("auto", "channels", "generic"):
+            raise ValueError(f"jacobian must be 'auto', 'channels' or 'generic', got {jacobian!r}")
+        fast_ok = isinstance(model, MLP) and model.supports_channels
+        if jacobian == "channels" and not fast_ok:
+            raise ValueError("the channel Jacobian needs a pinnlma MLP with tanh, sin or sigmoid activation")
+        self.problem, self.model = problem, model
+        self.names = problem.domain.names
+        self.dtype, self.device = dtype, torch.device(device)
+        self.sampler = sampler or Sampler(problem.sampling, seed=0)
+        self.jacobian = "channels" if (jacobian == "auto" and fast_ok) else ("generic" if jacobian == "auto" else jacobian)
+        self.memory_budget = memory_budget
+        self._param_names = [n for n, _ in model.named_parameters()]
+        self._param_shapes = [p.shape for _, p in model.named_parameters()]
+        self.n_model = sum(s.numel() for s in self._param_shapes)
+        self.unknown_names = list(problem.unknowns)
+        self.n_params = self.n_model + len(self.unknown_names)
+        self.blocks: list[Block] = []
+        self.sample()
+
+    # -- points ------------------------------------------------------------------------------------
+    def _tensor(self, a: np.ndarray) -> Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)
+
+    def sample(self) -> None:
+        """Draw (or redraw) the points of every block that resamples."""
+        p, old = self.problem, {b.name: b for b in self.blocks}
+        blocks = []
+        for name, fn in p.pde_blocks():
+            if name in old and not old[name].resample:
+                blocks.append(old[name])
+                continue
+            points = p.domain.interior(p.n_interior, self.sampler)
+            blocks.append(Block(name, fn, [self._tensor(points)], [{}], p.weights.get(name, 1.0), True))
+        for cond in p.conditions:
+            if cond.name in old and not cond.resample:
+                blocks.append(old[cond.name])
+                continue
+            sampled = cond.sample(p.domain, self.sampler, cond.n_points or p.n_boundary)
+            extras = [{k: self._tensor(v) for k, v in e.items()} for e in sampled.extras]
+            weight = p.weights.get(cond.name, cond.weight)
+            blocks.append(Block(cond.name, cond.residual, [self._tensor(g) for g in sampled.groups], extras,
+                                weight, cond.resample))
+        self.blocks = blocks
+        if self.jacobian == "channels":
+            self._prepare_channels()
+
+    def _prepare_channels(self) -> None:
+        params = {k: torch.ones((), dtype=torch.float64) for k in (*self.problem.parameters, *self.unknown_names)}
+        for block in self.blocks:
+            if block.channels is not None:
+                continue
+            asked = requested_channels(block.fn, self.names, len(block.groups), params, block.extras)
+            block.channels = [close_channels(alpha for alpha, _ in group) for group in asked]
+
+    @property
+    def n_residuals(self) -> int:
+        return sum(b.n_rows for b in self.blocks)
+
+    def block_slices(self) -> dict[str, slice]:
+        """Row range of each block in r."""
+        out, start = {}, 0
+        for b in self.blocks:
+            out[b.name] = slice(start, start + b.n_rows)
+            start += b.n_rows
+        return out
+
+    # -- parameters --------------------------------------------------------------------------------
+    def initial_parameters(self) -> Tensor:
+        flat = torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]).to(self.dtype)
+        unknowns = torch.tensor([self.problem.unknowns[k] for k in self.unknown_names], dtype=self.dtype)
+        return torch.cat([flat.to(self.device), unknowns.to(self.device)])
+
+    def _split(self, theta: Tensor) -> tuple[list[Tensor], dict[str, Tensor]]:
+        """θ → (model tensors in parameter order, coefficient dict known ∪ unknown)."""
+        tensors, start = [], 0
+        for shape in self._param_shapes:
+            tensors.append(theta[start:start + shape.numel()].view(shape))
+            start += shape.numel()
+        coefs = {k: torch.as_tensor(v, dtype=theta.dtype, device=theta.device)
+                 for k, v in self.problem.parameters.items()}
+        for i, k in enumerate(self.unknown_names):
+            coefs[k] = theta[self.n_model + i]
+        return tensors, coefs
+
+    def write_back(self, theta: Tensor) -> None:
+        """Copy θ's network part into the model (for prediction and saving)."""
+        tensors, _ = self._split(theta.detach())
+        with torch.no_grad():
+            for p, t in zip(self.model.parameters(), tensors):
+                p.copy_(t.to(p))
+
+    def coefficients(self, theta: Tensor) -> dict[str, float]:
+        """The current values of the unknown coefficients."""
+        return {k: float(theta[self.n_model + i]) for i, k in enumerate(self.unknown_names)}
+
+    # -- evaluation: fast channel path ---------------------------------------------------------------
+    def _channel_rows(self, block: Block, rows: slice, tensors: Sequence[Tensor], coefs: dict[str, Tensor],
+                      keep: bool) -> tuple[Tensor, list[tuple[list[Tensor], list[Tensor]]]]:
+        fields, graphs = [], []
+        for group, extras, chans in zip(block.groups, block.extras, block.channels):
+            forward = ChannelForward(self.model, chans)
+            out, pre, acts = forward(group[rows], tensors)
+            fields.append(ChannelFields(self.names, group[rows], out, forward.index, coefs,
+                                        {k: v[rows] for k, v in extras.items()}))
+            graphs.append((pre, acts))
+        raw = block.fn(*fields)
+        n = fields[0].x.shape[0]
+        return block.scale * _rows(raw, n, block.name), graphs if keep else []
+
+    def _channel_jacobian(self, block: Block, rows: slice, theta: Tensor) -> tuple[Tensor, Tensor]:
+        leaf = theta.detach().requires_grad_(True)
+        tensors, coefs = self._split(leaf)
+        n_rows = block.groups[0][rows].shape[0]
+        per_row = {}
+        for k in self.unknown_names:  # per-row copies give ∂r_i/∂c for each row from one backward
+            per_row[k] = coefs[k].detach().expand(n_rows).clone().requires_grad_(True)
+            coefs[k] = per_row[k]
+        r, graphs = self._channel_rows(block, rows, tensors, coefs, keep=True)
+        pre_all = [z for pre, _ in graphs for z in pre]
+        wrt = pre_all + list(per_row.values())
+        grads = torch.autograd.grad(r.sum(), wrt, allow_unused=True)
+        grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, wrt)]
+        jac = None
+        offset = 0
+        for pre, acts in graphs:
+            part = per_point_jacobian(grads[offset:offset + len(pre)], acts)
+            offset += len(pre)
+            jac = part if jac is None else jac + part
+        cols = [jac] + [g.unsqueeze(1) for g in grads[len(pre_all):]]
+        return r.detach(), torch.cat(cols, dim=1).detach()
+
+    # -- evaluation: generic per-point path ------------------------------------------------------------
+    def _row_function(self, block: Block) -> Callable[..., Tensor]:
+        names, model = self.names, self.model
+        param_names = self._param_names
+
+        def row(theta: Tensor, points: list[Tensor], extras: list[dict[str, Tensor]]) -> Tensor:
+            tensors, coefs = self._split(theta)
+            params = dict(zip(param_names, tensors))
+
+            def u_fn(p: Tensor) -> Tensor:
+                return functional_call(model, params, (p.unsqueeze(0),)).reshape(-1)
+
+            fields = [PointFields(names, p, u_fn, coefs, e) for p, e in zip(points, extras)]
+            return block.scale * block.fn(*fields).reshape(())
+
+        return row
+
+    def _generic_rows(self, block: Block, rows: slice, theta: Tensor) -> Tensor:
+        row = self._row_function(block)
+        points = [g[rows] for g in block.groups]
+        extras = [{k: v[rows] for k, v in e.items()} for e in block.extras]
+        return vmap(row, in_dims=(None, 0, 0))(theta, points, extras)
+
+    def _generic_jacobian(self, block: Block, rows: slice, theta: Tensor) -> tuple[Tensor, Tensor]:
+        row = self._row_function(block)
+        points = [g[rows] for g in block.groups]
+        extras = [{k: v[rows] for k, v in e.items()} for e in block.extras]
+        both = lambda t, p, e: (row(t, p, e),) * 2  # noqa: E731
+        jac, r = vmap(jacrev(both, has_aux=True), in_dims=(None, 0, 0))(theta, points, extras)
+        return r.detach(), jac.detach()
+
+    # -- the ResidualModel interface -------------------------------------------------------------------
+    def _block_residual(self, block: Block, rows: slice, theta: Tensor) -> Tensor:
+        if self.jacobian == "channels":
+            tensors, coefs = self._split(theta)
+            return self._channel_rows(block, rows, tensors, coefs, keep=False)[0]
+        return self._generic_rows(block, rows, theta)
+
+    def residual(self, theta: Tensor) -> Tensor:
+        """r(θ), all blocks stacked in order."""
+        return torch.cat([self._block_residual(b, slice(None), theta) for b in self.blocks])
+
+    def slice_rows(self) -> int:
+        itemsize = torch.finfo(self.dtype).bits // 8
+        return max(1, self.memory_budget // max(1, 4 * self.n_params * itemsize))
+
+    def slices(self, theta: Tensor, m: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """(r_s, J_s) over row slices of at most ``slice_rows()`` rows, block by block."""
+        step = self.slice_rows()
+        jac_fn = self._channel_jacobian if self.jacobian == "channels" else self._generic_jacobian
+        for block in self.blocks:
+            for start in range(0, block.n_rows, step):
+                yield jac_fn(block, slice(start, start + step), theta)
+
+    def jt_times(self, theta: Tensor, w: Tensor) -> Tensor:
+        _, pullback = vjp(self.residual, theta)
+        return pullback(w)[0].detach()
+
+    def second_directional(self, theta: Tensor, v: Tensor) -> Tensor:
+        first = lambda t: jvp(self.residual, (t,), (v,))[1]  # noqa: E731
+        return jvp(first, (theta,), (v,))[1].detach()
+
+    def full_jacobian(self, theta: Tensor) -> tuple[Tensor, Tensor]:
+        parts = list(self.slices(theta, self.n_residuals))
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    # -- reporting ---------------------------------------------------------------------------------
+    def block_losses(self, theta: Tensor, r: Tensor | None = None) -> dict[str, float]:
+        """mean(raw_b²) per block (unweighted), from r if given."""
+        with torch.no_grad():
+            r = self.residual(theta) if r is None else r
+        out = {}
+        for b, sl in zip(self.blocks, self.block_slices().values()):
+            raw = r[sl] / b.scale
+            out[b.name] = float((raw * raw).mean())
+        return out
+
+    def loss(self, r: Tensor) -> float:
+        """The weighted PINN loss Σ_b w_b mean(raw_b²) = ‖r‖²."""
+        return float(r @ r)
+
+    def predict(self, theta: Tensor, points: np.ndarray, batch: int = 8192) -> np.ndarray:
+        """Network outputs (N, outputs) at numpy points."""
+        tensors, _ = self._split(theta.detach())
+        params = dict(zip(self._param_names, tensors))
+        outs = []
+        with torch.no_grad():
+            for start in range(0, len(points), batch):
+                x = self._tensor(points[start:start + batch])
+                outs.append(functional_call(self.model, params, (x,)))
+        return torch.cat(outs).cpu().numpy().reshape(len(points), -1)
+
+
+def _rows(raw: Tensor, n: int, name: str) -> Tensor:
+    if not isinstance(raw, Tensor):
+        raise TypeError(f"block {name!r}: the residual function returned {type(raw).__name__}, not a tensor")
+    raw = raw.reshape(-1) if raw.numel() == n else raw
+    if raw.shape != (n,):
+        raise ValueError(f"block {name!r}: the residual function returned shape {tuple(raw.shape)}, expected ({n},) "
+                         "(one row per point)")
+    return raw
