@@ -34,7 +34,7 @@ def test_point_derivative_helpers_match_closed_forms() -> None:
 @pytest.mark.parametrize("activation", ["tanh", "sin", "sigmoid"])
 def test_derivative_channels_match_autograd(activation: str) -> None:
     torch.manual_seed(0)
-    net = MLP(2, 2, width=7, depth=3, activation=activation)
+    net = MLP(2, 2, width=7, depth=3, activation=activation, input_range=[(0.0, 10.0), (-2.0, 3.0)])
     x = torch.rand(11, 2, requires_grad=True)
     requests = [(0,), (1,), (0, 0), (0, 1), (1, 1), (0, 0, 0), (0, 0, 1)]
     channels = close_channels(requests)
@@ -176,7 +176,7 @@ def test_weights_and_block_scaling_give_the_pinn_loss() -> None:
 def test_channel_jacobian_equals_generic_jacobian(outputs: int) -> None:
     torch.manual_seed(1)
     problem = heat_like_problem(outputs=outputs)
-    net = MLP(2, outputs, width=5, depth=2)
+    net = MLP(2, outputs, width=5, depth=2, input_range=[(-1.0, 1.0), (0.0, 1.0)])
     fast = ResidualAssembler(problem, net, sampler=Sampler("lhs", 0), memory_budget=4 * 8 * 60 * 11)
     slow = ResidualAssembler(problem, net, sampler=Sampler("lhs", 0), jacobian="generic")
     assert fast.jacobian == "channels" and slow.jacobian == "generic"

@@ -187,14 +187,14 @@ class ResidualAssembler:
         wrt = pre_all + list(per_row.values())
         grads = torch.autograd.grad(r.sum(), wrt, allow_unused=True)
         grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, wrt)]
-        jac = None
-        offset = 0
+        coef_grads = grads[len(pre_all):]
+        jac, offset = None, 0
         for pre, acts in graphs:
-            part = per_point_jacobian(grads[offset:offset + len(pre)], acts)
+            jac = per_point_jacobian(grads[offset:offset + len(pre)], acts, extra_cols=len(coef_grads), out=jac)
             offset += len(pre)
-            jac = part if jac is None else jac + part
-        cols = [jac] + [g.unsqueeze(1) for g in grads[len(pre_all):]]
-        return r.detach(), torch.cat(cols, dim=1).detach()
+        for i, g in enumerate(coef_grads):
+            jac[:, self.n_model + i] = g
+        return r.detach(), jac
 
     # -- evaluation: generic per-point path ------------------------------------------------------------
     def _row_function(self, block: Block) -> Callable[..., Tensor]:

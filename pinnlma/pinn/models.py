@@ -98,6 +98,7 @@ class MLP(nn.Module):
         init: str = "xavier",
         dtype: torch.dtype = torch.float64,
         widths: Sequence[int] | None = None,
+        input_range: Sequence[tuple[float, float]] | None = None,
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -116,12 +117,20 @@ class MLP(nn.Module):
         elif init != "default":
             raise ValueError(f"unknown init {init!r}; choose 'xavier' or 'default'")
         self.sizes = sizes
+        # x̂ = 2(x − lo)/(hi − lo) − 1 maps the domain onto [−1, 1]² so tanh units start unsaturated
+        lo = torch.tensor([r[0] for r in input_range], dtype=dtype) if input_range else torch.full((inputs,), -1.0, dtype=dtype)
+        hi = torch.tensor([r[1] for r in input_range], dtype=dtype) if input_range else torch.ones(inputs, dtype=dtype)
+        if lo.shape != (inputs,) or not bool(torch.all(hi > lo)):
+            raise ValueError(f"input_range must give {inputs} (lo, hi) pairs with hi > lo")
+        self.register_buffer("input_scale", 2.0 / (hi - lo))
+        self.register_buffer("input_shift", -1.0 - lo * (2.0 / (hi - lo)))
 
     @property
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
     def forward(self, x: Tensor) -> Tensor:
+        x = x * self.input_scale + self.input_shift
         for layer in self.linears[:-1]:
             x = self.act(layer(x))
         return self.linears[-1](x)
@@ -177,47 +186,73 @@ class ChannelForward:
 
     def __call__(self, x: Tensor, params: Sequence[Tensor]) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         """Returns (out, pre, acts): out (C, N, outputs); pre[l] (C, N, p_l) the pre-activations of
-        layer l; acts[l] (C, N, q_l) the input of layer l (acts[0] is the input channels)."""
+        layer l; acts[l] (C, N, q_l) the input of layer l (acts[0] is the input channels).
+
+        Channels are kept as lists between layers (``unbind``/``stack`` have cheap backward passes,
+        unlike indexing a stacked tensor once per Faà di Bruno term)."""
         n_points, dim = x.shape
-        chans = torch.zeros(len(self.channels), n_points, dim, dtype=x.dtype, device=x.device)
-        chans[0] = x
-        for k, alpha in enumerate(self.channels):
+        scale = self.model.input_scale.to(x)
+        chans = [x * scale + self.model.input_shift.to(x)]
+        for alpha in self.channels[1:]:
+            c = torch.zeros(n_points, dim, dtype=x.dtype, device=x.device)
             if len(alpha) == 1:
-                chans[k, :, alpha[0]] = 1.0
-        acts, pre = [chans], []
+                c[:, alpha[0]] = scale[alpha[0]]  # ∂x̂/∂x_k
+            chans.append(c)
+        a = torch.stack(chans)
+        acts, pre = [a], []
         n_layers = len(params) // 2
-        a = chans
         for layer in range(n_layers):
             weight, bias = params[2 * layer], params[2 * layer + 1]
-            z = a @ weight.T
-            z = torch.cat([z[:1] + bias, z[1:]]) if len(self.channels) > 1 else z + bias
+            zs = list((a @ weight.T).unbind(0))
+            zs[0] = zs[0] + bias
+            z = torch.stack(zs)
             pre.append(z)
             if layer == n_layers - 1:
                 return z, pre, acts
-            a = self._activate(z)
+            a = torch.stack(self._activate(z.unbind(0)))
             acts.append(a)
         raise AssertionError("unreachable")
 
-    def _activate(self, z: Tensor) -> Tensor:
-        sig = activation_derivatives(self.model.activation_name, z[0], self.order)
+    def _activate(self, zs: Sequence[Tensor]) -> list[Tensor]:
+        sig = activation_derivatives(self.model.activation_name, zs[0], self.order)
         out = []
         for terms in self.terms:
             total = None
             for n_blocks, blocks in terms:
                 term = sig[n_blocks]
                 for b in blocks:
-                    term = term * z[b]
+                    term = term * zs[b]
                 total = term if total is None else total + term
             out.append(total)
-        return torch.stack(out)
+        return out
 
 
-def per_point_jacobian(pre_grads: Sequence[Tensor], acts: Sequence[Tensor]) -> Tensor:
-    """Assemble J (N, n) from δ = ∂r_i/∂z (per layer, (C, N, p)) and layer inputs a ((C, N, q)),
-    in the order of ``MLP.parameters()`` (weight then bias per layer, weight row-major)."""
-    cols = []
+def per_point_jacobian(pre_grads: Sequence[Tensor], acts: Sequence[Tensor], extra_cols: int = 0,
+                       out: Tensor | None = None) -> Tensor:
+    """Assemble J (N, n + extra_cols) from δ = ∂r_i/∂z (per layer, (C, N, p)) and layer inputs a
+    ((C, N, q)), in the order of ``MLP.parameters()`` (weight then bias per layer, weight row-major).
+
+    Written in place into ``out`` (accumulating, for point groups that share rows) or a new tensor;
+    the last ``extra_cols`` columns are left for the caller (unknown PDE coefficients)."""
+    n_points = pre_grads[0].shape[1]
+    n = sum(d.shape[2] * (a.shape[2] + 1) for d, a in zip(pre_grads, acts))
+    accumulate = out is not None
+    if out is None:
+        out = torch.empty(n_points, n + extra_cols, dtype=pre_grads[0].dtype, device=pre_grads[0].device)
+    col = 0
     for delta, a in zip(pre_grads, acts):
-        n_points = delta.shape[1]
-        cols.append(torch.einsum("cnp,cnq->npq", delta, a).reshape(n_points, -1))
-        cols.append(delta[0])
-    return torch.cat(cols, dim=1)
+        delta, a = delta.detach(), a.detach()
+        p, q = delta.shape[2], a.shape[2]
+        weight = out[:, col:col + p * q].view(n_points, p, q)
+        for c in range(delta.shape[0]):
+            if c == 0 and not accumulate:
+                torch.mul(delta[0].unsqueeze(2), a[0].unsqueeze(1), out=weight)
+            else:
+                weight.addcmul_(delta[c].unsqueeze(2), a[c].unsqueeze(1))
+        col += p * q
+        if accumulate:
+            out[:, col:col + p] += delta[0]
+        else:
+            out[:, col:col + p] = delta[0]
+        col += p
+    return out
