@@ -51,6 +51,6 @@ problem = Problem(
     eval_grid=(501,),
     n_interior=400,
     model={"width": 20, "depth": 2},
-    run={"iters": 300},
+    run={"iters": 150},
     quick={"n_interior": 100, "run": {"iters": 40}},
 )
