@@ -62,7 +62,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                 width=args.width, depth=args.depth, activation=args.activation)
         config = RunConfig(optimizer=args.optimizer, backend=args.backend, dtype=args.dtype, iters=args.iters,
                            time_limit=args.time_limit, seed=args.seed, lr=args.lr, damping=args.damping,
-                           geodesic=args.geodesic, jacobian=args.jacobian)
+                           geodesic=args.geodesic, jacobian=args.jacobian,
+                           devices=tuple(args.devices.split(",")) if args.devices else None)
     except (ProblemNotFound, ValueError) as err:
         raise UsageError(str(err)) from None
     if args.plot and Path(args.plot).exists() and not args.overwrite:
@@ -85,6 +86,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         plot_run(result.record, args.plot, list(problem.domain.names), overwrite=args.overwrite)
         print(f"figure written to {args.plot}")
     return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import CASES, run_cases
+
+    if args.case is not None and args.case not in CASES:
+        raise UsageError(f"unknown benchmark case {args.case!r}; choose one of {', '.join(CASES)}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads must be at least 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return run_cases([args.case] if args.case else None, quick=args.quick, out=args.out, tiny=args.tiny)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,8 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--geodesic", action="store_true", help="LM with geodesic acceleration")
     p.add_argument("--jacobian", choices=("auto", "channels", "generic"), default="auto",
                    help="PINN Jacobian path: exact MLP channels (fast) or generic per-point autograd")
+    p.add_argument("--devices", metavar="DEV,DEV,...",
+                   help="torch devices that compute Jacobian slices in parallel, e.g. cuda:0,cuda:1 or cpu,cpu")
     p.add_argument("--quiet", action="store_true", help="no live progress line")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("bench", help="benchmark cases (lm-step, peer-tlm, time-to-accuracy, scaling); JSON out")
+    p.add_argument("case", nargs="?", metavar="CASE",
+                   help="lm-step, peer-tlm, time-to-accuracy or scaling (default: all, in that order)")
+    p.add_argument("--quick", action="store_true", help="smaller variants that finish in a few minutes")
+    p.add_argument("--out", default="results/benchmarks", metavar="DIR",
+                   help="folder for <case>.json (and figures); default results/benchmarks")
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="torch intra-op threads (default: torch's default for the machine)")
+    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test-only sizes
+    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("info", help="versions, backends and devices")
     p.add_argument("--no-legate", action="store_true", help="skip the (slow) cupynumeric start-up check")

@@ -47,6 +47,7 @@ class RunConfig:
     jacobian: str = "auto"
     eval_every: int | None = None
     checkpoint_every: int = 50
+    devices: tuple[str, ...] | None = None  # torch devices computing Jacobian slices (replicas)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -210,7 +211,8 @@ def solve(
     torch.manual_seed(config.seed)
     model = build_model(problem, dtype)
     sampler = Sampler(problem.sampling, seed=config.seed)
-    assembler = ResidualAssembler(problem, model, sampler=sampler, dtype=dtype, jacobian=config.jacobian)
+    assembler = ResidualAssembler(problem, model, sampler=sampler, dtype=dtype, jacobian=config.jacobian,
+                                  devices=config.devices)
     x0 = assembler.initial_parameters()
     if config.optimizer == "lm":
         optimizer = _LMAdapter(assembler, x0, config)
@@ -304,6 +306,7 @@ def _make_record(loop: _Loop, status: str) -> RunRecord:
         "jacobian": a.jacobian, "coordinates": ",".join(p.domain.names),
         "best_rel_l2": min(finite) if finite else math.nan,
         "config": repr(asdict(c)),
+        "backend_info": loop.optimizer.core.backend.describe() if isinstance(loop.optimizer, _LMAdapter) else "torch",
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(loop.optimizer.x).items()})
     resume = {

@@ -22,7 +22,11 @@ import torch
 from torch import Tensor
 
 Slices = Iterable[tuple[Tensor, Tensor]]
-"""Row slices of one Jacobian: pairs ``(r_s, J_s)`` with shapes ``(s,)`` and ``(s, n)``."""
+"""Row slices of one Jacobian: pairs ``(r_s, J_s)`` with shapes ``(s,)`` and ``(s, n)``.
+
+A backend may read a slice's memory without copying it (the cupynumeric backend attaches torch memory
+to Legate through DLPack and reads it asynchronously): a producer must not overwrite a slice it has
+yielded until the system-building call that consumed it has returned."""
 
 
 class SingularSystemWarning(RuntimeWarning):

@@ -64,6 +64,7 @@ class ResidualAssembler:
         device: torch.device | str = "cpu",
         jacobian: str = "auto",
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        devices: Sequence[str | torch.device] | None = None,
     ) -> None:
         if jacobian not in ("auto", "channels", "generic"):
             raise ValueError(f"jacobian must be 'auto', 'channels' or 'generic', got {jacobian!r}")
@@ -82,6 +83,7 @@ class ResidualAssembler:
         self.unknown_names = list(problem.unknowns)
         self.n_params = self.n_model + len(self.unknown_names)
         self.blocks: list[Block] = []
+        self.replicas = [Replica(torch.device(d), model) for d in devices] if devices else []
         self.sample()
 
     # -- points ------------------------------------------------------------------------------------
@@ -110,6 +112,8 @@ class ResidualAssembler:
         self.blocks = blocks
         if self.jacobian == "channels":
             self._prepare_channels()
+        for replica in self.replicas:
+            replica.clear()
 
     def _prepare_channels(self) -> None:
         params = {k: torch.ones((), dtype=torch.float64) for k in (*self.problem.parameters, *self.unknown_names)}
@@ -162,10 +166,10 @@ class ResidualAssembler:
 
     # -- evaluation: fast channel path ---------------------------------------------------------------
     def _channel_rows(self, block: Block, rows: slice, tensors: Sequence[Tensor], coefs: dict[str, Tensor],
-                      keep: bool) -> tuple[Tensor, list[tuple[list[Tensor], list[Tensor]]]]:
+                      keep: bool, model: nn.Module | None = None) -> tuple[Tensor, list[tuple[list[Tensor], list[Tensor]]]]:
         fields, graphs = [], []
         for group, extras, chans in zip(block.groups, block.extras, block.channels):
-            forward = ChannelForward(self.model, chans)
+            forward = ChannelForward(model or self.model, chans)
             out, pre, acts = forward(group[rows], tensors)
             fields.append(ChannelFields(self.names, group[rows], out, forward.index, coefs,
                                         {k: v[rows] for k, v in extras.items()}))
@@ -174,7 +178,8 @@ class ResidualAssembler:
         n = fields[0].x.shape[0]
         return block.scale * _rows(raw, n, block.name), graphs if keep else []
 
-    def _channel_jacobian(self, block: Block, rows: slice, theta: Tensor) -> tuple[Tensor, Tensor]:
+    def _channel_jacobian(self, block: Block, rows: slice, theta: Tensor,
+                          model: nn.Module | None = None) -> tuple[Tensor, Tensor]:
         leaf = theta.detach().requires_grad_(True)
         tensors, coefs = self._split(leaf)
         n_rows = block.groups[0][rows].shape[0]
@@ -182,7 +187,7 @@ class ResidualAssembler:
         for k in self.unknown_names:  # per-row copies give ∂r_i/∂c for each row from one backward
             per_row[k] = coefs[k].detach().expand(n_rows).clone().requires_grad_(True)
             coefs[k] = per_row[k]
-        r, graphs = self._channel_rows(block, rows, tensors, coefs, keep=True)
+        r, graphs = self._channel_rows(block, rows, tensors, coefs, keep=True, model=model)
         pre_all = [z for pre, _ in graphs for z in pre]
         wrt = pre_all + list(per_row.values())
         grads = torch.autograd.grad(r.sum(), wrt, allow_unused=True)
@@ -197,8 +202,8 @@ class ResidualAssembler:
         return r.detach(), jac
 
     # -- evaluation: generic per-point path ------------------------------------------------------------
-    def _row_function(self, block: Block) -> Callable[..., Tensor]:
-        names, model = self.names, self.model
+    def _row_function(self, block: Block, model: nn.Module | None = None) -> Callable[..., Tensor]:
+        names, model = self.names, model or self.model
         param_names = self._param_names
 
         def row(theta: Tensor, points: list[Tensor], extras: list[dict[str, Tensor]]) -> Tensor:
@@ -219,8 +224,9 @@ class ResidualAssembler:
         extras = [{k: v[rows] for k, v in e.items()} for e in block.extras]
         return vmap(row, in_dims=(None, 0, 0))(theta, points, extras)
 
-    def _generic_jacobian(self, block: Block, rows: slice, theta: Tensor) -> tuple[Tensor, Tensor]:
-        row = self._row_function(block)
+    def _generic_jacobian(self, block: Block, rows: slice, theta: Tensor,
+                          model: nn.Module | None = None) -> tuple[Tensor, Tensor]:
+        row = self._row_function(block, model)
         points = [g[rows] for g in block.groups]
         extras = [{k: v[rows] for k, v in e.items()} for e in block.extras]
         both = lambda t, p, e: (row(t, p, e),) * 2  # noqa: E731
@@ -246,9 +252,37 @@ class ResidualAssembler:
         """(r_s, J_s) over row slices of at most ``slice_rows()`` rows, block by block."""
         step = self.slice_rows()
         jac_fn = self._channel_jacobian if self.jacobian == "channels" else self._generic_jacobian
-        for block in self.blocks:
-            for start in range(0, block.n_rows, step):
-                yield jac_fn(block, slice(start, start + step), theta)
+        tasks = [(block, slice(start, start + step)) for block in self.blocks for start in range(0, block.n_rows, step)]
+        if not self.replicas:
+            for block, rows in tasks:
+                yield jac_fn(block, rows, theta)
+            return
+        yield from self._replicated_slices(tasks, theta, jac_fn)
+
+    def _replicated_slices(self, tasks: list[tuple[Block, slice]], theta: Tensor,
+                           jac_fn: Callable[..., tuple[Tensor, Tensor]]) -> Iterator[tuple[Tensor, Tensor]]:
+        """Deal the slices round-robin to the device replicas, each in its own thread (torch releases
+        the GIL in its kernels, and CUDA devices run concurrently); yield them in row order on the
+        primary device. At most one slice per replica is in flight beyond the one being consumed."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        thetas = [theta.detach().to(r.device) for r in self.replicas]
+
+        def work(k: int) -> tuple[Tensor, Tensor]:
+            block, rows = tasks[k]
+            i = k % len(self.replicas)
+            replica = self.replicas[i]
+            r, jac = jac_fn(replica.block(block), rows, thetas[i], replica.model)
+            return r.to(self.device, non_blocking=True), jac.to(self.device, non_blocking=True)
+
+        with ThreadPoolExecutor(max_workers=len(self.replicas)) as pool:
+            pending = [pool.submit(work, k) for k in range(min(len(tasks), len(self.replicas)))]
+            for k in range(len(tasks)):
+                result = pending[k].result()
+                nxt = k + len(self.replicas)
+                if nxt < len(tasks):
+                    pending.append(pool.submit(work, nxt))
+                yield result
 
     def jt_times(self, theta: Tensor, w: Tensor) -> Tensor:
         _, pullback = vjp(self.residual, theta)
@@ -287,6 +321,32 @@ class ResidualAssembler:
                 x = self._tensor(points[start:start + batch])
                 outs.append(functional_call(self.model, params, (x,)))
         return torch.cat(outs).cpu().numpy().reshape(len(points), -1)
+
+
+class Replica:
+    """A copy of the model and of the blocks' points on one device, for computing Jacobian slices there."""
+
+    def __init__(self, device: torch.device, model: nn.Module) -> None:
+        import copy
+
+        self.device = device
+        self.source = model
+        self.model = copy.deepcopy(model).to(device)
+        self._blocks: dict[int, Block] = {}
+
+    def clear(self) -> None:
+        self._blocks.clear()
+
+    def block(self, block: Block) -> Block:
+        """The block with its points and data on this device (cached until the next resampling)."""
+        key = id(block)
+        if key not in self._blocks:
+            self._blocks[key] = Block(
+                block.name, block.fn, [g.to(self.device) for g in block.groups],
+                [{k: v.to(self.device) for k, v in e.items()} for e in block.extras],
+                block.weight, block.resample, block.channels,
+            )
+        return self._blocks[key]
 
 
 def _rows(raw: Tensor, n: int, name: str) -> Tensor:

@@ -1,0 +1,65 @@
+"""Allen–Cahn u_t − 1e-4 u_xx + 5u³ − 5u = 0, periodic in x, u(0, x) = x² cos(πx) (Raissi et al. 2019).
+
+    u_t − D u_xx + 5u³ − 5u = 0,   x ∈ [−1, 1], t ∈ [0, 1],   D = 1e-4,
+    u(0, x) = x² cos(πx),
+    u(t, −1) = u(t, 1),   u_x(t, −1) = u_x(t, 1).
+
+The solution develops sharp interior layers (width ~√D) as u is driven towards the stable states ±1:
+a classic failure case of plain continuous-time PINNs, which tend to converge to a wrong, smooth
+solution. The initial condition is weighted 100 here.
+
+Reference: Raissi's ``AC.mat`` (:func:`pinnlma.reference.load_allen_cahn`, a spectral solution on
+512 × 201 points), subsampled to every 2nd x and every 2nd t (256 × 101 points) for evaluation.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from pinnlma.pinn import Fields, Initial, Interval, Periodic, Problem, SpaceTime
+from pinnlma.reference import load_allen_cahn
+
+D = 1e-4
+
+
+def residual(f: Fields) -> torch.Tensor:
+    """u_t − D u_xx + 5u³ − 5u."""
+    u = f.u()
+    return f.d("t") - f.param("D") * f.d("x", "x") + 5 * u**3 - 5 * u
+
+
+def initial(points: torch.Tensor) -> torch.Tensor:
+    x = points[:, 0]
+    return x**2 * torch.cos(math.pi * x)
+
+
+def reference_data(stride_x: int = 2, stride_t: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Points (N, 2) (columns x, t) and u there, from the reference grid."""
+    ref = load_allen_cahn()
+    x, t, u = ref.x[::stride_x], ref.t[::stride_t], ref.u[::stride_x, ::stride_t]
+    xx, tt = np.meshgrid(x, t, indexing="ij")
+    return np.column_stack([xx.ravel(), tt.ravel()]), u.reshape(-1)
+
+
+def problem() -> Problem:
+    return Problem(
+        name="allen_cahn",
+        domain=SpaceTime(Interval(-1.0, 1.0, name="x"), (0.0, 1.0)),
+        pde=residual,
+        conditions=[
+            Initial(initial, name="initial"),
+            Periodic("x", name="periodic"),
+            Periodic("x", order=1, name="periodic_x"),
+        ],
+        parameters={"D": D},
+        reference_data=reference_data(),
+        n_interior=3000,
+        n_boundary=400,
+        weights={"initial": 100.0},
+        model={"width": 20, "depth": 4},
+        run={"iters": 1000, "time_limit": 400},
+        quick={"n_interior": 300, "n_boundary": 50, "model": {"width": 10, "depth": 2}, "run": {"iters": 10}},
+        description=__doc__,
+    )
