@@ -25,6 +25,9 @@ case "$mode" in
   basic) "${pip[@]}" -e . ;;
   full)
     "${pip[@]}" -e ".[test,legate]"
+    # the peer of the peer-tlm benchmark (and its test); its Lightning helpers are not needed
+    "$venv/bin/python" -c 'import torch_levenberg_marquardt' 2>/dev/null \
+      || "${pip[@]}" --no-deps "torch-levenberg-marquardt>=1.2.3"
     # cupynumeric's wheels need libcuda.so.1 even without a GPU: fetch Debian's libcuda1 into a user cache.
     "$venv/bin/pinnlma" setup-legate
     ;;

@@ -78,10 +78,10 @@ class NonFiniteResidualError(ValueError):
 class LMOptions:
     """Settings of the LM iteration (see :func:`pinnlma.least_squares` for their meaning)."""
 
-    ftol: float = 1e-12
+    ftol: float = 1e-15
     xtol: float = 1e-12
     gtol: float = 1e-12
-    max_iter: int = 1000
+    max_iter: int = 10000
     time_limit: float | None = None
     geodesic: bool = False
     geodesic_alpha: float = 0.75
@@ -102,9 +102,10 @@ class LMOptions:
             raise ValueError(f"geodesic_alpha must be positive, got {self.geodesic_alpha}")
 
     def effective(self, dtype: torch.dtype) -> tuple[float, float, float]:
-        """Tolerances no finer than the dtype can resolve (10·eps)."""
-        floor = 10 * torch.finfo(dtype).eps
-        return max(self.ftol, floor), max(self.xtol, floor), self.gtol
+        """Tolerances no finer than the dtype can resolve: eps for the relative cost change (a cost
+        change below it is rounding), 10·eps for the relative step."""
+        eps = torch.finfo(dtype).eps
+        return max(self.ftol, eps), max(self.xtol, 10 * eps), self.gtol
 
 
 HISTORY_KEYS = ("iteration", "time", "cost", "lam", "grad_norm", "step_norm", "trials")
