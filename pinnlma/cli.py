@@ -136,9 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no live progress line")
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("bench", help="benchmark cases (lm-step, peer-tlm, time-to-accuracy, scaling); JSON out")
+    p = sub.add_parser("bench", help="benchmark cases (lm-step, peer-tlm, time-to-accuracy, scaling, backends); JSON out")
     p.add_argument("case", nargs="?", metavar="CASE",
-                   help="lm-step, peer-tlm, time-to-accuracy or scaling (default: all, in that order)")
+                   help="lm-step, peer-tlm, time-to-accuracy, scaling or backends (default: all, in that order)")
     p.add_argument("--quick", action="store_true", help="smaller variants that finish in a few minutes")
     p.add_argument("--out", default="results/benchmarks", metavar="DIR",
                    help="folder for <case>.json (and figures); default results/benchmarks")

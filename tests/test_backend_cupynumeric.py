@@ -257,7 +257,8 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def run_python(code: str, env_update: dict[str, str | None], timeout: float = 240) -> subprocess.CompletedProcess:
+def run_python(code: str, env_update: dict[str, str | None], timeout: float = 240,
+               args: list[str] | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     for key, value in env_update.items():
         if value is None:
@@ -265,7 +266,7 @@ def run_python(code: str, env_update: dict[str, str | None], timeout: float = 24
         else:
             env[key] = value
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", code, *(args or [])], env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -413,3 +414,23 @@ def test_missing_driver_message_names_the_setup_command():
     )
     done = run_python(code, {}, timeout=60)
     assert "MESSAGE" in done.stdout and "pinnlma setup-legate" in done.stdout, done.stdout + done.stderr
+
+
+H5_AFTER_LEGATE = r"""
+import sys
+from pinnlma.backends import get_backend
+get_backend("cupynumeric")          # Legate first, as a user's script may do
+assert "h5py" in sys.modules
+from pinnlma import io               # the run-file module imports h5py
+import h5py, numpy
+with h5py.File(sys.argv[1], "w") as f:
+    f["x"] = numpy.arange(3.0)
+print("RESULT ok")
+"""
+
+
+def test_h5py_works_when_legate_starts_first(tmp_path):
+    """Legate's wheel ships another libhdf5; pinnlma loads h5py first so run files still work."""
+    done = run_python(H5_AFTER_LEGATE, {}, timeout=120, args=[str(tmp_path / "a.h5")])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "RESULT ok" in done.stdout

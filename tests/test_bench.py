@@ -41,8 +41,8 @@ def _common_keys(data: dict, case: str, lines: list[str]) -> None:
     assert lines[-1] == data["summary"] and lines[-1].startswith(f"{case}: ")
 
 
-def test_registry_lists_the_four_cases() -> None:
-    assert list(CASES) == ["lm-step", "peer-tlm", "time-to-accuracy", "scaling"]
+def test_registry_lists_the_cases() -> None:
+    assert list(CASES) == ["lm-step", "peer-tlm", "time-to-accuracy", "scaling", "backends"]
 
 
 def test_unknown_case_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -122,3 +122,13 @@ def test_first_time_below_threshold() -> None:
 
 def test_fit_exponent_recovers_a_power_law() -> None:
     assert common.fit_exponent([1, 2, 4, 8], [3 * x**2 for x in (1, 2, 4, 8)]) == pytest.approx(2.0)
+
+
+def test_backends(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, _, data = _bench("backends", tmp_path, capsys)
+    assert code == 0, lines
+    _common_keys(data, "backends", lines)
+    assert set(data["backends"]) == {"torch", "cupynumeric"}
+    assert math.isfinite(data["ratio"]) and data["ratio"] > 0
+    # both backends take the same step from the same state
+    assert data["update_relative_difference"] < 1e-8

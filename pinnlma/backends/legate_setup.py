@@ -482,6 +482,16 @@ def _legate_error_summary(exc: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
+def _load_h5py_first() -> None:
+    """Import h5py (pinnlma's run files) before Legate: the legate wheel ships its own libhdf5 of another
+    version, and h5py imported after it fails at start-up ("Not a datatype") against that library,
+    while Legate works with h5py's HDF5 already loaded."""
+    try:
+        import h5py  # noqa: F401
+    except ImportError:
+        pass
+
+
 def import_cupynumeric(cpus: int | None = None) -> ModuleType:
     """``prepare_legate()`` then ``import cupynumeric``; every failure becomes :class:`BackendUnavailable`."""
     global _import_error
@@ -506,6 +516,7 @@ def import_cupynumeric(cpus: int | None = None) -> ModuleType:
             f"the cupynumeric backend needs the CUDA driver library {DRIVER_SONAME}, even on a machine "
             f"without GPU, and none was found (looked in the system and in {driver_dir()}): {SETUP_HINT}"
         )
+    _load_h5py_first()
     try:
         import cupynumeric
     except ImportError as exc:

@@ -22,6 +22,8 @@ CASES: dict[str, tuple[str, str]] = {
     "time-to-accuracy": ("pinnlma.bench.time_to_accuracy", "burgers with LM, L-BFGS and Adam under one wall-time "
                                                            "budget each: error against time"),
     "scaling": ("pinnlma.bench.scaling", "time and peak memory per iteration as m and n double, slice budget on/off"),
+    "backends": ("pinnlma.bench.backends", "one LM iteration of the Burgers PINN (n≈3300, m=10000) on torch and on "
+                                           "cupynumeric/Legate, alternating: the time ratio and where it goes"),
 }
 
 __all__ = ["CASES", "DEFAULT_OUT", "BenchUnavailable", "run_case", "run_cases"]
