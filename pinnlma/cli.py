@@ -102,6 +102,29 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run_cases([args.case] if args.case else None, quick=args.quick, out=args.out, tiny=args.tiny)
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    papers = ("taylor2022",)
+    if args.paper not in papers:
+        raise UsageError(f"unknown experiment {args.paper!r}; choose one of {', '.join(papers)}")
+    if args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    import torch
+
+    from .reproduce.taylor2022 import DEFAULT_OUT, run
+
+    torch.set_num_threads(args.threads)
+    size = "tiny" if args.tiny else ("quick" if args.quick else "full")
+    only = [e.strip() for e in args.only.split(",") if e.strip()] if args.only else None
+    out = args.out or str(DEFAULT_OUT)
+    command = " ".join(["pinnlma reproduce", args.paper, *(["--quick"] if args.quick else []),
+                        *(["--only", args.only] if args.only else []), "--out", out, "--threads", str(args.threads)])
+    try:
+        run(out, size=size, experiments=only, command=command)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pinnlma", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch devices that compute Jacobian slices in parallel, e.g. cuda:0,cuda:1 or cpu,cpu")
     p.add_argument("--quiet", action="store_true", help="no live progress line")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("reproduce", help="reproduce a paper's evidence on this machine (taylor2022)")
+    p.add_argument("paper", metavar="NAME", help="taylor2022 (Taylor et al. 2022, arXiv:2205.07430)")
+    p.add_argument("--quick", action="store_true", help="small sizes that finish in under 5 minutes")
+    p.add_argument("--out", metavar="DIR", help="folder for the HDF5 data, figures and README.md "
+                   "(default results/taylor2022)")
+    p.add_argument("--only", metavar="EXP,...", help="run only these experiments (sinc, sweep, burgers, jacobian)")
+    p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="torch intra-op threads (default 1)")
+    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test-only sizes
+    p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("bench", help="benchmark cases (lm-step, peer-tlm, time-to-accuracy, scaling, backends); JSON out")
     p.add_argument("case", nargs="?", metavar="CASE",

@@ -1,0 +1,116 @@
+"""``pinnlma reproduce taylor2022``: the evidence of Taylor, Wang, Bala & Bednarz (2022),
+"Optimizing the optimizer for data driven deep neural networks and physics informed neural networks"
+(arXiv:2205.07430), measured on this machine through pinnlma's public API.
+
+Experiments (each writes ``<out>/<name>.h5`` and PNG figures; :mod:`.taylor2022_report` then writes
+``<out>/README.md`` from those files):
+
+1. ``sinc``     — Adam, LM, BFGS, L-BFGS on sinc(10x) with a 1–20–1 tanh network, several seeds;
+2. ``sweep``    — Adam on growing networks until its MSE matches LM's small network (or the cap);
+3. ``burgers``  — the Burgers PINN, LM against L-BFGS and Adam under one wall-time budget each;
+4. ``jacobian`` — time and peak memory of the Jacobian strategies against batch size.
+
+Sizes: ``full`` (≈ 30 min on one thread), ``quick`` (< 5 min), ``tiny`` (≈ 30–60 s, for the tests).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import taylor2022_burgers as burgers
+from . import taylor2022_jacobian as jacobian
+from . import taylor2022_sinc as sinc
+from . import taylor2022_sweep as sweep
+from .taylor2022_io import read_summary, update_summary
+from .taylor2022_report import write_report
+
+EXPERIMENTS = ("sinc", "sweep", "burgers", "jacobian")
+DEFAULT_OUT = Path("results/taylor2022")
+PAPER_BURGERS_WIDTHS = (32, 16, 32)
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    sinc: sinc.SincSize
+    sweep: sweep.SweepSize
+    burgers: burgers.BurgersSize
+    jacobian: jacobian.JacobianSize
+
+
+SWEEP_MODELS = ((20,), (40,), (20, 20), (30, 30), (40, 40), (40, 40, 40), (64, 64))
+
+SIZES = {
+    "full": Size(
+        "full",
+        sinc.SincSize(points=20000, seeds=(0, 1, 2), iters={"lm": 1000, "adam": 5000, "bfgs": 3000, "lbfgs": 3000}),
+        sweep.SweepSize(models=SWEEP_MODELS, seeds=(0, 1), steps=5000),
+        burgers.BurgersSize(interior=10000, boundary=10000, widths=PAPER_BURGERS_WIDTHS, budget_s=240.0, seeds=(0,)),
+        jacobian.JacobianSize(widths=(20, 20), batches=(250, 500, 1000, 2000, 4000, 8000, 16000, 32000),
+                              reverse_max=4000),
+    ),
+    "quick": Size(
+        "quick",
+        sinc.SincSize(points=20000, seeds=(0, 1, 2), iters={"lm": 200, "adam": 1500, "bfgs": 400, "lbfgs": 400}),
+        sweep.SweepSize(models=((20,), (20, 20), (40, 40)), seeds=(0,), steps=1500),
+        burgers.BurgersSize(interior=2000, boundary=1000, widths=PAPER_BURGERS_WIDTHS, budget_s=20.0, seeds=(0,)),
+        jacobian.JacobianSize(widths=(20, 20), batches=(250, 1000, 4000, 16000), reverse_max=4000, repeats=2),
+    ),
+    "tiny": Size(
+        "tiny",
+        sinc.SincSize(points=2000, seeds=(0, 1), iters={"lm": 60, "adam": 300, "bfgs": 60, "lbfgs": 60},
+                      fit_points=601),
+        sweep.SweepSize(models=((20,), (20, 20)), seeds=(0,), steps=200, points=2000),
+        burgers.BurgersSize(interior=300, boundary=100, widths=(8, 8), budget_s=2.0, seeds=(0,), eval_grid=(64, 21)),
+        jacobian.JacobianSize(widths=(10, 10), batches=(100, 400), reverse_max=400, repeats=1),
+    ),
+}
+
+
+def run(out: str | Path = DEFAULT_OUT, *, size: str = "full", experiments: Sequence[str] | None = None,
+        command: str = "", echo: Callable[[str], None] = print) -> Path:
+    """Run ``experiments`` (default: all) at ``size`` into ``out``; write the README; return its path."""
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+    chosen = list(experiments) if experiments else list(EXPERIMENTS)
+    unknown = [e for e in chosen if e not in EXPERIMENTS]
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    s = SIZES[size]
+    started = time.perf_counter()
+    summaries: dict[str, dict[str, Any]] = {}
+    for name in EXPERIMENTS:
+        if name not in chosen:
+            continue
+        echo(f"taylor2022 [{size}]: {name}")
+        if name == "sinc":
+            summaries[name] = sinc.run(out, s.sinc, echo)
+        elif name == "sweep":
+            base = summaries.get("sinc") or _stored(out, "sinc", "the sweep needs the LM result of the sinc experiment")
+            lm = base["optimizers"]["lm"]["final_mse"]["median"]
+            summaries[name] = sweep.run(out, s.sweep, lm, int(base["n_params"]), echo)
+        elif name == "burgers":
+            summaries[name] = burgers.run(out, s.burgers, echo)
+        else:
+            summaries[name] = jacobian.run(out, s.jacobian, echo)
+        summaries[name]["size"] = size
+        update_summary(out / f"{name}.h5", summaries[name])
+        echo(f"taylor2022 [{size}]: {name} done in {summaries[name]['seconds']:.0f} s")
+    for name in EXPERIMENTS:  # experiments not rerun now: their stored results, if any
+        if name not in summaries and (out / f"{name}.h5").exists():
+            summaries[name] = read_summary(out / f"{name}.h5")
+    path = write_report(out, summaries, command=command, size=size, seconds=time.perf_counter() - started)
+    echo(f"taylor2022 [{size}]: report written to {path}")
+    return path
+
+
+def _stored(out: Path, name: str, why: str) -> dict[str, Any]:
+    path = out / f"{name}.h5"
+    if not path.exists():
+        raise ValueError(f"{why}; run it first (no {path})")
+    return read_summary(path)

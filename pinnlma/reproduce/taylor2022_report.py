@@ -1,0 +1,248 @@
+"""The generated ``README.md`` of a taylor2022 reproduction: the paper's statements next to ours.
+
+Every number is read from the experiments' summaries (stored in their HDF5 files); the verdicts
+follow fixed rules stated in the table, applied to the measured values.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from pathlib import Path
+from typing import Any
+
+from ..bench.common import machine_info, versions
+from .taylor2022_io import LABELS, fmt
+
+PAPER = "J. Taylor, W. Wang, B. Bala, T. Bednarz, *Optimizing the optimizer for data driven deep neural networks " \
+        "and physics informed neural networks*, arXiv:2205.07430 (2022)"
+BASELINES = ("adam", "bfgs", "lbfgs")
+
+
+def _sp(s: dict[str, Any] | None, digits: int = 2) -> str:
+    """'median [min – max]' of a spread record."""
+    if not s or s.get("median") is None:
+        return "–"
+    if s.get("n", 1) > 1:
+        return f"{fmt(s['median'], digits)} [{fmt(s['min'], 1)} – {fmt(s['max'], 1)}]"
+    return fmt(s["median"], digits)
+
+
+def _med(s: dict[str, Any] | None) -> float:
+    value = None if not s else s.get("median")
+    return math.nan if value is None else float(value)
+
+
+def _verdict(ok: bool | None) -> str:
+    return {True: "**agrees**", False: "**disagrees**", None: "not run"}[ok]
+
+
+def _rows(S: dict[str, dict[str, Any]]) -> tuple[list[list[str]], list[str]]:
+    """Table rows [claim, paper, ours, verdict] and the disagreement notes."""
+    rows, notes = [], []
+    sinc, sweep, burg, jac = (S.get(k) for k in ("sinc", "sweep", "burgers", "jacobian"))
+    if sinc:
+        o = sinc["optimizers"]
+        lm = o["lm"]
+        lm_final = _med(lm["final_mse"])
+        at = lm["mse_at_iteration"]
+        ours = (f"median MSE (seeds {', '.join(map(str, sinc['seeds']))}) after 100 iterations "
+                f"{_sp(at.get('100'))}, after 200 {_sp(at.get('200'))}, after {lm['iterations']} {_sp(lm['final_mse'])}")
+        ok = lm_final <= 1e-6
+        rows.append([f"LM on sinc(10x), 1–20–1 tanh, {sinc['points']} points",
+                     "converges rapidly to near machine precision: MSE ≈ 1.0e-8 in 100 epochs (public run of the "
+                     "paper's code lineage); about 1e-7 within 200 epochs (cuPyLMA figure)",
+                     ours, _verdict(ok) + " (rule: final median MSE ≤ 1e-6)"])
+        if not ok:
+            notes.append(f"LM's median final MSE on sinc is {fmt(lm_final)}, above 1e-6: our LM runs full-batch "
+                         "steps from a Glorot-normal start; the public run used mini-batches of 1000 (20 LM steps per "
+                         "epoch) and Keras' initialisation.")
+        if _med(at.get("100")) > 1e-8 and ok:
+            notes.append(f"After 100 iterations our LM is at {_sp(at.get('100'))}, not 1.0e-8: the paper's 100 "
+                         "*epochs* were 2000 mini-batch LM steps (batch 1000); ours are 100 full-batch steps. "
+                         f"Given {lm['iterations']} steps it reaches {_sp(lm['final_mse'])}.")
+        adam = o["adam"]
+        a_final = _med(adam["final_mse"])
+        ok = a_final >= 100 * lm_final
+        rows.append(["Adam (lr 0.01) on the same network and data",
+                     "stays near MSE 6.6e-4 (1000 epochs) while LM reaches 1e-8",
+                     f"median MSE after {adam['iterations']} full-batch epochs {_sp(adam['final_mse'])} "
+                     f"({a_final / lm_final:.0f}× LM's)", _verdict(ok) + " (rule: Adam ≥ 100× LM's MSE)"])
+        if ok and not (6.6e-5 <= a_final <= 6.6e-3):
+            notes.append(f"Adam's level ({fmt(a_final)}) is not within 10× of the paper's 6.6e-4: the epochs differ "
+                         "(full batch here, 20 mini-batches per epoch there), so only the gap to LM is comparable.")
+        tails_ok = all(_med(o[n]["rel_err_tails"]) > _med(o[n]["rel_err_lobe"]) for n in BASELINES)
+        beaten = all(_med(o[n]["final_mse"]) > lm_final for n in BASELINES)
+        detail = "; ".join(f"{LABELS[n]} lobe {fmt(_med(o[n]['rel_err_lobe']), 1)}, tails "
+                           f"{fmt(_med(o[n]['rel_err_tails']), 1)}, MSE {fmt(_med(o[n]['final_mse']), 1)}"
+                           for n in ("adam", "bfgs", "lbfgs", "lm"))
+        rows.append(["Adam, BFGS, L-BFGS: large amplitudes first, small-amplitude tails poorly",
+                     "they fit the large-amplitude part first and struggle with the tails; LM fits both",
+                     f"relative RMS error on the main lobe |x|<0.1 vs the tails |x|>0.5 (median over seeds): {detail}",
+                     _verdict(tails_ok and beaten) + " (rule: each baseline's tail error > its lobe error and "
+                     "its MSE > LM's)"])
+        if not tails_ok:
+            worse = [LABELS[n] for n in BASELINES if not _med(o[n]["rel_err_tails"]) > _med(o[n]["rel_err_lobe"])]
+            notes.append(f"{', '.join(worse)}: relative error on the tails not above that on the main lobe here.")
+        if not beaten:
+            better = [LABELS[n] for n in BASELINES if not _med(o[n]["final_mse"]) > lm_final]
+            notes.append(f"{', '.join(better)} reached a median MSE at or below LM's on sinc with the iteration "
+                         "budgets used here.")
+    if sweep:
+        r = sweep["reached"]
+        parts = []
+        for factor, label in (("1", "matches LM"), ("10", "within 10× of LM"), ("100", "within 100× of LM")):
+            hit = r.get(factor)
+            parts.append(f"{label}: " + (f"{hit['arch']} ({hit['n_params']} parameters, **{hit['ratio']:.1f}×**)"
+                                         if hit else "not reached"))
+        cap = sweep["cap"]
+        ours = (f"target = LM's median MSE {fmt(sweep['lm_target'])} ({sweep['base_params']} parameters); Adam "
+                f"{sweep['steps']} epochs, lr {sweep['lr']}, seeds {', '.join(map(str, sweep['seeds']))}; "
+                + "; ".join(parts) + f"; largest model tried {cap['arch']} ({cap['n_params']} parameters, "
+                f"{cap['ratio']:.1f}×), best Adam MSE {fmt(sweep['best']['mse'])}")
+        hit10 = r.get("10")
+        ok = bool(sweep["matched"]) or (hit10 is not None and hit10["ratio"] <= 26 * 1.5)
+        rows.append(["Adam needs bigger models", "deeper, wider models with up to 26× more parameters to approach "
+                     "LM's fit", ours, _verdict(ok) + " (rule: Adam matches LM, or comes within 10× of it at "
+                     "≤ ~26× the parameters)"])
+        if not sweep["matched"]:
+            notes.append(f"Adam did not match LM's MSE ({fmt(sweep['lm_target'])}) up to the cap of {cap['n_params']} "
+                         f"parameters ({cap['ratio']:.0f}×) in {sweep['steps']} epochs; the paper's 26× is about "
+                         "*approaching* LM's fit, read here as the within-10× and within-100× columns. LM's target "
+                         "here is a float64 full-batch result, lower than the paper's single-precision one.")
+    if burg:
+        o = burg["optimizers"]
+        lm_e = _med(o["lm"]["final_rel_l2"])
+        others = {n: _med(o[n]["final_rel_l2"]) for n in ("lbfgs", "adam")}
+        ours = "; ".join(f"{LABELS[n]} rel L2 {_sp(o[n]['final_rel_l2'])}, loss {_sp(o[n]['final_loss'])}, "
+                         f"{_med(o[n]['iterations']):.0f} iterations" for n in ("lm", "lbfgs", "adam"))
+        ok = all(lm_e < e for e in others.values())
+        rows.append([f"Burgers PINN (ν = 0.01/π), 2–{'–'.join(map(str, burg['widths']))}–1 tanh, "
+                     f"{burg['interior']} interior + {burg['boundary']} initial + {burg['boundary']} boundary points",
+                     "LM beats BFGS / L-BFGS-B; the lineage's L-BFGS-B ran up to 5000 iterations to loss ≈ 6.8e-5",
+                     f"{burg['budget_s']:g} s of optimizer time each on one thread: {ours}",
+                     _verdict(ok) + " (rule: LM's rel L2 below L-BFGS's and Adam's at equal time)"])
+        lb_loss = _med(o["lbfgs"]["final_loss"])
+        notes.append(f"Burgers L-BFGS loss after {_med(o['lbfgs']['iterations']):.0f} iterations: {fmt(lb_loss)} "
+                     "against the lineage's ≈ 6.8e-5 after up to 5000 L-BFGS-B iterations (scipy, float32 network, "
+                     "its own points); "
+                     + ("the same order." if 6.8e-6 <= lb_loss <= 6.8e-4 else "not the same order: different "
+                        "iteration count, line search, precision and sampling."))
+        if not ok:
+            notes.append(f"On Burgers LM's relative L2 error ({fmt(lm_e)}) is not below every baseline's within "
+                         f"{burg['budget_s']:g} s: one LM iteration costs m·n² flops (m = {burg['n_residuals']}, "
+                         f"n = {burg['n_params']}), so on one CPU thread LM gets few iterations in the budget.")
+    if jac:
+        chosen = jac["auto_choice"]
+        ratio = jac["auto_vs_best"]
+        worst = max(ratio.values())
+        ours = (f"DNN 1–{'–'.join(map(str, jac['widths']))}–1 ({jac['n_params']} parameters), m = "
+                f"{min(jac['batches'])}…{max(jac['batches'])}: auto chose "
+                + ", ".join(sorted(set(chosen.values()))) + f"; auto's time ≤ {worst:.2f}× the fastest strategy at "
+                "every m; reverse mode grows ~m² (run up to m = " f"{jac['reverse_max']})")
+        rows.append(["Jacobian strategy (cuPyLMA README)", "the Jacobian's cost and memory depend on the strategy "
+                     "and batch size; a per-row (vectorized) Jacobian scales to large batches", ours,
+                     _verdict(worst <= 1.5) + " (rule: auto within 1.5× of the fastest)"])
+    return rows, notes
+
+
+PROTOCOL = [
+    "Full-batch training everywhere: one epoch = one iteration over all points. The paper's lineage trained "
+    "Adam and LM on mini-batches of 1000 (20 steps per epoch), so our epoch counts are not theirs.",
+    "float64 throughout (LM's normal equations need it); Glorot-normal initial weights, zero biases "
+    "(pinnlma's MLP default); the same seed gives every optimizer the same start.",
+    "BFGS is pinnlma's dense BFGS and L-BFGS is torch's (strong-Wolfe line search), not scipy's "
+    "BFGS / L-BFGS-B; one iteration may use several loss evaluations.",
+    "Burgers: equal wall-time budgets on one CPU thread instead of a fixed 5000 L-BFGS-B iterations; "
+    "the error is measured against the Cole–Hopf reference on the problem's evaluation grid (x × t).",
+]
+
+
+def write_report(out: Path, S: dict[str, dict[str, Any]], *, command: str, size: str, seconds: float) -> Path:
+    """Write ``out/README.md`` from the experiment summaries ``S``."""
+    rows, notes = _rows(S)
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    sizes = sorted({str(s.get("size", "?")) for s in S.values()})
+    L = ["# Reproducing Taylor et al. (2022) with pinnlma", "",
+         f"Paper: {PAPER}.", "",
+         f"Generated by the code (`pinnlma/reproduce/taylor2022*.py`) from the measured data on {now}; "
+         f"do not edit by hand. Size of the runs: **{', '.join(sizes)}**."]
+    if sizes != ["full"]:
+        L += ["", f"> These are the **{', '.join(sizes)}** sizes, not the full reproduction: fewer iterations, "
+                  "smaller budgets, so the numbers are indicative only."]
+    L += ["", "## The paper's statements and ours", "",
+          "| statement | paper | this reproduction (median [min – max] over seeds) | verdict |",
+          "|---|---|---|---|"]
+    L += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    L += ["", "## Where we differ from the paper, and why", ""]
+    L += [f"- {n}" for n in notes + PROTOCOL]
+    L += _sections(S)
+    L += ["", "## Commands", "", "```bash", command or "pinnlma reproduce taylor2022", "```", "",
+          "Every experiment can be rerun on its own: `pinnlma reproduce taylor2022 --only sinc,sweep` (the README "
+          "is then rebuilt from the stored HDF5 files of the others).", "",
+          "## Machine, versions, seeds and run times", ""]
+    m, v = machine_info(), versions()
+    L += [f"- machine: {m['cpu']}, {m['cpu_count']} CPUs, torch threads {m['torch_threads']}, "
+          f"{(m['memory_bytes'] or 0) / 2**30:.1f} GiB, {m['platform']}, BLAS {m['blas']}, "
+          f"load average at the end {m['load_average']}",
+          "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val),
+          f"- total time of this invocation: {seconds:.0f} s"]
+    for name, s in S.items():
+        seeds = s.get("seeds")
+        L.append(f"- {name}: {s.get('seconds', math.nan):.0f} s" + (f", seeds {', '.join(map(str, seeds))}" if seeds else ""))
+    path = out / "README.md"
+    path.write_text("\n".join(L) + "\n", encoding="utf-8")
+    return path
+
+
+def _sections(S: dict[str, dict[str, Any]]) -> list[str]:
+    L: list[str] = []
+    if "sinc" in S:
+        s = S["sinc"]
+        L += ["", "## 1. sinc(10x): optimizer comparison", "",
+              f"{s['points']} points on [−1, 1], 1–20–1 tanh ({s['n_params']} parameters), Adam lr {s['adam_lr']}, "
+              f"seeds {', '.join(map(str, s['seeds']))}. Data: `sinc.h5`.", "",
+              "| optimizer | iterations | final MSE | MSE at 100 | MSE at 200 | lobe rel. error | tail rel. error "
+              "| optimizer time [s] |", "|---|---|---|---|---|---|---|---|"]
+        for n in ("lm", "adam", "bfgs", "lbfgs"):
+            o = s["optimizers"][n]
+            L.append(f"| {LABELS[n]} | {o['iterations']} | {_sp(o['final_mse'])} | {_sp(o['mse_at_iteration'].get('100'))} "
+                     f"| {_sp(o['mse_at_iteration'].get('200'))} | {_sp(o['rel_err_lobe'])} | {_sp(o['rel_err_tails'])} "
+                     f"| {_med(o['optimizer_s']):.1f} |")
+        L += [""] + [f"![{f}]({f})" for f in s.get("figures", [])]
+    if "sweep" in S:
+        s = S["sweep"]
+        L += ["", "## 2. Adam model-size sweep", "",
+              f"Adam, lr {s['lr']}, {s['steps']} full-batch epochs, seeds {', '.join(map(str, s['seeds']))}; "
+              f"target: LM's median MSE {fmt(s['lm_target'])} on 1–20–1. Data: `sweep.h5`.", "",
+              "| network | parameters | × 1–20–1 | Adam final MSE | optimizer time [s] |", "|---|---|---|---|---|"]
+        for r in s["models"]:
+            L.append(f"| {r['arch']} | {r['n_params']} | {r['ratio']:.1f} | {_sp(r['final_mse'])} | "
+                     f"{_med(r['optimizer_s']):.1f} |")
+        L += [""] + [f"![{f}]({f})" for f in s.get("figures", [])]
+    if "burgers" in S:
+        s = S["burgers"]
+        L += ["", "## 3. Burgers PINN", "",
+              f"ν = {s['nu']:.6g}, {s['interior']} interior, {s['boundary']} initial and {s['boundary']} boundary points, "
+              f"2–{'–'.join(map(str, s['widths']))}–1 tanh ({s['n_params']} parameters, {s['n_residuals']} residuals), "
+              f"{s['budget_s']:g} s of optimizer time per optimizer, seeds {', '.join(map(str, s['seeds']))}. "
+              "Data: `burgers.h5`.", "",
+              "| optimizer | iterations | final loss | rel. L2 error |", "|---|---|---|---|"]
+        for n in ("lm", "lbfgs", "adam"):
+            o = s["optimizers"][n]
+            L.append(f"| {LABELS[n]} | {_med(o['iterations']):.0f} | {_sp(o['final_loss'])} | {_sp(o['final_rel_l2'])} |")
+        L += [""] + [f"![{f}]({f})" for f in s.get("figures", [])]
+    if "jacobian" in S:
+        s = S["jacobian"]
+        res = s["results"]
+        L += ["", "## 4. Jacobian strategies", "",
+              f"DNN 1–{'–'.join(map(str, s['widths']))}–1 tanh ({s['n_params']} parameters); time = median of "
+              f"{s['repeats']} calls of `JacobianEngine.full`; memory = growth of the process's peak resident set "
+              "(includes J itself). Data: `jacobian.h5`.", "",
+              "| m | " + " | ".join(f"{k} [ms]" for k in res) + " | auto chose |", "|---" * (len(res) + 2) + "|"]
+        for m in s["batches"]:
+            cells = []
+            for k, r in res.items():
+                cells.append(f"{r['seconds'][r['batch'].index(m)] * 1e3:.1f}" if m in r["batch"] else "–")
+            L.append(f"| {m} | " + " | ".join(cells) + f" | {s['auto_choice'][str(m)]} |")
+        L += [""] + [f"![{f}]({f})" for f in s.get("figures", [])]
+    return L
