@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small sizes that finish in under 5 minutes")
     p.add_argument("--out", metavar="DIR", help="folder for the HDF5 data, figures and README.md "
                    "(default results/taylor2022)")
-    p.add_argument("--only", metavar="EXP,...", help="run only these experiments (sinc, sweep, burgers, jacobian)")
+    p.add_argument("--only", metavar="EXP,...", help="run only these experiments (sinc, minibatch, sweep, burgers, jacobian)")
     p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="torch intra-op threads (default 1)")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test-only sizes
     p.set_defaults(func=_cmd_reproduce)

@@ -12,7 +12,8 @@ import torch
 from pinnlma import cli
 from pinnlma.reproduce.taylor2022_io import read_summary
 
-FILES = ("README.md", "sinc.h5", "sinc_mse.png", "sinc_fits.png", "sweep.h5", "sweep_adam_size.png", "burgers.h5",
+FILES = ("README.md", "sinc.h5", "sinc_mse.png", "sinc_fits.png", "minibatch.h5", "minibatch_mse.png", "sweep.h5",
+         "sweep_adam_size.png", "burgers.h5",
          "burgers_solutions.png", "burgers_slices.png", "burgers_history.png", "jacobian.h5",
          "jacobian_strategies.png")
 
@@ -60,8 +61,8 @@ def test_readme_table(tiny_run: Path) -> None:
     text = (tiny_run / "README.md").read_text()
     assert "| statement | paper | this reproduction" in text
     table = [line for line in text.splitlines() if line.startswith("| ") and "**" in line]
-    assert len(table) >= 6  # one row per paper statement, each with a verdict
-    assert all(("agrees" in row or "disagrees" in row) for row in table[:6])
+    assert len(table) >= 8  # one row per paper statement, each with a verdict
+    assert all(("agrees" in row or "disagrees" in row) for row in table[:8])
     assert "6.6e-4" in text and "26×" in text and "tiny" in text
     assert "pinnlma reproduce taylor2022" in text and "torch threads 1" in text
     for figure in ("sinc_mse.png", "sweep_adam_size.png", "burgers_slices.png", "jacobian_strategies.png"):

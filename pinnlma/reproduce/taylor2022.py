@@ -6,11 +6,12 @@ Experiments (each writes ``<out>/<name>.h5`` and PNG figures; :mod:`.taylor2022_
 ``<out>/README.md`` from those files):
 
 1. ``sinc``     — Adam, LM, BFGS, L-BFGS on sinc(10x) with a 1–20–1 tanh network, several seeds;
+   ``minibatch`` — the same fit under the paper lineage's own protocol (mini-batches of 1000);
 2. ``sweep``    — Adam on growing networks until its MSE matches LM's small network (or the cap);
 3. ``burgers``  — the Burgers PINN, LM against L-BFGS and Adam under one wall-time budget each;
 4. ``jacobian`` — time and peak memory of the Jacobian strategies against batch size.
 
-Sizes: ``full`` (≈ 30 min on one thread), ``quick`` (< 5 min), ``tiny`` (≈ 30–60 s, for the tests).
+Sizes: ``full`` (≈ 30 min on one thread), ``quick`` (≈ 3 min), ``tiny`` (≈ 30–60 s, for the tests).
 """
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ from typing import Any
 
 from . import taylor2022_burgers as burgers
 from . import taylor2022_jacobian as jacobian
+from . import taylor2022_minibatch as minibatch
 from . import taylor2022_sinc as sinc
 from . import taylor2022_sweep as sweep
 from .taylor2022_io import read_summary, update_summary
 from .taylor2022_report import write_report
 
-EXPERIMENTS = ("sinc", "sweep", "burgers", "jacobian")
+EXPERIMENTS = ("sinc", "minibatch", "sweep", "burgers", "jacobian")
 DEFAULT_OUT = Path("results/taylor2022")
 PAPER_BURGERS_WIDTHS = (32, 16, 32)
 
@@ -36,33 +38,35 @@ PAPER_BURGERS_WIDTHS = (32, 16, 32)
 class Size:
     name: str
     sinc: sinc.SincSize
+    minibatch: minibatch.MinibatchSize
     sweep: sweep.SweepSize
     burgers: burgers.BurgersSize
     jacobian: jacobian.JacobianSize
 
 
-SWEEP_MODELS = ((20,), (40,), (20, 20), (30, 30), (40, 40), (40, 40, 40), (64, 64))
-
 SIZES = {
     "full": Size(
         "full",
         sinc.SincSize(points=20000, seeds=(0, 1, 2), iters={"lm": 1000, "adam": 5000, "bfgs": 3000, "lbfgs": 3000}),
-        sweep.SweepSize(models=SWEEP_MODELS, seeds=(0, 1), steps=5000),
+        minibatch.MinibatchSize(points=20000, batch=1000, seeds=(0, 1, 2), epochs={"lm": 100, "adam": 1000}),
+        sweep.SweepSize(models=((20,), (40,), (20, 20), (40, 40), (40, 40, 40)), seeds=(0, 1), steps=2000),
         burgers.BurgersSize(interior=10000, boundary=10000, widths=PAPER_BURGERS_WIDTHS, budget_s=240.0, seeds=(0,)),
-        jacobian.JacobianSize(widths=(20, 20), batches=(250, 500, 1000, 2000, 4000, 8000, 16000, 32000),
-                              reverse_max=4000),
+        jacobian.JacobianSize(widths=(20, 20), batches=(250, 500, 1000, 2000, 4000, 8000, 16000),
+                              reverse_max=4000, repeats=2),
     ),
     "quick": Size(
         "quick",
-        sinc.SincSize(points=20000, seeds=(0, 1, 2), iters={"lm": 200, "adam": 1500, "bfgs": 400, "lbfgs": 400}),
-        sweep.SweepSize(models=((20,), (20, 20), (40, 40)), seeds=(0,), steps=1500),
-        burgers.BurgersSize(interior=2000, boundary=1000, widths=PAPER_BURGERS_WIDTHS, budget_s=20.0, seeds=(0,)),
-        jacobian.JacobianSize(widths=(20, 20), batches=(250, 1000, 4000, 16000), reverse_max=4000, repeats=2),
+        sinc.SincSize(points=20000, seeds=(0, 1, 2), iters={"lm": 150, "adam": 1000, "bfgs": 300, "lbfgs": 300}),
+        minibatch.MinibatchSize(points=20000, batch=1000, seeds=(0,), epochs={"lm": 20, "adam": 100}),
+        sweep.SweepSize(models=((20,), (20, 20), (40, 40)), seeds=(0,), steps=600),
+        burgers.BurgersSize(interior=2000, boundary=1000, widths=PAPER_BURGERS_WIDTHS, budget_s=12.0, seeds=(0,)),
+        jacobian.JacobianSize(widths=(20, 20), batches=(250, 1000, 4000), reverse_max=1000, repeats=1),
     ),
     "tiny": Size(
         "tiny",
         sinc.SincSize(points=2000, seeds=(0, 1), iters={"lm": 60, "adam": 300, "bfgs": 60, "lbfgs": 60},
                       fit_points=601),
+        minibatch.MinibatchSize(points=2000, batch=500, seeds=(0,), epochs={"lm": 5, "adam": 20}),
         sweep.SweepSize(models=((20,), (20, 20)), seeds=(0,), steps=200, points=2000),
         burgers.BurgersSize(interior=300, boundary=100, widths=(8, 8), budget_s=2.0, seeds=(0,), eval_grid=(64, 21)),
         jacobian.JacobianSize(widths=(10, 10), batches=(100, 400), reverse_max=400, repeats=1),
@@ -94,6 +98,8 @@ def run(out: str | Path = DEFAULT_OUT, *, size: str = "full", experiments: Seque
             base = summaries.get("sinc") or _stored(out, "sinc", "the sweep needs the LM result of the sinc experiment")
             lm = base["optimizers"]["lm"]["final_mse"]["median"]
             summaries[name] = sweep.run(out, s.sweep, lm, int(base["n_params"]), echo)
+        elif name == "minibatch":
+            summaries[name] = minibatch.run(out, s.minibatch, echo)
         elif name == "burgers":
             summaries[name] = burgers.run(out, s.burgers, echo)
         else:

@@ -46,6 +46,7 @@ def run(out: Path, size: BurgersSize, echo: Callable[[str], None] = print) -> di
     """Train LM, L-BFGS and Adam for ``size.budget_s`` s each per seed; write burgers.h5 + figures."""
     problem = burgers_problem(size)
     points, reference = problem.evaluation()
+    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     runs: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in OPTIMIZERS}
     data: dict[str, Any] = {"grid": {"points": points, "reference": reference[:, 0],
@@ -55,7 +56,7 @@ def run(out: Path, size: BurgersSize, echo: Callable[[str], None] = print) -> di
             config = RunConfig(optimizer=name, iters=10**9, time_limit=size.budget_s, seed=seed)
             result = solve(problem, config, progress=False)
             h, a = result.record.history, result.record.attrs
-            r = {"time": np.asarray(h["time"]), "loss": np.asarray(h["loss"]), "rel_l2": np.asarray(h["rel_l2"]),
+            r = {"iteration": np.asarray(h["iteration"]), "time": np.asarray(h["time"]), "loss": np.asarray(h["loss"]), "rel_l2": np.asarray(h["rel_l2"]),
                  "prediction": np.asarray(result.record.solution["prediction"])[:, 0],
                  "final_rel_l2": float(a["final_rel_l2"]), "final_loss": float(a["final_loss"]),
                  "iterations": int(a["iterations"]), "optimizer_s": float(a["elapsed"])}
@@ -65,7 +66,7 @@ def run(out: Path, size: BurgersSize, echo: Callable[[str], None] = print) -> di
                  f"{r['iterations']} iterations in {r['optimizer_s']:.0f} s")
             keep = thin(len(r["time"]))
             data.setdefault(name, {})[f"seed{seed}"] = {
-                "time": r["time"][keep], "loss": r["loss"][keep], "rel_l2": r["rel_l2"][keep],
+                "iteration": r["iteration"][keep], "time": r["time"][keep], "loss": r["loss"][keep], "rel_l2": r["rel_l2"][keep],
                 "prediction": r["prediction"], "final_rel_l2": r["final_rel_l2"], "final_loss": r["final_loss"],
                 "iterations": r["iterations"]}
     summary = {
@@ -76,6 +77,7 @@ def run(out: Path, size: BurgersSize, echo: Callable[[str], None] = print) -> di
                               "final_loss": spread([r["final_loss"] for r in rs.values()]),
                               "iterations": spread([r["iterations"] for r in rs.values()])}
                        for name, rs in runs.items()},
+        "at_lm_iterations": _at_lm_iterations(runs),
     }
     seed = size.seeds[0]
     summary["figures"] = [_plot_maps(out, points, reference[:, 0], runs, seed, size.eval_grid),
@@ -84,6 +86,20 @@ def run(out: Path, size: BurgersSize, echo: Callable[[str], None] = print) -> di
     summary["seconds"] = time.perf_counter() - started
     write_h5(out / f"{NAME}.h5", data, summary)
     return summary
+
+
+def _at_lm_iterations(runs: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
+    """Each optimizer's rel L2 error after as many iterations as LM made in its budget (per-iteration view)."""
+    out: dict[str, Any] = {}
+    for seed, lm in runs["lm"].items():
+        k = int(lm["iteration"][-1])
+        row = {"iterations": k}
+        for name in OPTIMIZERS:
+            r = runs[name][seed]
+            ok = np.isfinite(r["rel_l2"]) & (r["iteration"] <= k)
+            row[name] = float(r["rel_l2"][ok][-1]) if ok.any() else None
+        out[str(seed)] = row
+    return out
 
 
 def _grid(points: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
@@ -150,20 +166,25 @@ def _plot_slices(out: Path, points: np.ndarray, ref: np.ndarray, runs: dict[str,
 
 def _plot_history(out: Path, runs: dict[str, Any], budget: float, n_params: int, n_rows: int) -> str:
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.3))
     for name in OPTIMIZERS:
         for k, r in enumerate(runs[name].values()):
             ok = np.isfinite(r["rel_l2"])
             label = LABELS[name] if k == 0 else None
             axes[0].semilogy(r["time"][ok], r["rel_l2"][ok], color=COLORS[name], label=label)
             axes[1].semilogy(r["time"], r["loss"], color=COLORS[name], label=label)
+            axes[2].loglog(r["iteration"][ok] + 1, r["rel_l2"][ok], color=COLORS[name], label=label)
     axes[0].set_ylabel("relative L2 error")
     axes[1].set_ylabel("loss Σ mean(residual²)")
+    axes[2].set_ylabel("relative L2 error")
+    axes[2].set_xlabel("iteration + 1")
+    axes[2].set_title("per iteration (not per second)")
     for ax in axes:
-        ax.set_xlabel("optimizer time [s] (one thread)")
-        ax.set_xlim(0, budget)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
+    for ax in axes[:2]:
+        ax.set_xlabel("optimizer time [s] (one thread)")
+        ax.set_xlim(0, budget)
     fig.suptitle(f"Burgers PINN, {n_params} parameters, {n_rows} residuals, {budget:g} s per optimizer")
     fig.tight_layout()
     path = out / "burgers_history.png"

@@ -90,6 +90,7 @@ def _measure(engine: JacobianEngine, theta: torch.Tensor, repeats: int) -> tuple
 
 def run(out: Path, size: JacobianSize, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Time and peak memory of every strategy at every batch size; write jacobian.h5 + figure."""
+    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     net = _network(size.widths)
     n = sum(p.numel() for p in net.parameters())

@@ -65,6 +65,7 @@ def run(out: Path, size: SincSize, echo: Callable[[str], None] = print) -> dict[
     xs = np.linspace(-1.5, 1.5, size.fit_points)
     data: dict[str, Any] = {"fit_x": xs, "fit_target": target(xs)}
     runs: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in OPTIMIZERS}
+    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     for seed in size.seeds:
         for name in OPTIMIZERS:

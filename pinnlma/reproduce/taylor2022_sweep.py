@@ -47,6 +47,7 @@ def run(out: Path, size: SweepSize, lm_target: float, base_params: int,
         echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Adam on each model of ``size.models`` until its median MSE ≤ ``lm_target``; write sweep.h5 + figure."""
     problem = sinc_problem(size.points)
+    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     data: dict[str, Any] = {}
