@@ -51,8 +51,8 @@ SIZES = {
         minibatch.MinibatchSize(points=20000, batch=1000, seeds=(0, 1, 2), epochs={"lm": 100, "adam": 1000}),
         sweep.SweepSize(models=((20,), (40,), (20, 20), (40, 40), (40, 40, 40)), seeds=(0, 1), steps=2000),
         burgers.BurgersSize(interior=10000, boundary=10000, widths=PAPER_BURGERS_WIDTHS, budget_s=240.0, seeds=(0,)),
-        jacobian.JacobianSize(widths=(20, 20), batches=(250, 500, 1000, 2000, 4000, 8000, 16000),
-                              reverse_max=4000, repeats=2),
+        jacobian.JacobianSize(widths=(20, 20), batches=(250, 500, 1000, 2000, 4000, 8000, 16000, 32000),
+                              reverse_max=4000, forward_max=8000, repeats=3),
     ),
     "quick": Size(
         "quick",
@@ -60,7 +60,7 @@ SIZES = {
         minibatch.MinibatchSize(points=20000, batch=1000, seeds=(0,), epochs={"lm": 20, "adam": 100}),
         sweep.SweepSize(models=((20,), (20, 20), (40, 40)), seeds=(0,), steps=600),
         burgers.BurgersSize(interior=2000, boundary=1000, widths=PAPER_BURGERS_WIDTHS, budget_s=12.0, seeds=(0,)),
-        jacobian.JacobianSize(widths=(20, 20), batches=(250, 1000, 4000), reverse_max=1000, repeats=1),
+        jacobian.JacobianSize(widths=(20, 20), batches=(250, 1000, 4000), reverse_max=1000, repeats=3),
     ),
     "tiny": Size(
         "tiny",

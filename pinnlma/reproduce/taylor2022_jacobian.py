@@ -3,15 +3,17 @@
 For a small DNN (1 → widths → 1, tanh) and m points of sinc(10x), J = ∂r/∂θ ∈ ℝ^{m×n} of the residual
 r_k = u(x_k; θ) − y_k is formed by :class:`pinnlma.JacobianEngine` with each strategy:
 
-- ``forward``: n Jacobian-vector products (vmap over columns) — cost ≈ n forward passes;
+- ``forward``: n Jacobian-vector products (vmap over columns) — cost ≈ n forward passes, memory ≈ n×
+  the activations (all tangents at once), so it is run only up to ``forward_max``;
 - ``reverse``: m vector-Jacobian products of the whole residual — cost ≈ m backward passes of all m
   rows, O(m²); it also builds an m-wide cotangent basis per slice, so it is run only up to ``reverse_max``;
 - ``rowwise``: vmap over rows of the one-row reverse Jacobian — cost ≈ one backward pass per row;
 - ``auto``: the engine's own choice (:func:`pinnlma.choose_strategy`; the chosen strategy is recorded).
 
-Time: median of ``repeats`` calls of ``engine.full``. Peak memory: the growth of the process's
-resident-set high-water mark over the call (Linux /proc: VmHWM reset through clear_refs), so it
-includes J itself (m·n·8 bytes) and every temporary.
+Each (strategy, m) is measured in a freshly forked process. Peak memory: the growth of the process's
+resident-set high-water mark over the first call (Linux /proc: VmHWM reset through clear_refs), so it
+includes J itself (m·n·8 bytes) and every temporary (after a warm-up on 16 rows). Time: median of ``repeats`` further calls of
+``engine.full``.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class JacobianSize:
     widths: tuple[int, ...]
     batches: tuple[int, ...]
     reverse_max: int
+    forward_max: int | None = None  # forward mode vmaps all n tangents at once: ~n× the activations' memory
     repeats: int = 3
 
 
@@ -71,21 +74,48 @@ def _engine(net: torch.nn.Module, strategy: str, m: int) -> tuple[JacobianEngine
     return JacobianEngine(residual, (x, torch.sinc(10 * x)), strategy=strategy, rowwise=True), theta
 
 
-def _measure(engine: JacobianEngine, theta: torch.Tensor, repeats: int) -> tuple[float, float | None]:
-    times, peak = [], None
-    engine.full(theta)  # warm-up: vmap/functorch set-up and allocator growth are not the Jacobian's cost
+def _measure(widths: tuple[int, ...], strategy: str, m: int, repeats: int) -> dict[str, Any]:
+    """In this (fresh) process, after a warm-up on 16 rows: peak-memory growth of the first
+    ``engine.full`` call at m rows (J and every temporary), then the median time of ``repeats`` further
+    calls; and the strategy actually used."""
+    net = _network(widths)
+    warm, theta = _engine(net, strategy, min(m, 16))
+    warm.full(theta)  # one-off set-up (lazy imports, vmap machinery) is not the Jacobian's memory
+    engine, theta = _engine(net, strategy, m)
+    gc.collect()
+    base = rss_bytes()
+    ok = reset_peak_rss()
+    _, jac = engine.full(theta)
+    top = peak_rss_bytes()
+    del jac
+    peak = float(top - base) if ok and base is not None and top is not None else None
+    times = []
     for _ in range(repeats):
-        gc.collect()
-        base = rss_bytes()
-        ok = reset_peak_rss()
         t0 = time.perf_counter()
-        _, jac = engine.full(theta)
+        engine.full(theta)
         times.append(time.perf_counter() - t0)
-        top = peak_rss_bytes()
-        del jac
-        if ok and base is not None and top is not None:
-            peak = max(peak or 0.0, float(top - base))
-    return statistics.median(times), peak
+    return {"seconds": statistics.median(times), "peak": peak, "plan": engine.plan.strategy}
+
+
+def _child(queue: Any, *args: Any) -> None:
+    torch.set_num_threads(1)
+    queue.put(_measure(*args))
+
+
+def _isolated(widths: tuple[int, ...], strategy: str, m: int, repeats: int) -> dict[str, Any]:
+    """:func:`_measure` in a forked child, so that memory freed by earlier measurements (kept by the
+    allocator) cannot hide this one's peak; falls back to this process where fork is unavailable."""
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        return _measure(widths, strategy, m, repeats)
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue, widths, strategy, m, repeats))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
 
 
 def run(out: Path, size: JacobianSize, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -100,22 +130,25 @@ def run(out: Path, size: JacobianSize, echo: Callable[[str], None] = print) -> d
         for strategy in STRATEGIES:
             if strategy == "reverse" and m > size.reverse_max:
                 continue
-            engine, theta = _engine(net, strategy, m)
-            seconds, peak = _measure(engine, theta, size.repeats)
+            if strategy == "forward" and size.forward_max is not None and m > size.forward_max:
+                continue
+            measured = _isolated(tuple(size.widths), strategy, m, size.repeats)
+            seconds, peak = measured["seconds"], measured["peak"]
             if strategy == "auto":
-                chosen[str(m)] = engine.plan.strategy
+                chosen[str(m)] = measured["plan"]
             rows[strategy]["batch"].append(m)
             rows[strategy]["seconds"].append(seconds)
             rows[strategy]["peak_bytes"].append(np.nan if peak is None else peak)
         echo(f"  jacobian m={m:6d}: " + ", ".join(
             f"{s} {rows[s]['seconds'][-1] * 1e3:.1f} ms" for s in STRATEGIES if rows[s]["batch"] and rows[s]["batch"][-1] == m)
             + f" (auto → {chosen[str(m)]})")
-    auto_vs_best = {}
-    for k, m in enumerate(size.batches):
-        best = min(rows[s]["seconds"][rows[s]["batch"].index(m)] for s in STRATEGIES[:3] if m in rows[s]["batch"])
-        auto_vs_best[str(m)] = rows["auto"]["seconds"][k] / best
+    auto_vs_best = {}  # time of the strategy auto chose (measured on its own) / the fastest strategy's
+    for m in size.batches:
+        timing = {s: rows[s]["seconds"][rows[s]["batch"].index(m)] for s in STRATEGIES[:3] if m in rows[s]["batch"]}
+        pick = chosen[str(m)]
+        auto_vs_best[str(m)] = timing[pick] / min(timing.values()) if pick in timing else None
     summary = {"experiment": NAME, "widths": list(size.widths), "n_params": n, "batches": list(size.batches),
-               "reverse_max": size.reverse_max, "repeats": size.repeats, "auto_choice": chosen,
+               "reverse_max": size.reverse_max, "forward_max": size.forward_max, "repeats": size.repeats, "auto_choice": chosen,
                "auto_vs_best": auto_vs_best, "results": rows, "seconds": time.perf_counter() - started}
     summary["figures"] = [_plot(out, rows, n, size.widths)]
     write_h5(out / f"{NAME}.h5", {s: {k: np.asarray(v, float) for k, v in r.items()} for s, r in rows.items()}, summary)
