@@ -53,8 +53,10 @@ def _positive_float(text: str) -> float:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .backends.legate_setup import BackendUnavailable
+    from .io import RunFileError
     from .registry import ProblemNotFound, apply_options, load_problem
-    from .train import RunConfig, solve
+    from .train import ResumeError, RunConfig, solve
 
     try:
         problem = load_problem(args.problem)
@@ -72,7 +74,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         result = solve(problem, config, out=out, overwrite=args.overwrite, resume=args.resume,
                        progress=None if not args.quiet else False)
-    except (FileExistsError, FileNotFoundError) as err:
+    except (FileExistsError, FileNotFoundError, RunFileError, ResumeError, BackendUnavailable) as err:
         raise UsageError(str(err)) from None
     attrs = result.record.attrs
     coefs = "".join(f", {k[6:]}={v:.6g}" for k, v in attrs.items() if k.startswith("param_"))

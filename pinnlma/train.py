@@ -222,6 +222,10 @@ def solve(
     eval_points, reference = problem.evaluation()
     loop = _Loop(problem, config, assembler, optimizer, eval_points, reference)
     if saved is not None:
+        n_saved = len(saved.params)
+        if n_saved != len(optimizer.x):
+            raise ResumeError(f"cannot resume: the run file has {n_saved} parameters, this network has "
+                              f"{len(optimizer.x)}; use the same --width/--depth/--activation as the saved run")
         _restore(loop, saved)
     else:
         _record(loop, float(assembler.loss(assembler.residual(optimizer.x))), math.nan)
@@ -327,11 +331,15 @@ def _make_record(loop: _Loop, status: str) -> RunRecord:
     )
 
 
+class ResumeError(ValueError):
+    """A run file that cannot continue this run (another problem, optimizer, dtype or network size)."""
+
+
 def _check_compatible(saved: RunRecord, problem: Problem, config: RunConfig) -> None:
     a = saved.attrs
     for key, want in (("problem", problem.name), ("optimizer", config.optimizer), ("dtype", config.dtype)):
         if str(a[key]) != str(want):
-            raise ValueError(f"cannot resume: the run file has {key}={a[key]!r}, this run asks for {want!r}")
+            raise ResumeError(f"cannot resume: the run file has {key}={a[key]!r}, this run asks for {want!r}")
 
 
 def _restore(loop: _Loop, saved: RunRecord) -> None:
@@ -339,7 +347,7 @@ def _restore(loop: _Loop, saved: RunRecord) -> None:
     blocks = {b.name: b for b in a.blocks}
     for name, groups in saved.resume["points"].items():
         if name not in blocks:
-            raise ValueError(f"cannot resume: block {name!r} of the run file is not in this problem")
+            raise ResumeError(f"cannot resume: block {name!r} of the run file is not in this problem")
         block = blocks[name]
         block.groups = [a._tensor(groups[f"group{i}"]) for i in range(len(block.groups))]
         block.extras = [{k: a._tensor(v) for k, v in saved.resume["extras"][name][f"group{i}"].items()}

@@ -239,7 +239,7 @@ for key, (m, n, form) in {"normal": (2000, 300, "normal"), "residual": (200, 600
         "max_rel_vs_torch": max(float((a - b).norm() / b.norm()) for a, b in zip(sols, refs)),
         "solutions": [s.tolist() for s in sols],
         # the Legate-owned matrix of each form: JᵀJ (n×n) or the kernel J D⁻¹Jᵀ (m×m)
-        "partition": partition_info(system.jtj if form == "normal" else system._kernel),
+        "partition": partition_info(system.jtj if form == "normal" else system._kernel.scaled),
     }
     if form == "residual":  # J itself is attached torch memory: Legate still hands out tiles
         out["results"][key]["jac_points"] = partition_info(system.jac)["points"]

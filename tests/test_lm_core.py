@@ -11,7 +11,7 @@ import pinnlma
 from pinnlma.backends import SingularSystemWarning, TorchBackend
 from pinnlma.backends.linalg import spd_solve
 from pinnlma.jacobian import JacobianEngine, choose_strategy
-from pinnlma.lm import IdentityScaling, Levenberg, Marquardt, MarquardtScaling, Nielsen, StopReason
+from pinnlma.lm import IdentityScaling, Levenberg, LMOptions, Marquardt, MarquardtScaling, Nielsen, StopReason
 
 torch.set_default_dtype(torch.float64)
 
@@ -280,3 +280,10 @@ def test_bad_input_errors() -> None:
         pinnlma.least_squares(rosenbrock, torch.zeros(2), backend="jax")
     with pytest.raises(ValueError, match="time_limit"):
         pinnlma.least_squares(rosenbrock, torch.zeros(2), time_limit=-1)
+
+
+def test_tolerances_are_floored_at_the_dtype_and_zero_turns_them_off() -> None:
+    eps = torch.finfo(torch.float64).eps
+    assert LMOptions(ftol=1e-30, xtol=1e-30, gtol=1e-30).effective(torch.float64) == (eps, 10 * eps, 1e-30)
+    assert LMOptions(ftol=0.0, xtol=0.0, gtol=0.0).effective(torch.float64) == (0.0, 0.0, 0.0)
+    assert LMOptions(ftol=1e-3).effective(torch.float32)[0] == 1e-3

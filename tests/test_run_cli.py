@@ -94,6 +94,26 @@ def test_error_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         solve(quick_burgers(), RunConfig(optimizer="adam", iters=2), resume=out, progress=False)
 
 
+def test_bad_resume_files_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "notes.h5"
+    text.write_text("not a run file\n")
+    assert main(["run", "burgers", "--quick", "--iters", "1", "--resume", str(text), "--out", str(tmp_path / "a.h5"),
+                 "--quiet"]) == 2
+    assert "not an HDF5 file" in capsys.readouterr().err
+    heat = tmp_path / "heat.h5"
+    assert main(["run", "heat1d", "--quick", "--iters", "1", "--out", str(heat), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["run", "burgers", "--quick", "--iters", "1", "--resume", str(heat), "--out", str(tmp_path / "b.h5"),
+                 "--quiet"]) == 2
+    assert "run file has problem='heat1d'" in capsys.readouterr().err
+    small = tmp_path / "small.h5"
+    assert main(["run", "burgers", "--quick", "--iters", "1", "--out", str(small), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["run", "burgers", "--quick", "--width", "12", "--iters", "1", "--resume", str(small),
+                 "--out", str(tmp_path / "c.h5"), "--quiet"]) == 2
+    assert "--width/--depth" in capsys.readouterr().err
+
+
 def test_float32_run_works() -> None:
     result = solve(quick_burgers(), RunConfig(dtype="float32", iters=3), progress=False)
     assert result.theta.dtype.is_floating_point and str(result.theta.dtype) == "torch.float32"

@@ -6,8 +6,9 @@ The LM core hands over torch row slices ``(r_s, J_s)``; this backend
 2. hands each block to Legate without copying it (DLPack attach, see :func:`to_legate`),
 3. accumulates ``A = Σ J_bᵀ J_b`` and ``g = Σ J_bᵀ r_b`` in cuPyNumeric arrays, which Legate partitions
    over all its processors (CPU cores, OpenMP groups, GPUs, nodes),
-4. solves the damped system in cuPyNumeric: symmetric equilibration and Cholesky exactly as
-   :func:`pinnlma.backends.linalg.spd_solve`, with the same eigendecomposition fallback,
+4. solves the damped system in cuPyNumeric: symmetric equilibration (once per system, see
+   :class:`EquilibratedSPD`) and Cholesky, with the eigendecomposition fallback of
+   :func:`pinnlma.backends.linalg.spd_solve`,
 
 and only n-vectors (m-vectors in residual space) travel back to torch.
 
@@ -127,7 +128,7 @@ def spd_solve_legate(np: Any, matrix: Any, diag_add: Any, rhs: Any) -> tuple[Any
     S = diag(1/√M_ii), try Cholesky (``cupynumeric.linalg.cholesky`` raises ``LinAlgError`` on a matrix
     that is not positive definite, and returns NaNs for NaN input, hence the finiteness check), else the
     minimum-norm solution through ``eigh``. Returns ``(x, used_fallback)``; never raises on a singular
-    system.
+    system. (The LM systems use :class:`EquilibratedSPD`, which equilibrates once for many λ.)
     """
     diag = np.diagonal(matrix) + diag_add
     # (np.where with a Python scalar promotes float32 to float64 in cuPyNumeric: use *_like arrays)
@@ -135,7 +136,12 @@ def spd_solve_legate(np: Any, matrix: Any, diag_add: Any, rhs: Any) -> tuple[Any
     scaled = matrix * s[:, None]
     scaled *= s[None, :]
     scaled += np.diag(diag_add * s * s)
-    srhs = rhs * s
+    y, fell_back = _cholesky_or_eigen(np, scaled, rhs * s)
+    return y * s, fell_back
+
+
+def _cholesky_or_eigen(np: Any, scaled: Any, srhs: Any) -> tuple[Any, bool]:
+    """Cholesky solve of an equilibrated SPD matrix; the eigen fallback when it breaks down."""
     try:
         factor = np.linalg.cholesky(scaled)
         # check_finite=False: the default scans the n×n factor twice (and waits for it); NaNs reach y
@@ -143,10 +149,35 @@ def spd_solve_legate(np: Any, matrix: Any, diag_add: Any, rhs: Any) -> tuple[Any
         y = np.linalg.solve_triangular(factor, srhs, lower=True, check_finite=False)
         y = np.linalg.solve_triangular(factor, y, trans="T", lower=True, check_finite=False)
         if bool(np.isfinite(y).all()):
-            return y * s, False
+            return y, False
     except (np.linalg.LinAlgError, ValueError):
         pass
-    return _eigen_solve_legate(np, scaled, srhs) * s, True
+    return _eigen_solve_legate(np, scaled, srhs), True
+
+
+class EquilibratedSPD:
+    """A symmetric PSD matrix A (cuPyNumeric) prepared for many damped solves (A + diag(d)) x = b.
+
+    S·A·S with S = diag(1/√A_ii) (1 where A_ii ≤ 0) is formed once, in cuPyNumeric; each solve then
+    adds diag(d·s²) and runs Cholesky (eigen fallback) on S(A + diag d)S, and x = S·y. This is the
+    equilibration of :func:`spd_solve_legate` with the diagonal of A instead of A + diag(d): Cholesky's
+    backward error does not depend on the diagonal scaling (van der Sluis), and the n-vector work
+    (scaling d, b and y) stays in torch, which saves about ten small Legate tasks per solve; for small
+    systems those task launches, not the flops, are the cost of a Legate iteration.
+    """
+
+    def __init__(self, np: Any, matrix: Any, diag: Tensor) -> None:
+        self.np = np
+        self.s = torch.rsqrt(torch.where(diag > 0, diag, torch.ones_like(diag)))
+        s_l = to_legate(np, self.s)
+        self.scaled = matrix * np.outer(s_l, s_l)
+
+    def solve(self, diag_add: Tensor, rhs: Tensor) -> tuple[Tensor, bool]:
+        """x with (A + diag(diag_add)) x = rhs (torch n-vectors in and out), and whether it fell back."""
+        np, s = self.np, self.s
+        damped = self.scaled + np.diag(to_legate(np, diag_add * s * s))
+        y, fell_back = _cholesky_or_eigen(np, damped, to_legate(np, rhs * s))
+        return to_torch(y, s.device) * s, fell_back
 
 
 def _eigen_solve_legate(np: Any, matrix: Any, rhs: Any) -> Any:
@@ -229,6 +260,9 @@ class LegateNormalSystem(LinearSystem):
         self.g = to_torch(self._g, self.device)
         _fence()  # nothing may read the producer's tensors after we return
         self.fallback_solves = 0
+        self._diag: Tensor | None = None
+        self._equilibrated: EquilibratedSPD | None = None
+        self._last: tuple[Tensor, Tensor, Tensor] | None = None  # (v, b, d) of the last Cholesky solve
 
     def _add_block(self, parts: list[tuple[Tensor, Tensor]]) -> None:
         np = self.np
@@ -251,14 +285,18 @@ class LegateNormalSystem(LinearSystem):
         return self.g
 
     def jtj_diagonal(self) -> Tensor:
-        return to_torch(self.np.diagonal(self.jtj), self.device)
+        if self._diag is None:
+            self._diag = to_torch(self.np.diagonal(self.jtj), self.device)
+        return self._diag.clone()
 
     def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
         check_scale(scale, self.n)
-        np = self.np
-        rhs = self._g if w is None else to_legate(np, self._jt_times(w).to(self.dtype))
-        add = float(lam) * to_legate(np, scale.to(self.dtype))
-        v, fell_back = spd_solve_legate(np, self.jtj, add, rhs)
+        if self._equilibrated is None:  # once per system, not once per trial λ
+            self._equilibrated = EquilibratedSPD(self.np, self.jtj, self.jtj_diagonal().to(self.dtype))
+        rhs = self.g if w is None else self._jt_times(w).to(self.dtype)
+        add = float(lam) * scale.to(self.g)
+        v, fell_back = self._equilibrated.solve(add, rhs)
+        self._last = None if fell_back else (v, rhs, add)
         if fell_back:
             self.fallback_solves += 1
             warnings.warn(
@@ -267,9 +305,15 @@ class LegateNormalSystem(LinearSystem):
                 SingularSystemWarning,
                 stacklevel=3,
             )
-        return to_torch(v, self.device)
+        return v
 
     def curvature(self, v: Tensor) -> float:
+        """vᵀ(JᵀJ)v. For ±(the last Cholesky solution), (JᵀJ + diag d)v = b gives vᵀJᵀJv = vᵀb − vᵀ(d∘v)
+        from n-vectors in torch (no Legate round trip); any other v is multiplied in cuPyNumeric."""
+        if self._last is not None:
+            solved, rhs, add = self._last
+            if torch.equal(v, solved) or torch.equal(v, -solved):
+                return float(solved @ rhs - solved @ (add * solved))
         vl = to_legate(self.np, v.to(self.dtype))
         return float(vl @ (self.jtj @ vl))
 
@@ -295,7 +339,7 @@ class LegateResidualSystem(LinearSystem):
         self.jac = to_legate(np, self._j_t)  # zero-copy attach of our own tensor
         self.r = to_legate(np, self._r_t)
         self._kernel_scale: Tensor | None = None
-        self._kernel: Any = None
+        self._kernel: EquilibratedSPD | None = None
         self._g: Tensor | None = None
         self.fallback_solves = 0
 
@@ -307,22 +351,22 @@ class LegateResidualSystem(LinearSystem):
     def jtj_diagonal(self) -> Tensor:
         return to_torch((self.jac * self.jac).sum(axis=0), self.device)
 
-    def _scaled_kernel(self, scale: Tensor) -> Any:
-        """J D⁻¹ Jᵀ, rebuilt only when D changes (once per iteration, not once per trial λ)."""
+    def _scaled_kernel(self, scale: Tensor) -> EquilibratedSPD:
+        """J D⁻¹ Jᵀ, equilibrated; rebuilt only when D changes (once per iteration, not once per trial λ)."""
         if self._kernel_scale is None or not torch.equal(self._kernel_scale, scale):
-            inv = 1.0 / to_legate(self.np, scale)
-            self._kernel = (self.jac * inv[None, :]) @ self.jac.T
+            np = self.np
+            kernel = (self.jac * to_legate(np, 1.0 / scale)[None, :]) @ self.jac.T
+            diag = ((self._j_t * self._j_t) @ (1.0 / scale)).to(self.dtype)  # diag(J D⁻¹ Jᵀ), in torch
+            self._kernel = EquilibratedSPD(np, kernel, diag)
             self._kernel_scale = scale.clone()
         return self._kernel
 
     def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
         check_scale(scale, self.n)
-        np = self.np
         scale = scale.to(self.dtype)
         kernel = self._scaled_kernel(scale)
-        rhs = self.r if w is None else to_legate(np, w.to(self.dtype))
-        add = np.full((self.m,), float(lam), dtype=kernel.dtype)
-        z, fell_back = spd_solve_legate(np, kernel, add, rhs)
+        rhs = self._r_t if w is None else w.to(self.dtype)
+        z, fell_back = kernel.solve(torch.full_like(rhs, float(lam)), rhs)
         if fell_back:
             self.fallback_solves += 1
             warnings.warn(
@@ -331,8 +375,8 @@ class LegateResidualSystem(LinearSystem):
                 SingularSystemWarning,
                 stacklevel=3,
             )
-        v = (self.jac.T @ z) / to_legate(np, scale)
-        return to_torch(v, self.device)
+        v = self.jac.T @ to_legate(self.np, z)
+        return to_torch(v, self.device) / scale
 
     def curvature(self, v: Tensor) -> float:
         jv = self.jac @ to_legate(self.np, v.to(self.dtype))
@@ -391,6 +435,7 @@ class CupynumericBackend(Backend):
 __all__ = [
     "BackendUnavailable",
     "CupynumericBackend",
+    "EquilibratedSPD",
     "LegateNormalSystem",
     "LegateResidualSystem",
     "spd_solve_legate",

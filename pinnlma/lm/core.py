@@ -103,9 +103,9 @@ class LMOptions:
 
     def effective(self, dtype: torch.dtype) -> tuple[float, float, float]:
         """Tolerances no finer than the dtype can resolve: eps for the relative cost change (a cost
-        change below it is rounding), 10·eps for the relative step."""
+        change below it is rounding), 10·eps for the relative step. Zero turns a test off."""
         eps = torch.finfo(dtype).eps
-        return max(self.ftol, eps), max(self.xtol, 10 * eps), self.gtol
+        return (max(self.ftol, eps) if self.ftol else 0.0), (max(self.xtol, 10 * eps) if self.xtol else 0.0), self.gtol
 
 
 HISTORY_KEYS = ("iteration", "time", "cost", "lam", "grad_norm", "step_norm", "trials")

@@ -69,7 +69,7 @@ def least_squares(
       The defaults aim at parameters correct to the last digits float64 resolves (the cost is flat to
       rounding well before the parameters are: an ftol near 1e-12 stops ENSO of NIST StRD at 5 digits);
       pass a larger ftol for a quicker, rougher answer. Tolerances finer than the dtype resolves are
-      raised to eps (ftol) and 10·eps (xtol).
+      raised to eps (ftol) and 10·eps (xtol); 0 turns a test off.
     - ``geodesic``: add Transtrum–Sethna geodesic acceleration (second directional derivative by
       forward-mode autodiff; steps whose acceleration exceeds ¾ of the velocity are rejected).
     - ``backend``: 'torch' or 'cupynumeric' (Legate), or a Backend instance.
