@@ -37,10 +37,7 @@ def initial(points: torch.Tensor) -> torch.Tensor:
 
 def reference_data(stride_x: int = 2, stride_t: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Points (N, 2) (columns x, t) and u there, from the reference grid."""
-    ref = load_allen_cahn()
-    x, t, u = ref.x[::stride_x], ref.t[::stride_t], ref.u[::stride_x, ::stride_t]
-    xx, tt = np.meshgrid(x, t, indexing="ij")
-    return np.column_stack([xx.ravel(), tt.ravel()]), u.reshape(-1)
+    return load_allen_cahn().points(stride_x, stride_t)
 
 
 def problem() -> Problem:

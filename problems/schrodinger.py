@@ -44,10 +44,8 @@ def initial_real(points: torch.Tensor) -> torch.Tensor:
 
 def reference_data(stride_x: int = 1, stride_t: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Points (N, 2) (columns x, t) and (Re h, Im h) there (N, 2), from the reference grid."""
-    ref = load_nls()
-    x, t, h = ref.x[::stride_x], ref.t[::stride_t], ref.u[::stride_x, ::stride_t]
-    xx, tt = np.meshgrid(x, t, indexing="ij")
-    return np.column_stack([xx.ravel(), tt.ravel()]), np.column_stack([h.real.ravel(), h.imag.ravel()])
+    points, h = load_nls().points(stride_x, stride_t)
+    return points, np.column_stack([h.real, h.imag])
 
 
 def problem() -> Problem:

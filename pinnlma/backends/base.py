@@ -15,6 +15,7 @@ which costs m²·n instead of m·n². Everything that crosses the interface is a
 """
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 
@@ -31,6 +32,15 @@ yielded until the system-building call that consumed it has returned."""
 
 class SingularSystemWarning(RuntimeWarning):
     """The damped system was not positive definite and was solved by the robust fallback."""
+
+
+def warn_fallback(system: str, lam: float) -> None:
+    """Tell the user a damped ``system`` ('normal equations', 'residual-space system') needed the fallback."""
+    warnings.warn(
+        f"damped {system} not positive definite (lambda={lam:.3g}); solved by eigendecomposition instead",
+        SingularSystemWarning,
+        stacklevel=4,
+    )
 
 
 class LinearSystem(ABC):

@@ -40,7 +40,6 @@ accumulation (``slice_rows=1000``) was as fast in wall time but used ~5 % more C
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -49,7 +48,7 @@ import torch
 from torch import Tensor
 
 from . import legate_setup
-from .base import Backend, LinearSystem, SingularSystemWarning, Slices, check_scale
+from .base import Backend, LinearSystem, Slices, check_scale, warn_fallback
 from .legate_setup import BackendUnavailable
 
 DEFAULT_BLOCK_BYTES = 512 * 2**20
@@ -299,12 +298,7 @@ class LegateNormalSystem(LinearSystem):
         self._last = None if fell_back else (v, rhs, add)
         if fell_back:
             self.fallback_solves += 1
-            warnings.warn(
-                f"damped normal equations not positive definite (lambda={lam:.3g}); "
-                "solved by eigendecomposition instead",
-                SingularSystemWarning,
-                stacklevel=3,
-            )
+            warn_fallback("normal equations", lam)
         return v
 
     def curvature(self, v: Tensor) -> float:
@@ -369,12 +363,7 @@ class LegateResidualSystem(LinearSystem):
         z, fell_back = kernel.solve(torch.full_like(rhs, float(lam)), rhs)
         if fell_back:
             self.fallback_solves += 1
-            warnings.warn(
-                f"damped residual-space system not positive definite (lambda={lam:.3g}); "
-                "solved by eigendecomposition instead",
-                SingularSystemWarning,
-                stacklevel=3,
-            )
+            warn_fallback("residual-space system", lam)
         v = self.jac.T @ to_legate(self.np, z)
         return to_torch(v, self.device) / scale
 

@@ -1,13 +1,12 @@
 """The embedded default backend: the normal equations in torch, on whatever device the Jacobian lives."""
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from .base import Backend, LinearSystem, SingularSystemWarning, Slices, check_scale
+from .base import Backend, LinearSystem, Slices, check_scale, warn_fallback
 from .linalg import spd_solve
 
 
@@ -46,12 +45,7 @@ class TorchNormalSystem(LinearSystem):
         v, fell_back = spd_solve(damped, rhs)
         if fell_back:
             self.fallback_solves += 1
-            warnings.warn(
-                f"damped normal equations not positive definite (lambda={lam:.3g}); "
-                "solved by eigendecomposition instead",
-                SingularSystemWarning,
-                stacklevel=3,
-            )
+            warn_fallback("normal equations", lam)
         return v
 
     def curvature(self, v: Tensor) -> float:
@@ -95,12 +89,7 @@ class TorchResidualSystem(LinearSystem):
         z, fell_back = spd_solve(damped, self.r if w is None else w)
         if fell_back:
             self.fallback_solves += 1
-            warnings.warn(
-                f"damped residual-space system not positive definite (lambda={lam:.3g}); "
-                "solved by eigendecomposition instead",
-                SingularSystemWarning,
-                stacklevel=3,
-            )
+            warn_fallback("residual-space system", lam)
         return (self.jac.T @ z) / scale
 
     def curvature(self, v: Tensor) -> float:

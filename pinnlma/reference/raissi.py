@@ -49,6 +49,13 @@ class GridReference:
                 f"inconsistent grid: x {self.x.shape}, t {self.t.shape}, u {self.u.shape}"
             )
 
+    def points(self, stride_x: int = 1, stride_t: int = 1) -> tuple[NDArray[np.float64], np.ndarray]:
+        """Every ``stride_x``-th x and ``stride_t``-th t of the grid as points (N, 2) with columns (x, t),
+        and u there (N,), x varying slowest."""
+        x, t, u = self.x[::stride_x], self.t[::stride_t], self.u[::stride_x, ::stride_t]
+        xx, tt = np.meshgrid(x, t, indexing="ij")
+        return np.column_stack([xx.ravel(), tt.ravel()]), u.reshape(-1)
+
 
 def data_file(name: str) -> Traversable:
     """The shipped file ``name`` (one of :data:`DATA_FILES`) as an importlib resource."""
