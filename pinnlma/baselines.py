@@ -50,6 +50,7 @@ class StepReport:
     loss: float
     damping: float = math.nan
     evaluations: int = 0
+    residual: Tensor | None = None  # r at the new parameters when the optimizer has it (LM), else None
 
 
 class Optimizer(Protocol):

@@ -96,7 +96,7 @@ class _LMAdapter:
         status = self.core.step()
         self.stop_reason = status
         return StepReport(loss=2 * self.core.state.cost, damping=self.core.damping.lam,
-                          evaluations=self.core.state.nfev - before)
+                          evaluations=self.core.state.nfev - before, residual=self.core.state.r)
 
     def refresh(self) -> None:
         self.core.refresh()
@@ -252,7 +252,7 @@ def solve(
                 loop.elapsed += time.perf_counter() - started
                 loop.iteration += 1
                 evaluate = loop.iteration % eval_every == 0 or loop.iteration >= iters
-                _record(loop, report.loss, report.damping, evaluate=evaluate)
+                _record(loop, report.loss, report.damping, evaluate=evaluate, residual=report.residual)
                 metrics = {k: v[-1] for k, v in loop.history.items()}
                 display.update(metrics)
                 if out is not None and config.checkpoint_every and loop.iteration % config.checkpoint_every == 0:
@@ -286,9 +286,11 @@ def _rel_l2(loop: _Loop) -> float:
     return relative_l2(prediction, loop.reference)
 
 
-def _record(loop: _Loop, loss: float, damping: float, evaluate: bool = True) -> None:
+def _record(loop: _Loop, loss: float, damping: float, evaluate: bool = True, residual: Tensor | None = None) -> None:
+    """Append one history row; the per-block losses come from ``residual`` (r at the current parameters)
+    when the optimizer has it, which saves a residual evaluation with all its derivatives."""
     h = loop.history
-    blocks = loop.assembler.block_losses(loop.optimizer.x)
+    blocks = loop.assembler.block_losses(loop.optimizer.x, residual)
     row = {"iteration": loop.iteration, "time": loop.elapsed, "loss": loss, "damping": damping,
            "rel_l2": _rel_l2(loop) if evaluate else math.nan}
     row.update({f"loss/{name}": value for name, value in blocks.items()})

@@ -43,7 +43,7 @@ def problem() -> Problem:
         n_interior=8000,
         n_boundary=400,
         model={"width": 20, "depth": 4},
-        run={"iters": 1000, "time_limit": 600},
+        run={"iters": 1000, "time_limit": 480},
         quick={"n_interior": 1000, "n_boundary": 100, "model": {"width": 10, "depth": 3}, "run": {"iters": 30}},
         description=__doc__,
     )
