@@ -56,7 +56,8 @@ def run(out: Path, size: BurgersSize, echo: Callable[[str], None] = print) -> di
             config = RunConfig(optimizer=name, iters=10**9, time_limit=size.budget_s, seed=seed)
             result = solve(problem, config, progress=False)
             h, a = result.record.history, result.record.attrs
-            r = {"iteration": np.asarray(h["iteration"]), "time": np.asarray(h["time"]), "loss": np.asarray(h["loss"]), "rel_l2": np.asarray(h["rel_l2"]),
+            r = {"iteration": np.asarray(h["iteration"]), "time": np.asarray(h["time"]),
+                 "loss": np.asarray(h["loss"]), "rel_l2": np.asarray(h["rel_l2"]),
                  "prediction": np.asarray(result.record.solution["prediction"])[:, 0],
                  "final_rel_l2": float(a["final_rel_l2"]), "final_loss": float(a["final_loss"]),
                  "iterations": int(a["iterations"]), "optimizer_s": float(a["elapsed"])}
@@ -66,7 +67,8 @@ def run(out: Path, size: BurgersSize, echo: Callable[[str], None] = print) -> di
                  f"{r['iterations']} iterations in {r['optimizer_s']:.0f} s")
             keep = thin(len(r["time"]))
             data.setdefault(name, {})[f"seed{seed}"] = {
-                "iteration": r["iteration"][keep], "time": r["time"][keep], "loss": r["loss"][keep], "rel_l2": r["rel_l2"][keep],
+                "iteration": r["iteration"][keep], "time": r["time"][keep], "loss": r["loss"][keep],
+                "rel_l2": r["rel_l2"][keep],
                 "prediction": r["prediction"], "final_rel_l2": r["final_rel_l2"], "final_loss": r["final_loss"],
                 "iterations": r["iterations"]}
     summary = {

@@ -148,7 +148,8 @@ def run(out: Path, size: JacobianSize, echo: Callable[[str], None] = print) -> d
         pick = chosen[str(m)]
         auto_vs_best[str(m)] = timing[pick] / min(timing.values()) if pick in timing else None
     summary = {"experiment": NAME, "widths": list(size.widths), "n_params": n, "batches": list(size.batches),
-               "reverse_max": size.reverse_max, "forward_max": size.forward_max, "repeats": size.repeats, "auto_choice": chosen,
+               "reverse_max": size.reverse_max, "forward_max": size.forward_max, "repeats": size.repeats,
+               "auto_choice": chosen,
                "auto_vs_best": auto_vs_best, "results": rows, "seconds": time.perf_counter() - started}
     summary["figures"] = [_plot(out, rows, n, size.widths)]
     write_h5(out / f"{NAME}.h5", {s: {k: np.asarray(v, float) for k, v in r.items()} for s, r in rows.items()}, summary)
