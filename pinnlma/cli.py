@@ -117,6 +117,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     size = "tiny" if args.tiny else ("quick" if args.quick else "full")
     only = [e.strip() for e in args.only.split(",") if e.strip()] if args.only else None
+    if args.report_only:
+        only = []
     out = args.out or str(DEFAULT_OUT)
     command = " ".join(["pinnlma reproduce", args.paper, *(["--quick"] if args.quick else []),
                         *(["--only", args.only] if args.only else []), "--out", out, "--threads", str(args.threads)])
@@ -169,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", metavar="EXP,...", help="run only these experiments (sinc, minibatch, sweep, burgers, jacobian)")
     p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="torch intra-op threads (default 1)")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test-only sizes
+    p.add_argument("--report-only", action="store_true", help="only rebuild README.md from the stored HDF5 files")
     p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("bench", help="benchmark cases (lm-step, peer-tlm, time-to-accuracy, scaling, backends); JSON out")

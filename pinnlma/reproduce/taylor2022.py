@@ -15,6 +15,7 @@ Sizes: ``full`` (≈ 30 min on one thread), ``quick`` (≈ 3 min), ``tiny`` (≈
 """
 from __future__ import annotations
 
+import datetime as _dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from . import taylor2022_jacobian as jacobian
 from . import taylor2022_minibatch as minibatch
 from . import taylor2022_sinc as sinc
 from . import taylor2022_sweep as sweep
+from ..bench.common import machine_info
 from .taylor2022_io import read_summary, update_summary
 from .taylor2022_report import write_report
 
@@ -76,17 +78,17 @@ SIZES = {
 
 def run(out: str | Path = DEFAULT_OUT, *, size: str = "full", experiments: Sequence[str] | None = None,
         command: str = "", echo: Callable[[str], None] = print) -> Path:
-    """Run ``experiments`` (default: all) at ``size`` into ``out``; write the README; return its path."""
+    """Run ``experiments`` (None: all; an empty list: none, only rebuild the README from the stored
+    HDF5 files) at ``size`` into ``out``; write the README; return its path."""
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
-    chosen = list(experiments) if experiments else list(EXPERIMENTS)
+    chosen = list(EXPERIMENTS) if experiments is None else list(experiments)
     unknown = [e for e in chosen if e not in EXPERIMENTS]
     if unknown:
         raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     s = SIZES[size]
-    started = time.perf_counter()
     summaries: dict[str, dict[str, Any]] = {}
     for name in EXPERIMENTS:
         if name not in chosen:
@@ -104,13 +106,17 @@ def run(out: str | Path = DEFAULT_OUT, *, size: str = "full", experiments: Seque
             summaries[name] = burgers.run(out, s.burgers, echo)
         else:
             summaries[name] = jacobian.run(out, s.jacobian, echo)
-        summaries[name]["size"] = size
+        summaries[name].update(size=size, command=command, machine=machine_info(),
+                               finished=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
         update_summary(out / f"{name}.h5", summaries[name])
         echo(f"taylor2022 [{size}]: {name} done in {summaries[name]['seconds']:.0f} s")
     for name in EXPERIMENTS:  # experiments not rerun now: their stored results, if any
         if name not in summaries and (out / f"{name}.h5").exists():
             summaries[name] = read_summary(out / f"{name}.h5")
-    path = write_report(out, summaries, command=command, size=size, seconds=time.perf_counter() - started)
+    summaries = {name: summaries[name] for name in EXPERIMENTS if name in summaries}
+    if not summaries:
+        raise ValueError(f"nothing to report: no experiment ran and {out} holds no stored results")
+    path = write_report(out, summaries, command=command)
     echo(f"taylor2022 [{size}]: report written to {path}")
     return path
 

@@ -83,6 +83,7 @@ def _measure(widths: tuple[int, ...], strategy: str, m: int, repeats: int) -> di
     warm.full(theta)  # one-off set-up (lazy imports, vmap machinery) is not the Jacobian's memory
     engine, theta = _engine(net, strategy, m)
     gc.collect()
+    _trim()
     base = rss_bytes()
     ok = reset_peak_rss()
     _, jac = engine.full(theta)
@@ -97,14 +98,26 @@ def _measure(widths: tuple[int, ...], strategy: str, m: int, repeats: int) -> di
     return {"seconds": statistics.median(times), "peak": peak, "plan": engine.plan.strategy}
 
 
+def _trim() -> None:
+    """Hand free heap memory back to the system (glibc malloc_trim), so that memory freed earlier in this
+    process — or inherited from the parent — is not silently reused and hidden from the peak."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _child(queue: Any, *args: Any) -> None:
     torch.set_num_threads(1)
     queue.put(_measure(*args))
 
 
 def _isolated(widths: tuple[int, ...], strategy: str, m: int, repeats: int) -> dict[str, Any]:
-    """:func:`_measure` in a forked child, so that memory freed by earlier measurements (kept by the
-    allocator) cannot hide this one's peak; falls back to this process where fork is unavailable."""
+    """:func:`_measure` in a forked child, so that one measurement's allocations cannot leak into the
+    next; falls back to this process where fork is unavailable."""
     import multiprocessing as mp
 
     if "fork" not in mp.get_all_start_methods():
