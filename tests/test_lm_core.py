@@ -287,3 +287,23 @@ def test_tolerances_are_floored_at_the_dtype_and_zero_turns_them_off() -> None:
     assert LMOptions(ftol=1e-30, xtol=1e-30, gtol=1e-30).effective(torch.float64) == (eps, 10 * eps, 1e-30)
     assert LMOptions(ftol=0.0, xtol=0.0, gtol=0.0).effective(torch.float64) == (0.0, 0.0, 0.0)
     assert LMOptions(ftol=1e-3).effective(torch.float32)[0] == 1e-3
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_syrk_accumulation_equals_the_matrix_product(dtype: torch.dtype) -> None:
+    from pinnlma.backends.linalg import rank_k_update, symmetrize_lower
+
+    gen = torch.Generator().manual_seed(3)
+    jac = torch.randn(500, 70, dtype=dtype, generator=gen)
+    acc = torch.zeros(70, 70, dtype=dtype)
+    for start in range(0, 500, 128):  # contiguous row slices, as the engines yield them
+        assert rank_k_update(acc, jac[start:start + 128])
+    symmetrize_lower(acc, block=16)
+    ref = jac.T @ jac
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert torch.equal(acc, acc.T) and float((acc - ref).abs().max() / ref.abs().max()) < tol
+    # where BLAS syrk cannot read the memory as it is, nothing is touched and the caller multiplies
+    untouched = torch.zeros(70, 70, dtype=dtype)
+    assert not rank_k_update(untouched, jac.T.contiguous().T)  # a non-contiguous (column-major) view
+    assert not rank_k_update(untouched, jac.to(torch.float16 if dtype == torch.float32 else torch.float32))
+    assert not torch.any(untouched)

@@ -45,3 +45,40 @@ def _eigen_solve(matrix: Tensor, rhs: Tensor, rcond: float | None) -> Tensor:
     coeff = vectors.T @ rhs
     coeff = coeff * (inverse if rhs.ndim == 1 else inverse[:, None])
     return vectors @ coeff
+
+
+def rank_k_update(acc: Tensor, rows: Tensor) -> bool:
+    """acc ← acc + rowsᵀ·rows in the *lower* triangle of ``acc`` (row-major), by BLAS syrk; True if done.
+
+    A symmetric rank-k update costs s·n² flops, half of ``acc.addmm_(rows.T, rows)``; torch exposes none,
+    so this calls scipy's BLAS (dsyrk/ssyrk) on NumPy views of the torch memory, no copies: torch's
+    row-major ``rows`` (s×n) is the column-major n×s matrix Rᵀ, and syrk's C = Rᵀ(Rᵀ)ᵀ = rowsᵀrows,
+    upper triangle in column-major order = lower triangle of the row-major ``acc``. Returns False (and
+    leaves ``acc`` untouched) where that does not apply: not a CPU float32/float64 tensor, not
+    contiguous, no scipy, or scipy would have to copy ``acc``. Finish with :func:`symmetrize_lower`.
+    """
+    if (acc.device.type != "cpu" or rows.device != acc.device or acc.dtype != rows.dtype
+            or acc.dtype not in (torch.float64, torch.float32) or not acc.is_contiguous()
+            or not rows.is_contiguous() or rows.requires_grad or acc.requires_grad):
+        return False
+    try:
+        from scipy.linalg import blas
+    except ImportError:
+        return False
+    syrk = blas.dsyrk if acc.dtype == torch.float64 else blas.ssyrk
+    c = acc.numpy().T  # column-major view of acc
+    out = syrk(1.0, rows.numpy().T, beta=1.0, c=c, trans=0, lower=0, overwrite_c=1)
+    if out.ctypes.data != c.ctypes.data:  # scipy made a copy after all: bring the result back
+        acc.copy_(torch.from_numpy(out.T))
+    return True
+
+
+def symmetrize_lower(acc: Tensor, block: int = 256) -> None:
+    """Copy the lower triangle of a square ``acc`` onto its upper triangle, in place, a band of
+    ``block`` rows at a time (temporary memory: one block×block tile, not another n×n matrix)."""
+    n = acc.shape[0]
+    for i0 in range(0, n, block):
+        i1 = min(n, i0 + block)
+        tile = acc[i0:i1, i0:i1]
+        tile.copy_(torch.tril(tile) + torch.tril(tile, -1).T)
+        acc[i0:i1, i1:].copy_(acc[i1:, i0:i1].T)

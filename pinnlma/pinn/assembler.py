@@ -241,8 +241,12 @@ class ResidualAssembler:
         return self._generic_rows(block, rows, theta)
 
     def residual(self, theta: Tensor) -> Tensor:
-        """r(θ), all blocks stacked in order."""
-        return torch.cat([self._block_residual(b, slice(None), theta) for b in self.blocks])
+        """r(θ), all blocks stacked in order; evaluated in row chunks of ``slice_rows()`` so that the
+        network's activations and derivative channels never need memory for all m points at once."""
+        step = self.slice_rows()
+        parts = [self._block_residual(b, slice(start, start + step), theta)
+                 for b in self.blocks for start in range(0, b.n_rows, step)]
+        return torch.cat(parts) if parts else theta.new_zeros(0)
 
     def slice_rows(self) -> int:
         itemsize = torch.finfo(self.dtype).bits // 8
