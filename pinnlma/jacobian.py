@@ -96,6 +96,10 @@ class JacobianEngine:
         self.fun, self.args, self.jac = fun, tuple(args), jac
         self.requested, self.rowwise, self.memory_budget = strategy, rowwise, memory_budget
         self.plan: JacobianPlan | None = None
+        # optional shortcut for the rowwise strategy: (x, sliced args) -> (r_s, J_s) or None (see
+        # pinnlma.lm.linear_rows); checked once against the generic rows, dropped on any mismatch
+        self.row_jacobian: Callable[[Tensor, tuple[object, ...]], tuple[Tensor, Tensor] | None] | None = None
+        self._fast_checked = False
 
     # -- residuals ---------------------------------------------------------------------------------
     def residual(self, x: Tensor) -> Tensor:
@@ -184,8 +188,32 @@ class JacobianEngine:
         row_jac = vmap(jacrev(one_row, has_aux=True), in_dims=(None,) + (0,) * len(tensor_idx))
         for start in range(0, m, rows):
             part = [self.args[i][start:start + rows] for i in tensor_idx]
+            fast = self._fast_rows(x, slice(start, start + rows), part, row_jac)
+            if fast is not None:
+                yield fast
+                continue
             jac, r = row_jac(x, *part)
             yield r.detach(), jac.detach()
+
+    def _fast_rows(self, x: Tensor, rows: slice, part: list[Tensor],
+                   row_jac: Callable[..., tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor] | None:
+        """The ``row_jacobian`` shortcut for this slice, or None. Its first result is compared once with
+        the generic per-row Jacobian on a few rows; a mismatch turns the shortcut off for good."""
+        if self.row_jacobian is None:
+            return None
+        fast = self.row_jacobian(x, _slice_args(self.args, rows))
+        if fast is not None and not self._fast_checked:
+            k = min(8, fast[0].shape[0])
+            jac, r = row_jac(x, *[p[:k] for p in part])
+            rtol = 1e-9 if x.dtype == torch.float64 else 1e-4
+            scale = float(jac.abs().max()) or 1.0
+            if not (torch.allclose(fast[0][:k], r, rtol=rtol, atol=rtol * float(r.abs().max() or 1.0))
+                    and torch.allclose(fast[1][:k], jac, rtol=rtol, atol=rtol * scale)):
+                fast = None
+            self._fast_checked = True
+        if fast is None:
+            self.row_jacobian = None
+        return fast
 
     # -- products with J (no J stored) -------------------------------------------------------------
     def jt_times(self, x: Tensor, w: Tensor) -> Tensor:

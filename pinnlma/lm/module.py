@@ -17,6 +17,7 @@ from ..backends import Backend
 from ..jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
 from .core import IterationInfo, LMCore, LMOptions, LMResult, StopReason
 from .damping import Damping, make_damping
+from .linear_rows import LinearRowJacobian
 
 
 class _Bound(nn.Module):
@@ -71,6 +72,9 @@ class LevenbergMarquardt:
         self.options = options or LMOptions(max_iter=10**9)
         self.engine = JacobianEngine(self._flat_residual, (), strategy=jac_strategy, rowwise=rowwise,
                                      memory_budget=memory_budget)
+        # all parameters in nn.Linear layers: rowwise Jacobian slices from one backward pass
+        self.engine.row_jacobian = (LinearRowJacobian.for_model(model, self.names, self._flat_residual)
+                                    if rowwise else None)
         self.core: LMCore | None = None
         self._pending_state: dict[str, Any] | None = None
 
