@@ -13,15 +13,20 @@ import torch
 from torch import Tensor
 
 
-def spd_solve(matrix: Tensor, rhs: Tensor, rcond: float | None = None) -> tuple[Tensor, bool]:
+def spd_solve(matrix: Tensor, rhs: Tensor, rcond: float | None = None, *,
+              overwrite: bool = False) -> tuple[Tensor, bool]:
     """Solve ``matrix @ x = rhs`` for a symmetric positive semidefinite ``matrix``.
 
-    Returns ``(x, used_fallback)``. ``rhs`` may be a vector or a matrix of columns.
+    Returns ``(x, used_fallback)``. ``rhs`` may be a vector or a matrix of columns. ``overwrite=True``
+    equilibrates ``matrix`` in place (its contents are lost), which saves two n×n temporaries.
     """
     diag = torch.diagonal(matrix)
     safe = torch.where(diag > 0, diag, torch.ones_like(diag))
     s = torch.rsqrt(safe)
-    scaled = matrix * s[:, None] * s[None, :]
+    if overwrite:
+        scaled = matrix.mul_(s[:, None]).mul_(s[None, :])
+    else:
+        scaled = matrix * s[:, None] * s[None, :]
     srhs = rhs * (s if rhs.ndim == 1 else s[:, None])
     factor, info = torch.linalg.cholesky_ex(scaled)
     if int(info) == 0:

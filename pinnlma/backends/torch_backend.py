@@ -51,8 +51,9 @@ class TorchNormalSystem(LinearSystem):
     def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
         check_scale(scale, self.n)
         rhs = self.g if w is None else self._jt_times(w)
-        damped = self.jtj + torch.diag(lam * scale.to(self.jtj))
-        v, fell_back = spd_solve(damped, rhs)
+        damped = self.jtj.clone()  # the one n×n work matrix of a trial; equilibrated and factored from it
+        damped.diagonal().add_(lam * scale.to(self.jtj))
+        v, fell_back = spd_solve(damped, rhs, overwrite=True)
         if fell_back:
             self.fallback_solves += 1
             warn_fallback("normal equations", lam)
@@ -95,8 +96,9 @@ class TorchResidualSystem(LinearSystem):
         check_scale(scale, self.n)
         scale = scale.to(self.jac)
         kernel = self._scaled_kernel(scale)
-        damped = kernel + lam * torch.eye(self.m, dtype=kernel.dtype, device=kernel.device)
-        z, fell_back = spd_solve(damped, self.r if w is None else w)
+        damped = kernel.clone()
+        damped.diagonal().add_(lam)
+        z, fell_back = spd_solve(damped, self.r if w is None else w, overwrite=True)
         if fell_back:
             self.fallback_solves += 1
             warn_fallback("residual-space system", lam)
