@@ -60,7 +60,8 @@ def rank_k_update(acc: Tensor, rows: Tensor) -> bool:
     row-major ``rows`` (s×n) is the column-major n×s matrix Rᵀ, and syrk's C = Rᵀ(Rᵀ)ᵀ = rowsᵀrows,
     upper triangle in column-major order = lower triangle of the row-major ``acc``. Returns False (and
     leaves ``acc`` untouched) where that does not apply: not a CPU float32/float64 tensor, not
-    contiguous, no scipy, or scipy would have to copy ``acc``. Finish with :func:`symmetrize_lower`.
+    contiguous, no scipy, or scipy would have to copy ``acc``. :class:`~pinnlma.backends.normal_matrix.PackedNormalMatrix`
+    keeps A in that triangle.
     """
     if (acc.device.type != "cpu" or rows.device != acc.device or acc.dtype != rows.dtype
             or acc.dtype not in (torch.float64, torch.float32) or not acc.is_contiguous()
@@ -76,14 +77,3 @@ def rank_k_update(acc: Tensor, rows: Tensor) -> bool:
     if out.ctypes.data != c.ctypes.data:  # scipy made a copy after all: bring the result back
         acc.copy_(torch.from_numpy(out.T))
     return True
-
-
-def symmetrize_lower(acc: Tensor, block: int = 256) -> None:
-    """Copy the lower triangle of a square ``acc`` onto its upper triangle, in place, a band of
-    ``block`` rows at a time (temporary memory: one block×block tile, not another n×n matrix)."""
-    n = acc.shape[0]
-    for i0 in range(0, n, block):
-        i1 = min(n, i0 + block)
-        tile = acc[i0:i1, i0:i1]
-        tile.copy_(torch.tril(tile) + torch.tril(tile, -1).T)
-        acc[i0:i1, i1:].copy_(acc[i1:, i0:i1].T)

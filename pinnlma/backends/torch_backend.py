@@ -7,60 +7,58 @@ import torch
 from torch import Tensor
 
 from .base import Backend, LinearSystem, Slices, check_scale, warn_fallback
-from .linalg import rank_k_update, spd_solve, symmetrize_lower
+from .linalg import spd_solve
+from .normal_matrix import DenseNormalMatrix, PackedNormalMatrix, normal_matrix
 
 
 class TorchNormalSystem(LinearSystem):
-    """A = JᵀJ and g = Jᵀr accumulated slice by slice: peak memory n² + one slice, whatever m is.
-    On the CPU the update is a BLAS syrk (half the flops of the product ``addmm_``)."""
+    """A = JᵀJ and g = Jᵀr accumulated slice by slice: memory n² + one slice, whatever m is.
+
+    On the CPU A lives in packed storage (:class:`~pinnlma.backends.normal_matrix.PackedNormalMatrix`:
+    BLAS syrk, half the flops of a product, and each trial's Cholesky factor in the same n×n memory);
+    on other devices as a dense matrix."""
 
     form = "normal"
 
     def __init__(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]) -> None:
         self.n, self.m = n, 0
         self._jt_times = jt_times
-        self.jtj: Tensor | None = None
+        self.matrix: PackedNormalMatrix | DenseNormalMatrix | None = None
         self.g: Tensor | None = None
-        lower_only = False
         for r_s, j_s in slices:
-            if self.jtj is None:
-                self.jtj = torch.zeros(n, n, dtype=j_s.dtype, device=j_s.device)
+            if self.matrix is None:
+                self.matrix = normal_matrix(n, j_s.dtype, j_s.device)
                 self.g = torch.zeros(n, dtype=j_s.dtype, device=j_s.device)
-            # A += J_sᵀ J_s (a symmetric rank-s update: BLAS syrk on the CPU, else a matrix product)
-            if rank_k_update(self.jtj, j_s):
-                lower_only = True
-            else:
-                if lower_only:  # keep one convention: finish the triangle before a full product
-                    symmetrize_lower(self.jtj)
-                    lower_only = False
-                self.jtj.addmm_(j_s.T, j_s)
+            self.matrix.add_rows(j_s)  # A += J_sᵀ J_s
             self.g.addmv_(j_s.T, r_s)  # g += J_sᵀ r_s
             self.m += r_s.shape[0]
-        if self.jtj is None:
+        if self.matrix is None:
             raise ValueError("the Jacobian has no rows: the residual vector is empty")
-        if lower_only:
-            symmetrize_lower(self.jtj)
+        self.matrix.finish()
         self.fallback_solves = 0
+
+    @property
+    def jtj(self) -> Tensor:
+        """JᵀJ as a new full n×n tensor (for inspection; the solves never build it)."""
+        return self.matrix.matrix()
 
     def gradient(self) -> Tensor:
         return self.g
 
     def jtj_diagonal(self) -> Tensor:
-        return torch.diagonal(self.jtj).clone()
+        return self.matrix.diagonal()
 
     def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
         check_scale(scale, self.n)
         rhs = self.g if w is None else self._jt_times(w)
-        damped = self.jtj.clone()  # the one n×n work matrix of a trial; equilibrated and factored from it
-        damped.diagonal().add_(lam * scale.to(self.jtj))
-        v, fell_back = spd_solve(damped, rhs, overwrite=True)
+        v, fell_back = self.matrix.solve(lam * scale.to(self.g), rhs)
         if fell_back:
             self.fallback_solves += 1
             warn_fallback("normal equations", lam)
         return v
 
     def curvature(self, v: Tensor) -> float:
-        return float(v @ (self.jtj @ v))
+        return self.matrix.quadratic(v)
 
 
 class TorchResidualSystem(LinearSystem):

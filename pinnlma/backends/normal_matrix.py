@@ -1,0 +1,165 @@
+"""The n×n matrix A = JᵀJ of the normal form, and the damped solves made from it.
+
+Two storages with one interface (``add_rows``, ``finish``, ``diagonal``, ``matrix``, ``quadratic``,
+``solve``); :func:`normal_matrix` picks one:
+
+- :class:`PackedNormalMatrix` (CPU float32/float64): A and the Cholesky factor of one damped system in
+  the memory of a single n×n matrix, described below;
+- :class:`DenseNormalMatrix` (any other device or dtype, e.g. CUDA): A as a full symmetric matrix built
+  by matrix products, plus one damped work matrix per solve (and the factor torch allocates).
+
+Packed storage.
+
+The normal form of an LM iteration needs A = JᵀJ for the whole iteration and, for each trial λ, the
+factor of the equilibrated damped matrix M = S(A + λD)S, S = diag(1/√(A_ii + λD_i)). Held as separate
+matrices (A, a damped copy, its factor) that is 3n² numbers; here it is n² + O(n):
+
+    row-major W (n×n)     strictly lower triangle   A's off-diagonal part (syrk writes it)
+                          upper triangle + diagonal the Cholesky factor of M (LAPACK potrf, in place)
+    n-vector              diag(A), kept aside (the diagonal of W belongs to the factor)
+
+The trick is that a row-major triangle is the opposite triangle of the same memory read column-major,
+which is how BLAS/LAPACK (through scipy, zero-copy NumPy views) see it: syrk accumulates A into the
+column-major *upper* triangle, potrf factors M in the column-major *lower* triangle, and neither touches
+the other. Refilling M for a new λ copies A's triangle across in bands of rows (temporary memory: one
+band, not another n×n matrix). CPU float32/float64 tensors only; :func:`packed_available` says when.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .linalg import rank_k_update, spd_solve
+
+BAND = 256
+
+
+def normal_matrix(n: int, dtype: torch.dtype, device: torch.device) -> PackedNormalMatrix | DenseNormalMatrix:
+    """The storage for A on ``device``: packed where BLAS/LAPACK can work in place, dense elsewhere."""
+    if packed_available(dtype, device):
+        return PackedNormalMatrix(n, dtype)
+    return DenseNormalMatrix(n, dtype, device)
+
+
+def packed_available(dtype: torch.dtype, device: torch.device) -> bool:
+    """True where the packed storage works: CPU float32/float64 with scipy's BLAS and LAPACK."""
+    if device.type != "cpu" or dtype not in (torch.float64, torch.float32):
+        return False
+    try:
+        import scipy.linalg.lapack  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class PackedNormalMatrix:
+    """A = JᵀJ accumulated from row slices; solves (A + diag(shift)) x = b; quadratic forms vᵀAv."""
+
+    def __init__(self, n: int, dtype: torch.dtype) -> None:
+        from scipy.linalg import blas, lapack
+
+        single = dtype == torch.float32
+        self._potrf, self._potrs = (lapack.spotrf, lapack.spotrs) if single else (lapack.dpotrf, lapack.dpotrs)
+        self._trmv = blas.strmv if single else blas.dtrmv
+        self.n = n
+        self.work = torch.zeros(n, n, dtype=dtype)
+        self.diag: Tensor | None = None  # diag(A), set by finish()
+
+    def add_rows(self, rows: Tensor) -> None:
+        """A += rowsᵀ·rows (BLAS syrk into the strictly-lower-plus-diagonal triangle)."""
+        if self.diag is not None:
+            raise RuntimeError("add_rows after finish(): the diagonal of the work matrix now holds a factor")
+        if not rank_k_update(self.work, rows.detach().contiguous()):
+            raise TypeError(f"packed accumulation needs CPU {self.work.dtype} rows, got {rows.dtype} on {rows.device}")
+
+    def finish(self) -> None:
+        """End of accumulation: move diag(A) aside so the factor may take the diagonal."""
+        self.diag = self.work.diagonal().clone()
+
+    def diagonal(self) -> Tensor:
+        return self._finished_diag().clone()
+
+    def matrix(self) -> Tensor:
+        """The full symmetric A as a new n×n tensor (for inspection and the rare fallback solve)."""
+        full = torch.tril(self.work, -1)
+        full += full.T.clone()
+        full.diagonal().copy_(self._finished_diag())
+        return full
+
+    def quadratic(self, v: Tensor) -> float:
+        """vᵀAv = Σ A_ii v_i² + 2·vᵀ(strict lower A)v, the strict part by BLAS trmv with a unit diagonal
+        (which never reads the diagonal of W, where the factor lives)."""
+        vv = v.detach().to(self.work.dtype).contiguous()
+        # column-major view: its strict upper triangle is A's strict lower one; unit-diagonal U·v - v = U_strict·v
+        uv = torch.from_numpy(self._trmv(self.work.numpy().T, vv.numpy(), lower=0, trans=0, diag=1))
+        return float((self._finished_diag() * vv * vv).sum() + 2.0 * (vv @ (uv - vv)))
+
+    def solve(self, shift: Tensor, rhs: Tensor) -> tuple[Tensor, bool]:
+        """x with (A + diag(shift)) x = rhs, by Cholesky of the equilibrated matrix in W's upper triangle.
+
+        Returns ``(x, used_fallback)``; when Cholesky breaks down the full matrix is rebuilt (n² more
+        memory, rare) and :func:`pinnlma.backends.linalg.spd_solve` takes over.
+        """
+        damped_diag = self._finished_diag() + shift.to(self.work.dtype)
+        s = torch.rsqrt(torch.where(damped_diag > 0, damped_diag, torch.ones_like(damped_diag)))
+        self._fill_upper(s)
+        self.work.diagonal().copy_(damped_diag * s * s)
+        colmajor = self.work.numpy().T
+        factor, info = self._potrf(colmajor, lower=1, clean=0, overwrite_a=1)
+        if factor.ctypes.data != colmajor.ctypes.data:  # scipy copied after all (never seen): keep its result
+            self.work.copy_(torch.from_numpy(factor.T))
+        if info == 0:
+            srhs = (rhs.to(self.work.dtype) * s).contiguous()
+            y, info = self._potrs(colmajor, srhs.numpy()[:, None], lower=1)
+            x = torch.from_numpy(y[:, 0]) * s
+            if info == 0 and bool(torch.isfinite(x).all()):
+                return x, False
+        full = self.matrix()
+        full.diagonal().add_(shift.to(full.dtype))
+        x, _ = spd_solve(full, rhs.to(full.dtype), overwrite=True)
+        return x, True
+
+    def _fill_upper(self, s: Tensor) -> None:
+        """W[i, j] = s_i A_ij s_j for i < j, copied from the strict lower triangle a band of rows at a time."""
+        n, work = self.n, self.work
+        for i0 in range(0, n, BAND):
+            i1 = min(n, i0 + BAND)
+            tile = work[i0:i1, i0:i1]
+            strict_lower = torch.tril(tile, -1)
+            upper = strict_lower.T * s[i0:i1, None] * s[None, i0:i1]
+            tile.copy_(strict_lower + upper)  # the diagonal is written by the caller
+            if i1 < n:
+                work[i0:i1, i1:] = work[i1:, i0:i1].T * s[i0:i1, None] * s[None, i1:]
+
+    def _finished_diag(self) -> Tensor:
+        if self.diag is None:
+            raise RuntimeError("call finish() after the last add_rows()")
+        return self.diag
+
+
+class DenseNormalMatrix:
+    """A = JᵀJ as a full symmetric n×n tensor on any device (accumulated by matrix products)."""
+
+    def __init__(self, n: int, dtype: torch.dtype, device: torch.device) -> None:
+        self.n = n
+        self.work = torch.zeros(n, n, dtype=dtype, device=device)
+
+    def add_rows(self, rows: Tensor) -> None:
+        self.work.addmm_(rows.T, rows)
+
+    def finish(self) -> None:
+        pass
+
+    def diagonal(self) -> Tensor:
+        return self.work.diagonal().clone()
+
+    def matrix(self) -> Tensor:
+        return self.work.clone()
+
+    def quadratic(self, v: Tensor) -> float:
+        return float(v @ (self.work @ v))
+
+    def solve(self, shift: Tensor, rhs: Tensor) -> tuple[Tensor, bool]:
+        damped = self.work.clone()  # the one n×n work matrix of a trial; equilibrated and factored from it
+        damped.diagonal().add_(shift.to(damped))
+        return spd_solve(damped, rhs, overwrite=True)
