@@ -111,6 +111,22 @@ def test_blocks_and_single_slices(backend):
         assert rel(system.solve(0.1, scale), ref) < 1e-10
 
 
+def test_tiled_gram_matrix_equals_the_full_product(backend, monkeypatch):
+    """JᵀJ from its lower column tiles (uneven widths, several row blocks), mirrored: the same system."""
+    from pinnlma.backends import cupynumeric_backend as cb
+
+    monkeypatch.setattr(cb, "GRAM_TILE_COLUMNS", 16)
+    assert cb.column_tiles(70) == [(0, 18), (18, 35), (35, 52), (52, 70)] and cb.column_tiles(20) == [(0, 20)]
+    jac, res, scale, w = make_problem(300, 70, seed=9)
+    ref = build(TorchBackend(), "normal", res, jac, 300)
+    system = build(cb.CupynumericBackend(slice_rows=100), "normal", res, jac, 50)
+    assert system.blocks == 3
+    full = torch.from_numpy(numpy.asarray(system.jtj))
+    assert rel(full, full.T) < 1e-15 and rel(full, jac.T @ jac) < 1e-13
+    for lam in LAMBDAS:
+        assert rel(system.solve(lam, scale, w), ref.solve(lam, scale, w)) < 1e-10
+
+
 @pytest.mark.parametrize("form", ["normal", "residual"])
 def test_singular_system_uses_fallback(backend, form):
     """Zero columns (normal) or duplicated rows (residual) with lam = 0: Cholesky breaks down exactly."""

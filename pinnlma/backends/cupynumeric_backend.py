@@ -4,8 +4,9 @@ The LM core hands over torch row slices ``(r_s, J_s)``; this backend
 
 1. groups them into *blocks* of rows (one block = all of J when it fits ``block_bytes``),
 2. hands each block to Legate without copying it (DLPack attach, see :func:`to_legate`),
-3. accumulates ``A = Σ J_bᵀ J_b`` and ``g = Σ J_bᵀ r_b`` in cuPyNumeric arrays, which Legate partitions
-   over all its processors (CPU cores, OpenMP groups, GPUs, nodes),
+3. accumulates ``A = Σ J_bᵀ J_b`` (its lower column tiles only, mirrored at the end: about half the
+   flops of a full product, see :func:`add_lower_gram`) and ``g = Σ J_bᵀ r_b`` in cuPyNumeric arrays,
+   which Legate partitions over all its processors (CPU cores, OpenMP groups, GPUs, nodes),
 4. solves the damped system in cuPyNumeric: symmetric equilibration (once per system, see
    :class:`EquilibratedSPD`) and Cholesky, with the eigendecomposition fallback of
    :func:`pinnlma.backends.linalg.spd_solve`,
@@ -56,6 +57,46 @@ DEFAULT_BLOCK_BYTES = 512 * 2**20
 
 MIN_BLOCK_ROWS = 256
 """Never make blocks thinner than this: below it the n×n additions cost more than the products."""
+
+GRAM_TILE_COLUMNS = 800
+"""Column width of the tiles of ``JᵀJ`` (see :func:`column_tiles`); narrower tiles save flops but
+each tile is one more Legate task, and products thinner than this lose BLAS efficiency."""
+
+
+def column_tiles(n: int, width: int | None = None) -> list[tuple[int, int]]:
+    """Split ``range(n)`` into k ≈ n/width nearly equal column ranges (k = 1 below 2·width);
+    ``width`` defaults to :data:`GRAM_TILE_COLUMNS`."""
+    k = max(1, n // (width or GRAM_TILE_COLUMNS))
+    edges = [round(i * n / k) for i in range(k + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def add_lower_gram(np: Any, acc: Any, jac: Any, tiles: list[tuple[int, int]]) -> Any:
+    """acc[I, K] += J[:, I]ᵀ J[:, K] for the tiles on and below the diagonal (I ≥ K); returns ``acc``
+    (a new array when ``acc`` is None).
+
+    cuPyNumeric has no symmetric rank-k update, so ``jac.T @ jac`` costs 2·m·n² flops where BLAS syrk
+    needs m·n². Forming only the k(k+1)/2 lower tiles of a k×k tiling costs (1 + 1/k)·m·n²; the upper
+    tiles are mirrored once, after the last block (:func:`mirror_lower`)."""
+    if len(tiles) == 1:  # one tile: the plain product (fewest Legate tasks, what small n needs)
+        product = jac.T @ jac
+        if acc is None:
+            return product
+        acc += product
+        return acc
+    if acc is None:
+        acc = np.zeros((jac.shape[1], jac.shape[1]), dtype=jac.dtype)
+    for i, (a0, a1) in enumerate(tiles):
+        for b0, b1 in tiles[: i + 1]:
+            acc[a0:a1, b0:b1] += jac[:, a0:a1].T @ jac[:, b0:b1]
+    return acc
+
+
+def mirror_lower(acc: Any, tiles: list[tuple[int, int]]) -> None:
+    """Copy the tiles below the diagonal onto those above it (the diagonal tiles are full already)."""
+    for i, (a0, a1) in enumerate(tiles):
+        for b0, b1 in tiles[:i]:
+            acc[b0:b1, a0:a1] = acc[a0:a1, b0:b1].T
 
 
 # --------------------------------------------------------------------------------------------------
@@ -236,6 +277,7 @@ class LegateNormalSystem(LinearSystem):
         self.dtype: torch.dtype | None = None
         self.device = torch.device("cpu")
         self.blocks = 0
+        self._tiles = column_tiles(n)
         pending: list[tuple[Tensor, Tensor]] = []
         pending_rows = 0
         rows_per_block = 0
@@ -256,6 +298,7 @@ class LegateNormalSystem(LinearSystem):
             self._add_block(pending)
         if self.dtype is None or self.m == 0:
             raise ValueError("the Jacobian has no rows: the residual vector is empty")
+        mirror_lower(self.jtj, self._tiles)
         self.g = to_torch(self._g, self.device)
         _fence()  # nothing may read the producer's tensors after we return
         self.fallback_solves = 0
@@ -272,11 +315,10 @@ class LegateNormalSystem(LinearSystem):
             r_b = torch.cat([p[0] for p in parts])
             j_b = torch.cat([p[1] for p in parts])
         jac, res = to_legate(np, j_b), to_legate(np, r_b)
-        if self.jtj is None:
-            self.jtj = jac.T @ jac
+        self.jtj = add_lower_gram(np, self.jtj, jac, self._tiles)  # A += J_bᵀJ_b, lower tiles
+        if self._g is None:
             self._g = jac.T @ res
         else:
-            self.jtj += jac.T @ jac
             self._g += jac.T @ res
         self.blocks += 1
 
