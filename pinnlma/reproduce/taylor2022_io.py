@@ -87,6 +87,15 @@ def pad_curves(curves: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([np.concatenate([c, np.full(n - len(c), c[-1])]) if len(c) < n else c for c in curves])
 
 
+def plot_median_band(ax: Any, x: np.ndarray, curves: Sequence[np.ndarray], color: str, label: str,
+                     skip: int = 0) -> None:
+    """Median over seeds as a line, min–max as a shaded band, on log-log axes (from index ``skip``)."""
+    stacked = pad_curves(curves)[:, skip:]
+    x = np.asarray(x)[skip:]
+    ax.loglog(x, np.median(stacked, axis=0), color=color, label=label)
+    ax.fill_between(x, stacked.min(axis=0), stacked.max(axis=0), color=color, alpha=0.2, lw=0)
+
+
 def thin(n: int, keep: int = 2000) -> np.ndarray:
     """About ``keep`` indices of 0..n−1, log-spaced in the start and always with the last one."""
     if n <= keep:

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .. import LevenbergMarquardt
-from .taylor2022_io import COLORS, LABELS, pad_curves, pyplot, spread, write_h5
+from .taylor2022_io import COLORS, LABELS, plot_median_band, pyplot, spread, write_h5
 
 NAME = "minibatch"
 
@@ -112,10 +112,8 @@ def _plot(out: Path, runs: dict[str, dict[int, dict[str, Any]]], size: Minibatch
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
     for name, per_seed in runs.items():
         rs = list(per_seed.values())
-        mse = pad_curves([r["mse"] for r in rs])
-        ep = np.arange(mse.shape[1])
-        axes[0].loglog(ep[1:], np.median(mse, axis=0)[1:], color=COLORS[name], label=f"{LABELS[name]} (median)")
-        axes[0].fill_between(ep[1:], mse.min(axis=0)[1:], mse.max(axis=0)[1:], color=COLORS[name], alpha=0.2, lw=0)
+        epochs = np.arange(max(len(r["mse"]) for r in rs))
+        plot_median_band(axes[0], epochs, [r["mse"] for r in rs], COLORS[name], f"{LABELS[name]} (median)", skip=1)
         for k, r in enumerate(rs):
             axes[1].loglog(r["time"][1:], r["mse"][1:], color=COLORS[name], lw=0.9, label=LABELS[name] if k == 0 else None)
     for level, text in ((1.0e-8, "LM, paper lineage"), (6.6e-4, "Adam, paper lineage")):

@@ -22,7 +22,7 @@ import numpy as np
 from ..pinn import PointData
 from ..registry import load_problem
 from ..train import RunConfig, solve
-from .taylor2022_io import COLORS, LABELS, pad_curves, pyplot, spread, thin, write_h5
+from .taylor2022_io import COLORS, LABELS, pad_curves, plot_median_band, pyplot, spread, thin, write_h5
 
 OPTIMIZERS = ("adam", "lm", "bfgs", "lbfgs")
 NAME = "sinc"
@@ -121,11 +121,8 @@ def _plot_curves(out: Path, runs: dict[str, dict[int, dict[str, Any]]], n_params
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
     for name, per_seed in runs.items():
         rs = list(per_seed.values())
-        mse = pad_curves([r["mse"] for r in rs])
-        it = np.arange(mse.shape[1])
-        med = np.median(mse, axis=0)
-        axes[0].loglog(it + 1, med, color=COLORS[name], label=f"{LABELS[name]} (median of {len(rs)})")
-        axes[0].fill_between(it + 1, mse.min(axis=0), mse.max(axis=0), color=COLORS[name], alpha=0.2, lw=0)
+        epochs = np.arange(max(len(r["mse"]) for r in rs)) + 1
+        plot_median_band(axes[0], epochs, [r["mse"] for r in rs], COLORS[name], f"{LABELS[name]} (median of {len(rs)})")
         for k, r in enumerate(rs):
             axes[1].loglog(np.maximum(r["time"], 1e-3), r["mse"], color=COLORS[name], lw=0.9,
                            label=LABELS[name] if k == 0 else None)
