@@ -11,7 +11,7 @@ import pinnlma
 from pinnlma.backends import SingularSystemWarning, TorchBackend
 from pinnlma.backends.linalg import spd_solve
 from pinnlma.jacobian import JacobianEngine, choose_strategy
-from pinnlma.lm import IdentityScaling, Levenberg, LMOptions, Marquardt, MarquardtScaling, Nielsen, StopReason
+from pinnlma.lm import Levenberg, LMOptions, Marquardt, MarquardtScaling, Nielsen, StopReason
 
 torch.set_default_dtype(torch.float64)
 

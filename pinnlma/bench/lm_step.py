@@ -172,7 +172,7 @@ def _sinc_channels_config(m: int, widths: tuple[int, ...]) -> Config:
 
     n = common.n_params(common.sinc_network(widths))
     return Config(f"sinc-mlp{n}-m{m}-channels", "sinc",
-                  f"the same sinc fit through the PINN layer (pure-data problem, channel Jacobian)", build)
+                  "the same sinc fit through the PINN layer (pure-data problem, channel Jacobian)", build)
 
 
 def _burgers_config(rows: int, width: int, depth: int, boundary: int) -> Config:

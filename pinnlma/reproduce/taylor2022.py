@@ -16,7 +16,6 @@ Sizes: ``full`` (≈ 30 min on one thread), ``quick`` (≈ 3 min), ``tiny`` (≈
 from __future__ import annotations
 
 import datetime as _dt
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
