@@ -112,6 +112,10 @@ def test_scaling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     off = [r for r in data["results"] if r["budget"] == "off"]
     assert on and off and all(r["time_s"] > 0 for r in data["results"])
     assert max(r["slice_rows"] for r in on) < max(r["slice_rows"] for r in off)
+    for r in data["results"]:  # one slice = its rows of J and the 4 derivative channels they come from
+        assert r["slice_work_bytes"] == 4 * r["slice_bytes"] == 4 * r["slice_rows"] * r["n"] * 8
+        assert r["bound_bytes"] == r["n"] ** 2 * 8 + r["slice_work_bytes"]
+        assert "peak_over_jtj_plus_rows" in r
     assert (tmp_path / "scaling.png").stat().st_size > 0
 
 
