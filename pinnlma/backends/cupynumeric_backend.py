@@ -2,7 +2,8 @@
 
 The LM core hands over torch row slices ``(r_s, J_s)``; this backend
 
-1. groups them into *blocks* of rows (one block = all of J when it fits ``block_bytes``),
+1. groups them into *blocks* of rows: a slice of at least ``GATHER_ROWS`` rows is a block by itself,
+   thinner ones are gathered until a block has that many rows (never more than ``block_bytes``),
 2. hands each block to Legate without copying it (DLPack attach, see :func:`to_legate`),
 3. accumulates ``A = Σ J_bᵀ J_b`` (its lower column tiles only, mirrored at the end: about half the
    flops of a full product, see :func:`add_lower_gram`) and ``g = Σ J_bᵀ r_b`` in cuPyNumeric arrays,
@@ -15,10 +16,12 @@ and only n-vectors (m-vectors in residual space) travel back to torch.
 
 Where data is copied (everything else is zero-copy):
 
-- slices smaller than a block are concatenated with ``torch.cat`` into one block: one pass over J,
-  which costs about 8F/(n·B) of the product's time (F flop/s, B bytes/s: 1-2 % for n in the
-  thousands). It buys one large, well-partitioned ``JᵀJ`` product instead of many small ones each
-  followed by an n×n addition. A slice that fills a block on its own is attached as it is (no copy).
+- slices thinner than ``GATHER_ROWS`` are concatenated with ``torch.cat`` into one block (boundary
+  and initial-condition blocks of a few hundred rows, say): thin products lose BLAS efficiency and
+  each block adds an n×n accumulation. Slices of the Jacobian engine's usual size (thousands of rows)
+  are attached as they are. Gathering *those* into one big block too was measured slower on the
+  2-core machine (m = 10000, n = 3297: 1.74-1.91 s vs 1.51-1.66 s for the whole build): the copy of
+  J into fresh memory cost more than the larger product saved.
 - the residual-space form concatenates all slices into J (as the torch backend does).
 - non-contiguous tensors are made contiguous first (Legate attaches only dense buffers).
 - n- and m-vectors coming back to torch are copied out of Legate's memory (n·8 bytes, negligible).
@@ -33,11 +36,7 @@ tensors or views of a J it does not modify.
 Always start Legate through this module (or :func:`legate_setup.import_cupynumeric`): a plain
 ``import cupynumeric`` before it fails on machines without an NVIDIA driver.
 
-Measured on the 2-core development machine (m = 10000, n = 3000, float64; one LM step = build JᵀJ
-and Jᵀr from the row slices + one damped Cholesky solve; both backends interleaved in one process,
-best of 6 under load from other jobs): torch 4.30 s, this backend 4.31 s with engine-sized slices
-(5592 rows) and 6.26 s vs 6.14 s with 1000-row slices; CPU time 3.58+0.54 s vs 3.73+0.35 s. Per-slice
-accumulation (``slice_rows=1000``) was as fast in wall time but used ~5 % more CPU for the build.
+Measured against the torch backend by ``pinnlma bench backends`` (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -57,6 +56,10 @@ DEFAULT_BLOCK_BYTES = 512 * 2**20
 
 MIN_BLOCK_ROWS = 256
 """Never make blocks thinner than this: below it the n×n additions cost more than the products."""
+
+GATHER_ROWS = 2048
+"""Slices thinner than this are gathered (copied) into blocks of this many rows; thicker ones are
+attached to Legate as they are, without a copy."""
 
 GRAM_TILE_COLUMNS = 800
 """Column width of the tiles of ``JᵀJ`` (see :func:`column_tiles`); narrower tiles save flops but
@@ -209,13 +212,22 @@ class EquilibratedSPD:
     def __init__(self, np: Any, matrix: Any, diag: Tensor) -> None:
         self.np = np
         self.s = torch.rsqrt(torch.where(diag > 0, diag, torch.ones_like(diag)))
+        self.diag = diag
         s_l = to_legate(np, self.s)
-        self.scaled = matrix * np.outer(s_l, s_l)
+        self.scaled = matrix * s_l[:, None]  # S·A·S in two broadcast passes (no n×n outer product)
+        self.scaled *= s_l[None, :]
 
     def solve(self, diag_add: Tensor, rhs: Tensor) -> tuple[Tensor, bool]:
         """x with (A + diag(diag_add)) x = rhs (torch n-vectors in and out), and whether it fell back."""
         np, s = self.np, self.s
-        damped = self.scaled + np.diag(to_legate(np, diag_add * s * s))
+        # a copy with a new diagonal: two passes over n² (``scaled + np.diag(..)`` made four and an
+        # n×n temporary: 75-160 ms instead of 26-30 ms at n = 3297)
+        new_diag = (self.diag + diag_add) * s * s
+        if bool(torch.isfinite(new_diag).all()):
+            damped = self.scaled.copy()
+            np.fill_diagonal(damped, new_diag.cpu().numpy())  # (host values: its NaN check needs no sync)
+        else:  # cuPyNumeric's fill_diagonal refuses NaN: let the NaN reach the solve, which falls back
+            damped = self.scaled + np.diag(to_legate(np, new_diag))
         y, fell_back = _cholesky_or_eigen(np, damped, to_legate(np, rhs * s))
         return to_torch(y, s.device) * s, fell_back
 
@@ -285,7 +297,8 @@ class LegateNormalSystem(LinearSystem):
             _check_slice(r_s, j_s, n)
             if self.dtype is None:
                 self.dtype, self.device = j_s.dtype, j_s.device
-                rows_per_block = block_rows or max(MIN_BLOCK_ROWS, block_bytes // max(1, n * j_s.element_size()))
+                fit = block_bytes // max(1, n * j_s.element_size())
+                rows_per_block = block_rows or max(MIN_BLOCK_ROWS, min(GATHER_ROWS, fit))
             self.m += r_s.shape[0]
             if r_s.shape[0] == 0:
                 continue
@@ -421,8 +434,8 @@ class CupynumericBackend(Backend):
     """Normal equations (or residual-space systems) in cuPyNumeric arrays distributed by Legate.
 
     ``slice_rows``: rows per accumulation block (each block is one distributed ``J_bᵀJ_b`` product).
-    ``None`` gathers as many rows as fit ``block_bytes`` (default 512 MiB), i.e. all of J in one product
-    for most problems; larger incoming slices are used as they come. ``cpus``: Legate CPU processors
+    ``None`` gathers thin slices into blocks of :data:`GATHER_ROWS` rows (at most ``block_bytes``,
+    default 512 MiB) and uses thicker incoming slices as they come. ``cpus``: Legate CPU processors
     when pinnlma configures Legate on a machine without GPU (ignored if ``LEGATE_CONFIG`` is set or
     Legate already started). Raises :class:`~pinnlma.backends.legate_setup.BackendUnavailable` with
     the fix when cuPyNumeric cannot start.
