@@ -128,8 +128,10 @@ class PackedNormalMatrix:
             strict_lower = torch.tril(tile, -1)
             upper = strict_lower.T * s[i0:i1, None] * s[None, i0:i1]
             tile.copy_(strict_lower + upper)  # the diagonal is written by the caller
-            if i1 < n:
-                work[i0:i1, i1:] = work[i1:, i0:i1].T * s[i0:i1, None] * s[None, i1:]
+            if i1 < n:  # the rectangle right of the tile, from the one below it (no temporaries)
+                right = work[i0:i1, i1:]
+                torch.mul(work[i1:, i0:i1].T, s[i0:i1, None], out=right)
+                right.mul_(s[None, i1:])
 
     def _finished_diag(self) -> Tensor:
         if self.diag is None:
