@@ -127,6 +127,22 @@ def test_tiled_gram_matrix_equals_the_full_product(backend, monkeypatch):
         assert rel(system.solve(lam, scale, w), ref.solve(lam, scale, w)) < 1e-10
 
 
+def test_unread_blocks_are_bounded(backend, monkeypatch):
+    """Once block_bytes of attached rows are waiting for Legate, the build waits (an execution fence)
+    before taking more slices from the producer; the system is the same."""
+    from pinnlma.backends import cupynumeric_backend as cb
+
+    fences = []
+    real_fence = cb._fence
+    monkeypatch.setattr(cb, "_fence", lambda: (fences.append(1), real_fence()))
+    jac, res, scale, _ = make_problem(300, 40, seed=5)
+    ref = build(TorchBackend(), "normal", res, jac, 300).solve(0.1, scale)
+    block_bytes = 2 * 100 * 40 * 8  # two 100-row blocks
+    system = build(cb.CupynumericBackend(slice_rows=100, block_bytes=block_bytes), "normal", res, jac, 100)
+    assert system.blocks == 3 and len(fences) == 2  # one after the second block, one at the end
+    assert rel(system.solve(0.1, scale), ref) < 1e-10
+
+
 @pytest.mark.parametrize("form", ["normal", "residual"])
 def test_singular_system_uses_fallback(backend, form):
     """Zero columns (normal) or duplicated rows (residual) with lam = 0: Cholesky breaks down exactly."""

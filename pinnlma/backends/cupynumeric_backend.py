@@ -290,6 +290,8 @@ class LegateNormalSystem(LinearSystem):
         self.device = torch.device("cpu")
         self.blocks = 0
         self._tiles = column_tiles(n)
+        self._block_bytes = block_bytes
+        self._unread_bytes = 0  # attached block memory Legate may not have read yet
         pending: list[tuple[Tensor, Tensor]] = []
         pending_rows = 0
         rows_per_block = 0
@@ -334,6 +336,12 @@ class LegateNormalSystem(LinearSystem):
         else:
             self._g += jac.T @ res
         self.blocks += 1
+        # Legate reads attached blocks asynchronously and the producer keeps making slices: without a
+        # limit, all of J could be waiting in host memory. Wait once block_bytes of it are unread.
+        self._unread_bytes += j_b.numel() * j_b.element_size()
+        if self._unread_bytes >= self._block_bytes:
+            _fence()
+            self._unread_bytes = 0
 
     def gradient(self) -> Tensor:
         return self.g
