@@ -13,7 +13,7 @@ setup-full:
 # The whole test suite, including the cupynumeric/Legate backend on CPU; two workers, one test file each
 # at a time (the NIST suite on Legate is the long one and gets a worker to itself).
 test: setup-full
-	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # Install and run the main job on the embedded default backend (torch on CPU).
 quickstart: setup

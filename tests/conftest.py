@@ -8,6 +8,16 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+LONG_FILES = ("test_nist_suite.py", "test_reproduce_quick.py")
+"""Files that take minutes each (NIST on both backends; the quick paper reproduction)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put the long files first (a stable sort: the rest keeps its order). With ``make test``
+    (``-n 2 --dist loadfile --no-loadscope-reorder``) each of them then starts at once on its own
+    worker; xdist's default reordering by test count would start them last, after everything else."""
+    items.sort(key=lambda item: item.path.name not in LONG_FILES)
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
