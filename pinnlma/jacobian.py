@@ -24,6 +24,9 @@ from torch.func import jacrev, jvp, vjp, vmap
 
 STRATEGIES = ("auto", "forward", "reverse", "rowwise", "explicit")
 DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes for one Jacobian slice and its intermediates
+SLICE_WORK_FACTOR = 4
+"""A slice's working memory in units of its rows of J: the budget gives slices of
+budget // (SLICE_WORK_FACTOR·n·itemsize) rows (room for the rows and the intermediates they come from)."""
 
 ResidualFn = Callable[..., Tensor]
 
@@ -52,7 +55,7 @@ def choose_strategy(
     backward of every row, about three forward passes), reverse ≈ m. Forward must also hold all of
     J, so it is chosen only when m·n·itemsize fits the budget.
     """
-    slice_rows = max(1, min(m, memory_budget // max(1, 4 * n * itemsize)))
+    slice_rows = max(1, min(m, memory_budget // max(1, SLICE_WORK_FACTOR * n * itemsize)))
     if explicit:
         return JacobianPlan("explicit", slice_rows, "a Jacobian function was supplied")
     fits = m * n * itemsize <= memory_budget

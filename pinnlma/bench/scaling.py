@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..jacobian import SLICE_WORK_FACTOR
 from . import common
 
 CASE = "scaling"
@@ -92,7 +93,7 @@ def _measure_child(config: dict[str, Any]) -> dict[str, Any]:
     slice_rows = min(asm.slice_rows(), max(b.n_rows for b in asm.blocks))
     result = {**config, "m": m, "n": n, "slice_rows": slice_rows, "time_s": common.median(times), "times_s": times,
               "peak_bytes": max((p for p in peaks if p is not None), default=None), "peaks_bytes": peaks,
-              "jtj_bytes": n * n * 8, "slice_bytes": slice_rows * n * 8, "slice_work_bytes": 4 * slice_rows * n * 8,
+              "jtj_bytes": n * n * 8, "slice_bytes": slice_rows * n * 8, "slice_work_bytes": SLICE_WORK_FACTOR * slice_rows * n * 8,
               "threads": torch.get_num_threads()}
     del core, asm
     gc.collect()
