@@ -290,28 +290,58 @@ def test_tolerances_are_floored_at_the_dtype_and_zero_turns_them_off() -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_syrk_accumulation_equals_the_matrix_product(dtype: torch.dtype) -> None:
-    from pinnlma.backends.linalg import rank_k_update
+def test_rank_k_update_fills_the_lower_triangle_only(dtype: torch.dtype) -> None:
+    from pinnlma.backends.linalg import GRAM_LEAF, rank_k_update
 
     gen = torch.Generator().manual_seed(3)
-    jac = torch.randn(500, 70, dtype=dtype, generator=gen)
-    acc = torch.zeros(70, 70, dtype=dtype)
+    n = 3 * GRAM_LEAF + 7  # several levels of halving, uneven halves
+    jac = torch.randn(500, n, dtype=dtype, generator=gen)
+    acc = torch.zeros(n, n, dtype=dtype)
+    acc.triu_(1).add_(torch.triu(torch.full((n, n), 7.0, dtype=dtype), 1))  # the upper part must survive
     for start in range(0, 500, 128):  # contiguous row slices, as the engines yield them
-        assert rank_k_update(acc, jac[start:start + 128])
-    ref = torch.tril(jac.T @ jac)
+        rank_k_update(acc, jac[start:start + 128])
+    rank_k_update(acc, jac.T.contiguous().T[:10])  # a column-major view works too
+    ref = torch.tril(jac.T @ jac + jac[:10].T @ jac[:10])
     tol = 1e-12 if dtype == torch.float64 else 1e-5
-    assert torch.equal(acc, torch.tril(acc)) and float((acc - ref).abs().max() / ref.abs().max()) < tol
-    # where BLAS syrk cannot read the memory as it is, nothing is touched and the caller multiplies
-    untouched = torch.zeros(70, 70, dtype=dtype)
-    assert not rank_k_update(untouched, jac.T.contiguous().T)  # a non-contiguous (column-major) view
-    assert not rank_k_update(untouched, jac.to(torch.float16 if dtype == torch.float32 else torch.float32))
-    assert not torch.any(untouched)
+    assert float((torch.tril(acc) - ref).abs().max() / ref.abs().max()) < tol
+    assert torch.equal(torch.triu(acc, 1), torch.triu(torch.full((n, n), 7.0, dtype=dtype), 1))
+    with pytest.raises(ValueError, match="must match"):
+        rank_k_update(acc, jac.to(torch.float16))
+    with pytest.raises(ValueError, match="s×n rows"):
+        rank_k_update(acc, jac[:, :5])
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_packed_normal_matrix_matches_the_dense_one(dtype: torch.dtype) -> None:
+def test_torch_lapack_factors_in_place_like_torch_linalg(dtype: torch.dtype) -> None:
+    """torch's own potrf/potrs through ctypes: reachable on the supported torch wheels, and right."""
+    from pinnlma.backends.torch_lapack import torch_lapack
+
+    lapack = torch_lapack(dtype)
+    assert lapack is not None, "torch's LAPACK symbols were not found: the packed solve would use scipy's"
+    gen = torch.Generator().manual_seed(4)
+    jac = torch.randn(300, 120, dtype=dtype, generator=gen)
+    a = jac.T @ jac + torch.eye(120, dtype=dtype)
+    work = torch.tril(a) + 99.0 * torch.triu(torch.ones_like(a), 1)  # potrf reads only the other triangle
+    work = work.T.contiguous()  # row-major upper triangle = A's, the lower one is junk
+    assert lapack.potrf(work) == 0
+    tol = 1e-10 if dtype == torch.float64 else 1e-3
+    factor = torch.linalg.cholesky(a)
+    assert float((torch.triu(work).T - factor).abs().max() / factor.abs().max()) < tol
+    assert torch.equal(torch.tril(work, -1), 99.0 * torch.tril(torch.ones_like(a), -1))
+    rhs = torch.randn(120, dtype=dtype, generator=gen)
+    x = rhs.clone()
+    assert lapack.potrs(work, x) == 0
+    assert float((a @ x - rhs).norm() / rhs.norm()) < tol
+    with pytest.raises(ValueError, match="contiguous square"):
+        lapack.potrf(work[:, :5])
+
+
+@pytest.mark.parametrize("lapack", ["torch", "scipy"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_packed_normal_matrix_matches_the_dense_one(dtype: torch.dtype, lapack: str) -> None:
     """JᵀJ and each trial's factor share one n×n matrix: solves, quadratic forms and the stored JᵀJ
-    agree with the dense storage, and a solve leaves JᵀJ intact for the next λ."""
+    agree with the dense storage, and a solve leaves JᵀJ intact for the next λ; with torch's LAPACK and
+    with scipy's (the fallback where torch's cannot be reached)."""
     from pinnlma.backends.normal_matrix import DenseNormalMatrix, PackedNormalMatrix
 
     gen = torch.Generator().manual_seed(5)
@@ -319,6 +349,8 @@ def test_packed_normal_matrix_matches_the_dense_one(dtype: torch.dtype) -> None:
     jac = torch.randn(900, n, dtype=dtype, generator=gen)
     rhs = torch.randn(n, dtype=dtype, generator=gen)
     packed, dense = PackedNormalMatrix(n, dtype), DenseNormalMatrix(n, dtype, torch.device("cpu"))
+    if lapack == "scipy":
+        packed._lapack = None
     for start in range(0, 900, 200):
         packed.add_rows(jac[start:start + 200])
         dense.add_rows(jac[start:start + 200])

@@ -52,28 +52,40 @@ def _eigen_solve(matrix: Tensor, rhs: Tensor, rcond: float | None) -> Tensor:
     return vectors @ coeff
 
 
-def rank_k_update(acc: Tensor, rows: Tensor) -> bool:
-    """acc ← acc + rowsᵀ·rows in the *lower* triangle of ``acc`` (row-major), by BLAS syrk; True if done.
+GRAM_LEAF = 64
+"""Width of the diagonal blocks :func:`rank_k_update` multiplies whole (their upper halves are the only
+wasted flops: about GRAM_LEAF/(2n) of the total)."""
 
-    A symmetric rank-k update costs s·n² flops, half of ``acc.addmm_(rows.T, rows)``; torch exposes none,
-    so this calls scipy's BLAS (dsyrk/ssyrk) on NumPy views of the torch memory, no copies: torch's
-    row-major ``rows`` (s×n) is the column-major n×s matrix Rᵀ, and syrk's C = Rᵀ(Rᵀ)ᵀ = rowsᵀrows,
-    upper triangle in column-major order = lower triangle of the row-major ``acc``. Returns False (and
-    leaves ``acc`` untouched) where that does not apply: not a CPU float32/float64 tensor, not
-    contiguous, no scipy, or scipy would have to copy ``acc``. :class:`~pinnlma.backends.normal_matrix.PackedNormalMatrix`
-    keeps A in that triangle.
+
+def rank_k_update(acc: Tensor, rows: Tensor) -> None:
+    """acc ← acc + rowsᵀ·rows in the lower triangle (diagonal included) of ``acc``; the rest is untouched.
+
+    A symmetric rank-k update costs s·n² flops, half of ``acc.addmm_(rows.T, rows)``. torch has no syrk,
+    so this one halves the columns recursively: with rows = [R₁ R₂],
+
+        lower(RᵀR) = [ lower(R₁ᵀR₁)          ]
+                     [ R₂ᵀR₁   lower(R₂ᵀR₂) ]
+
+    the off-diagonal block is one matrix product written into its view of ``acc`` and the two diagonal
+    blocks recurse down to GRAM_LEAF columns. All products run in torch (its BLAS, its threads), which on a
+    machine with few cores beats calling a second BLAS such as scipy's: see
+    :mod:`pinnlma.backends.torch_lapack` for why two thread pools fight.
     """
-    if (acc.device.type != "cpu" or rows.device != acc.device or acc.dtype != rows.dtype
-            or acc.dtype not in (torch.float64, torch.float32) or not acc.is_contiguous()
-            or not rows.is_contiguous() or rows.requires_grad or acc.requires_grad):
-        return False
-    try:
-        from scipy.linalg import blas
-    except ImportError:
-        return False
-    syrk = blas.dsyrk if acc.dtype == torch.float64 else blas.ssyrk
-    c = acc.numpy().T  # column-major view of acc
-    out = syrk(1.0, rows.numpy().T, beta=1.0, c=c, trans=0, lower=0, overwrite_c=1)
-    if out.ctypes.data != c.ctypes.data:  # scipy made a copy after all: bring the result back
-        acc.copy_(torch.from_numpy(out.T))
-    return True
+    if acc.ndim != 2 or acc.shape[0] != acc.shape[1] or rows.ndim != 2 or rows.shape[1] != acc.shape[0]:
+        raise ValueError(f"rank_k_update needs an n×n accumulator and s×n rows, got {tuple(acc.shape)} "
+                         f"and {tuple(rows.shape)}")
+    if rows.dtype != acc.dtype or rows.device != acc.device:
+        raise ValueError(f"rows ({rows.dtype} on {rows.device}) must match the accumulator "
+                         f"({acc.dtype} on {acc.device})")
+    _lower_gram(acc, rows, 0, acc.shape[0])
+
+
+def _lower_gram(acc: Tensor, rows: Tensor, lo: int, hi: int) -> None:
+    if hi - lo <= GRAM_LEAF:
+        block = rows[:, lo:hi]
+        acc[lo:hi, lo:hi] += torch.tril(block.T @ block)
+        return
+    mid = (lo + hi) // 2
+    _lower_gram(acc, rows, lo, mid)
+    acc[mid:hi, lo:mid].addmm_(rows[:, mid:hi].T, rows[:, lo:mid])
+    _lower_gram(acc, rows, mid, hi)

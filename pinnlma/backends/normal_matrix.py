@@ -19,10 +19,12 @@ matrices (A, a damped copy, its factor) that is 3n² numbers; here it is n² + O
     n-vector              diag(A), kept aside (the diagonal of W belongs to the factor)
 
 The trick is that a row-major triangle is the opposite triangle of the same memory read column-major,
-which is how BLAS/LAPACK (through scipy, zero-copy NumPy views) see it: syrk accumulates A into the
-column-major *upper* triangle, potrf factors M in the column-major *lower* triangle, and neither touches
-the other. Refilling M for a new λ copies A's triangle across in bands of rows (temporary memory: one
-band, not another n×n matrix). CPU float32/float64 tensors only; :func:`packed_available` says when.
+which is how LAPACK sees it: the rank-k updates (:func:`~pinnlma.backends.linalg.rank_k_update`, torch
+matrix products) accumulate A in the row-major lower triangle, potrf factors M in the column-major
+*lower* (= row-major upper) triangle, and neither touches the other. Refilling M for a new λ copies A's
+triangle across in bands of rows (temporary memory: one band, not another n×n matrix). potrf/potrs are
+torch's own LAPACK (:mod:`~pinnlma.backends.torch_lapack`: same threads as torch) or, where that cannot
+be reached, scipy's. CPU float32/float64 tensors only; :func:`packed_available` says when.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import torch
 from torch import Tensor
 
 from .linalg import rank_k_update, spd_solve
+from .torch_lapack import torch_lapack
 
 BAND = 256
 
@@ -42,35 +45,26 @@ def normal_matrix(n: int, dtype: torch.dtype, device: torch.device) -> PackedNor
 
 
 def packed_available(dtype: torch.dtype, device: torch.device) -> bool:
-    """True where the packed storage works: CPU float32/float64 with scipy's BLAS and LAPACK."""
-    if device.type != "cpu" or dtype not in (torch.float64, torch.float32):
-        return False
-    try:
-        import scipy.linalg.lapack  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """True where the packed storage works: CPU float32/float64 (LAPACK from torch, or else scipy)."""
+    return device.type == "cpu" and dtype in (torch.float64, torch.float32)
 
 
 class PackedNormalMatrix:
     """A = JᵀJ accumulated from row slices; solves (A + diag(shift)) x = b; quadratic forms vᵀAv."""
 
     def __init__(self, n: int, dtype: torch.dtype) -> None:
-        from scipy.linalg import blas, lapack
-
-        single = dtype == torch.float32
-        self._potrf, self._potrs = (lapack.spotrf, lapack.spotrs) if single else (lapack.dpotrf, lapack.dpotrs)
-        self._trmv = blas.strmv if single else blas.dtrmv
         self.n = n
         self.work = torch.zeros(n, n, dtype=dtype)
         self.diag: Tensor | None = None  # diag(A), set by finish()
+        self._lapack = torch_lapack(dtype)
 
     def add_rows(self, rows: Tensor) -> None:
-        """A += rowsᵀ·rows (BLAS syrk into the strictly-lower-plus-diagonal triangle)."""
+        """A += rowsᵀ·rows (a symmetric rank-k update of the lower triangle, diagonal included)."""
         if self.diag is not None:
             raise RuntimeError("add_rows after finish(): the diagonal of the work matrix now holds a factor")
-        if not rank_k_update(self.work, rows.detach().contiguous()):
+        if rows.device.type != "cpu" or rows.dtype != self.work.dtype:
             raise TypeError(f"packed accumulation needs CPU {self.work.dtype} rows, got {rows.dtype} on {rows.device}")
+        rank_k_update(self.work, rows.detach())
 
     def finish(self) -> None:
         """End of accumulation: move diag(A) aside so the factor may take the diagonal."""
@@ -87,12 +81,17 @@ class PackedNormalMatrix:
         return full
 
     def quadratic(self, v: Tensor) -> float:
-        """vᵀAv = Σ A_ii v_i² + 2·vᵀ(strict lower A)v, the strict part by BLAS trmv with a unit diagonal
-        (which never reads the diagonal of W, where the factor lives)."""
-        vv = v.detach().to(self.work.dtype).contiguous()
-        # column-major view: its strict upper triangle is A's strict lower one; unit-diagonal U·v - v = U_strict·v
-        uv = torch.from_numpy(self._trmv(self.work.numpy().T, vv.numpy(), lower=0, trans=0, diag=1))
-        return float((self._finished_diag() * vv * vv).sum() + 2.0 * (vv @ (uv - vv)))
+        """vᵀAv = Σ A_ii v_i² + 2·Σ_{i>j} v_i A_ij v_j, a band of rows of the strict lower triangle at a time
+        (never reading W's diagonal or upper triangle, where the factor lives)."""
+        vv = v.detach().to(self.work.dtype)
+        total = (self._finished_diag() * vv * vv).sum()
+        for i0 in range(0, self.n, BAND):
+            i1 = min(self.n, i0 + BAND)
+            strict = torch.tril(self.work[i0:i1, i0:i1], -1) @ vv[i0:i1]
+            if i0:
+                strict += self.work[i0:i1, :i0] @ vv[:i0]
+            total += 2.0 * (vv[i0:i1] @ strict)
+        return float(total)
 
     def solve(self, shift: Tensor, rhs: Tensor) -> tuple[Tensor, bool]:
         """x with (A + diag(shift)) x = rhs, by Cholesky of the equilibrated matrix in W's upper triangle.
@@ -104,20 +103,34 @@ class PackedNormalMatrix:
         s = torch.rsqrt(torch.where(damped_diag > 0, damped_diag, torch.ones_like(damped_diag)))
         self._fill_upper(s)
         self.work.diagonal().copy_(damped_diag * s * s)
-        colmajor = self.work.numpy().T
-        factor, info = self._potrf(colmajor, lower=1, clean=0, overwrite_a=1)
-        if factor.ctypes.data != colmajor.ctypes.data:  # scipy copied after all (never seen): keep its result
-            self.work.copy_(torch.from_numpy(factor.T))
-        if info == 0:
-            srhs = (rhs.to(self.work.dtype) * s).contiguous()
-            y, info = self._potrs(colmajor, srhs.numpy()[:, None], lower=1)
-            x = torch.from_numpy(y[:, 0]) * s
-            if info == 0 and bool(torch.isfinite(x).all()):
+        x = self._factor_and_solve((rhs.to(self.work.dtype) * s).contiguous())
+        if x is not None:
+            x *= s
+            if bool(torch.isfinite(x).all()):
                 return x, False
         full = self.matrix()
         full.diagonal().add_(shift.to(full.dtype))
         x, _ = spd_solve(full, rhs.to(full.dtype), overwrite=True)
         return x, True
+
+    def _factor_and_solve(self, rhs: Tensor) -> Tensor | None:
+        """Cholesky of W's column-major lower triangle in place, then the solve; None if potrf fails."""
+        if self._lapack is not None:
+            if self._lapack.potrf(self.work) != 0:
+                return None
+            return rhs if self._lapack.potrs(self.work, rhs) == 0 else None
+        from scipy.linalg import lapack  # torch's own LAPACK could not be reached: scipy's
+
+        single = self.work.dtype == torch.float32
+        potrf, potrs = (lapack.spotrf, lapack.spotrs) if single else (lapack.dpotrf, lapack.dpotrs)
+        colmajor = self.work.numpy().T
+        factor, info = potrf(colmajor, lower=1, clean=0, overwrite_a=1)
+        if factor.ctypes.data != colmajor.ctypes.data:  # scipy copied after all (never seen): keep its result
+            self.work.copy_(torch.from_numpy(factor.T))
+        if info != 0:
+            return None
+        y, info = potrs(colmajor, rhs.numpy()[:, None], lower=1)
+        return torch.from_numpy(y[:, 0]) if info == 0 else None
 
     def _fill_upper(self, s: Tensor) -> None:
         """W[i, j] = s_i A_ij s_j for i < j, copied from the strict lower triangle a band of rows at a time."""
