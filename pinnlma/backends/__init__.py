@@ -12,7 +12,7 @@ def get_backend(backend: str | Backend = "torch", **options: object) -> Backend:
     if isinstance(backend, Backend):
         return backend
     if backend == "torch":
-        return TorchBackend()
+        return TorchBackend(**options)  # type: ignore[arg-type]
     if backend == "cupynumeric":
         from .cupynumeric_backend import CupynumericBackend  # imports Legate lazily
 

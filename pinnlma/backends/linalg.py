@@ -57,7 +57,7 @@ GRAM_LEAF = 64
 wasted flops: about GRAM_LEAF/(2n) of the total)."""
 
 
-def rank_k_update(acc: Tensor, rows: Tensor) -> None:
+def rank_k_update(acc: Tensor, rows: Tensor, product_dtype: torch.dtype | None = None) -> None:
     """acc ← acc + rowsᵀ·rows in the lower triangle (diagonal included) of ``acc``; the rest is untouched.
 
     A symmetric rank-k update costs s·n² flops, half of ``acc.addmm_(rows.T, rows)``. torch has no syrk,
@@ -70,6 +70,10 @@ def rank_k_update(acc: Tensor, rows: Tensor) -> None:
     blocks recurse down to GRAM_LEAF columns. All products run in torch (its BLAS, its threads), which on a
     machine with few cores beats calling a second BLAS such as scipy's: see
     :mod:`pinnlma.backends.torch_lapack` for why two thread pools fight.
+
+    ``product_dtype`` (e.g. float32 for a float64 ``acc``): the products are formed in that precision from
+    a converted copy of ``rows`` and added block by block into ``acc`` (one block of temporary memory, at
+    most n²/4 numbers); the sums over slices stay in ``acc``'s precision.
     """
     if acc.ndim != 2 or acc.shape[0] != acc.shape[1] or rows.ndim != 2 or rows.shape[1] != acc.shape[0]:
         raise ValueError(f"rank_k_update needs an n×n accumulator and s×n rows, got {tuple(acc.shape)} "
@@ -77,15 +81,21 @@ def rank_k_update(acc: Tensor, rows: Tensor) -> None:
     if rows.dtype != acc.dtype or rows.device != acc.device:
         raise ValueError(f"rows ({rows.dtype} on {rows.device}) must match the accumulator "
                          f"({acc.dtype} on {acc.device})")
-    _lower_gram(acc, rows, 0, acc.shape[0])
+    if product_dtype is None or product_dtype == acc.dtype:
+        _lower_gram(acc, rows, 0, acc.shape[0], mixed=False)
+    else:
+        _lower_gram(acc, rows.to(product_dtype), 0, acc.shape[0], mixed=True)
 
 
-def _lower_gram(acc: Tensor, rows: Tensor, lo: int, hi: int) -> None:
+def _lower_gram(acc: Tensor, rows: Tensor, lo: int, hi: int, mixed: bool) -> None:
     if hi - lo <= GRAM_LEAF:
         block = rows[:, lo:hi]
         acc[lo:hi, lo:hi] += torch.tril(block.T @ block)
         return
     mid = (lo + hi) // 2
-    _lower_gram(acc, rows, lo, mid)
-    acc[mid:hi, lo:mid].addmm_(rows[:, mid:hi].T, rows[:, lo:mid])
-    _lower_gram(acc, rows, mid, hi)
+    _lower_gram(acc, rows, lo, mid, mixed)
+    if mixed:
+        acc[mid:hi, lo:mid] += rows[:, mid:hi].T @ rows[:, lo:mid]
+    else:
+        acc[mid:hi, lo:mid].addmm_(rows[:, mid:hi].T, rows[:, lo:mid])
+    _lower_gram(acc, rows, mid, hi, mixed)

@@ -37,11 +37,15 @@ from .torch_lapack import torch_lapack
 BAND = 256
 
 
-def normal_matrix(n: int, dtype: torch.dtype, device: torch.device) -> PackedNormalMatrix | DenseNormalMatrix:
-    """The storage for A on ``device``: packed where BLAS/LAPACK can work in place, dense elsewhere."""
+def normal_matrix(n: int, dtype: torch.dtype, device: torch.device,
+                  product_dtype: torch.dtype | None = None) -> PackedNormalMatrix | DenseNormalMatrix:
+    """The storage for A on ``device``: packed where LAPACK can work in place, dense elsewhere.
+
+    ``product_dtype`` (e.g. float32 under float64 rows): the precision the products rowsᵀ·rows are formed
+    in; A itself, its sums over slices and every solve stay in ``dtype``."""
     if packed_available(dtype, device):
-        return PackedNormalMatrix(n, dtype)
-    return DenseNormalMatrix(n, dtype, device)
+        return PackedNormalMatrix(n, dtype, product_dtype)
+    return DenseNormalMatrix(n, dtype, device, product_dtype)
 
 
 def packed_available(dtype: torch.dtype, device: torch.device) -> bool:
@@ -52,9 +56,10 @@ def packed_available(dtype: torch.dtype, device: torch.device) -> bool:
 class PackedNormalMatrix:
     """A = JᵀJ accumulated from row slices; solves (A + diag(shift)) x = b; quadratic forms vᵀAv."""
 
-    def __init__(self, n: int, dtype: torch.dtype) -> None:
+    def __init__(self, n: int, dtype: torch.dtype, product_dtype: torch.dtype | None = None) -> None:
         self.n = n
         self.work = torch.zeros(n, n, dtype=dtype)
+        self.product_dtype = product_dtype
         self.diag: Tensor | None = None  # diag(A), set by finish()
         self._lapack = torch_lapack(dtype)
 
@@ -64,7 +69,7 @@ class PackedNormalMatrix:
             raise RuntimeError("add_rows after finish(): the diagonal of the work matrix now holds a factor")
         if rows.device.type != "cpu" or rows.dtype != self.work.dtype:
             raise TypeError(f"packed accumulation needs CPU {self.work.dtype} rows, got {rows.dtype} on {rows.device}")
-        rank_k_update(self.work, rows.detach())
+        rank_k_update(self.work, rows.detach(), self.product_dtype)
 
     def finish(self) -> None:
         """End of accumulation: move diag(A) aside so the factor may take the diagonal."""
@@ -155,12 +160,18 @@ class PackedNormalMatrix:
 class DenseNormalMatrix:
     """A = JᵀJ as a full symmetric n×n tensor on any device (accumulated by matrix products)."""
 
-    def __init__(self, n: int, dtype: torch.dtype, device: torch.device) -> None:
+    def __init__(self, n: int, dtype: torch.dtype, device: torch.device,
+                 product_dtype: torch.dtype | None = None) -> None:
         self.n = n
         self.work = torch.zeros(n, n, dtype=dtype, device=device)
+        self.product_dtype = product_dtype
 
     def add_rows(self, rows: Tensor) -> None:
-        self.work.addmm_(rows.T, rows)
+        if self.product_dtype is None or self.product_dtype == rows.dtype:
+            self.work.addmm_(rows.T, rows)
+        else:
+            lowered = rows.to(self.product_dtype)
+            self.work += lowered.T @ lowered
 
     def finish(self) -> None:
         pass
