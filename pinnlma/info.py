@@ -34,6 +34,14 @@ def cupynumeric_status(timeout: float = 120.0) -> str:
     return f"unavailable: {last}"
 
 
+def _packed_lapack() -> str:
+    """Which LAPACK the torch backend's packed CPU solves use (torch's own, else scipy's)."""
+    from .backends.torch_lapack import torch_lapack
+
+    return ("CPU solves with torch's own LAPACK" if torch_lapack(torch.float64) is not None
+            else "CPU solves with scipy's LAPACK: torch's LAPACK symbols were not found")
+
+
 def info_lines(check_legate: bool = True) -> list[str]:
     lines = [
         f"pinnlma {__version__}",
@@ -47,6 +55,6 @@ def info_lines(check_legate: bool = True) -> list[str]:
     lines += [f"numpy {_version('numpy')}, scipy {_version('scipy')}, h5py {_version('h5py')}, "
               f"matplotlib {_version('matplotlib')}",
               f"legate {_version('legate')}, cupynumeric {_version('nvidia-cupynumeric')}",
-              "backends:", "  torch: available"]
+              "backends:", f"  torch: available ({_packed_lapack()})"]
     lines.append("  cupynumeric: " + (cupynumeric_status() if check_legate else "not checked"))
     return lines

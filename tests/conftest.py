@@ -12,6 +12,18 @@ LONG_FILES = ("test_nist_suite.py", "test_reproduce_quick.py")
 """Files that take minutes each (NIST on both backends; the quick paper reproduction)."""
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``pytest -n N`` give each worker's torch cores/N threads: N workers with torch's default
+    (all cores each) oversubscribe the machine, and the Legate worker (NIST suite) suffered most —
+    274 s alone, 442 s beside a worker running 2 torch threads on the 2-core machine. Child processes
+    the tests start (CLI runs) keep torch's default."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Put the long files first (a stable sort: the rest keeps its order). With ``make test``
     (``-n 2 --dist loadfile --no-loadscope-reorder``) each of them then starts at once on its own
