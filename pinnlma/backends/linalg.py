@@ -81,21 +81,18 @@ def rank_k_update(acc: Tensor, rows: Tensor, product_dtype: torch.dtype | None =
     if rows.dtype != acc.dtype or rows.device != acc.device:
         raise ValueError(f"rows ({rows.dtype} on {rows.device}) must match the accumulator "
                          f"({acc.dtype} on {acc.device})")
-    if product_dtype is None or product_dtype == acc.dtype:
-        _lower_gram(acc, rows, 0, acc.shape[0], mixed=False)
-    else:
-        _lower_gram(acc, rows.to(product_dtype), 0, acc.shape[0], mixed=True)
+    _lower_gram(acc, rows if product_dtype is None else rows.to(product_dtype), 0, acc.shape[0])
 
 
-def _lower_gram(acc: Tensor, rows: Tensor, lo: int, hi: int, mixed: bool) -> None:
+def _lower_gram(acc: Tensor, rows: Tensor, lo: int, hi: int) -> None:
     if hi - lo <= GRAM_LEAF:
         block = rows[:, lo:hi]
         acc[lo:hi, lo:hi] += torch.tril(block.T @ block)
         return
     mid = (lo + hi) // 2
-    _lower_gram(acc, rows, lo, mid, mixed)
-    if mixed:
-        acc[mid:hi, lo:mid] += rows[:, mid:hi].T @ rows[:, lo:mid]
-    else:
+    _lower_gram(acc, rows, lo, mid)
+    if rows.dtype == acc.dtype:  # straight into acc's memory, no temporary
         acc[mid:hi, lo:mid].addmm_(rows[:, mid:hi].T, rows[:, lo:mid])
-    _lower_gram(acc, rows, mid, hi, mixed)
+    else:  # products in rows' (lower) precision, summed in acc's
+        acc[mid:hi, lo:mid] += rows[:, mid:hi].T @ rows[:, lo:mid]
+    _lower_gram(acc, rows, mid, hi)
