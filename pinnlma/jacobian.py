@@ -28,6 +28,11 @@ SLICE_WORK_FACTOR = 4
 """A slice's working memory in units of its rows of J: the budget gives slices of
 budget // (SLICE_WORK_FACTOR·n·itemsize) rows (room for the rows and the intermediates they come from)."""
 
+
+def rows_per_slice(memory_budget: int, n: int, itemsize: int) -> int:
+    """Rows of J in one slice under ``memory_budget`` bytes: budget // (SLICE_WORK_FACTOR·n·itemsize), at least 1."""
+    return max(1, memory_budget // max(1, SLICE_WORK_FACTOR * n * itemsize))
+
 ResidualFn = Callable[..., Tensor]
 
 
@@ -55,7 +60,7 @@ def choose_strategy(
     backward of every row, about three forward passes), reverse ≈ m. Forward must also hold all of
     J, so it is chosen only when m·n·itemsize fits the budget.
     """
-    slice_rows = max(1, min(m, memory_budget // max(1, SLICE_WORK_FACTOR * n * itemsize)))
+    slice_rows = max(1, min(m, rows_per_slice(memory_budget, n, itemsize)))
     if explicit:
         return JacobianPlan("explicit", slice_rows, "a Jacobian function was supplied")
     fits = m * n * itemsize <= memory_budget

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from ..jacobian import DEFAULT_MEMORY_BUDGET, SLICE_WORK_FACTOR
+from ..jacobian import DEFAULT_MEMORY_BUDGET, rows_per_slice
 from .fields import ChannelFields, PointFields, requested_channels
 from .geometry import Sampler
 from .models import MLP, ChannelForward, MultiIndex, close_channels, per_point_jacobian
@@ -250,7 +250,7 @@ class ResidualAssembler:
 
     def slice_rows(self) -> int:
         itemsize = torch.finfo(self.dtype).bits // 8
-        return max(1, self.memory_budget // max(1, SLICE_WORK_FACTOR * self.n_params * itemsize))
+        return rows_per_slice(self.memory_budget, self.n_params, itemsize)
 
     def slices(self, theta: Tensor, m: int) -> Iterator[tuple[Tensor, Tensor]]:
         """(r_s, J_s) over row slices of at most ``slice_rows()`` rows, block by block."""
