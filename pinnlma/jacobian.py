@@ -169,7 +169,7 @@ class JacobianEngine:
             values, tangents = vmap(pushforward)(eye[start:start + columns])
             r = values[0]
             blocks.append(tangents)
-        return r.detach(), torch.cat(blocks).T.contiguous().detach()
+        return r.detach(), torch.cat(blocks).T.detach()  # column-major, as JᵀJ products like it
 
     def _reverse(self, x: Tensor, m: int, rows: int) -> Iterator[tuple[Tensor, Tensor]]:
         """J by reverse mode over the whole residual, ``rows`` cotangents per vectorized pass."""

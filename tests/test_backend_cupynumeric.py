@@ -109,6 +109,10 @@ def test_blocks_and_single_slices(backend):
         system = build(CupynumericBackend(slice_rows=block_rows), "normal", res, jac, rows)
         assert system.blocks == blocks
         assert rel(system.solve(0.1, scale), ref) < 1e-10
+    # column-major slices, as the Jacobian engine makes them: attached as Jᵀ and read transposed
+    column_major = [(r, j.T.contiguous().T) for r, j in row_slices(res, jac, 100)]
+    system = CupynumericBackend(slice_rows=100).normal_system(column_major, 40, lambda x: jac.T @ x)
+    assert system.blocks == 3 and rel(system.solve(0.1, scale), ref) < 1e-10
 
 
 def test_tiled_gram_matrix_equals_the_full_product(backend, monkeypatch):
@@ -208,9 +212,11 @@ def test_cpu_tensors_are_attached_without_copy(backend):
 
     tensor = torch.arange(12, dtype=torch.float64).reshape(3, 4)
     shared = to_legate(backend.np, tensor[1:])  # a row slice, as the Jacobian engine yields
-    copied = to_legate(backend.np, tensor.T)  # not contiguous: copied
+    column_major = to_legate(backend.np, tensor.T)  # Fortran order, as the Jacobian slices are: shared
+    copied = to_legate(backend.np, tensor[:, ::2])  # not dense: copied
+    assert tuple(column_major.shape) == (4, 3) and float(column_major[2, 1]) == 6.0
     tensor[1, 0] = 42.0
-    assert float(shared[0, 0]) == 42.0 and float(copied[0, 1]) == 4.0
+    assert float(shared[0, 0]) == 42.0 and float(column_major[0, 1]) == 42.0 and float(copied[1, 0]) == 4.0
     back = to_torch(shared[0], torch.device("cpu"))
     tensor[1, 0] = -1.0
     assert back[0] == 42.0

@@ -89,6 +89,11 @@ def test_peer_tlm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert v["final_mse"] < data["configuration"]["initial_mse"]
     # tlm's own damping rule in pinnlma takes the same steps as tlm
     assert variants["pinnlma-levenberg"]["final_mse"] == pytest.approx(variants["tlm"]["final_mse"], rel=1e-6)
+    products = data["products"]
+    t_tlm = variants["tlm"]["time_per_step_s"]
+    assert products["speedup_bound_float64"] == pytest.approx(
+        t_tlm / (products["pinnlma_jtj_s"] + products["cholesky_s"]))
+    assert 0 < products["tlm_jtj_share_of_tlm_step"] < 1.5
 
 
 def test_time_to_accuracy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

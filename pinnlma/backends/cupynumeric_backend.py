@@ -23,7 +23,8 @@ Where data is copied (everything else is zero-copy):
   2-core machine (m = 10000, n = 3297: 1.74-1.91 s vs 1.51-1.66 s for the whole build): the copy of
   J into fresh memory cost more than the larger product saved.
 - the residual-space form concatenates all slices into J (as the torch backend does).
-- non-contiguous tensors are made contiguous first (Legate attaches only dense buffers).
+- column-major tensors (the Jacobian slices) are attached as Jᵀ and viewed transposed; other
+  non-contiguous tensors are made contiguous first (Legate attaches only dense buffers).
 - n- and m-vectors coming back to torch are copied out of Legate's memory (n·8 bytes, negligible).
 - tensors on devices Legate cannot address (a CUDA tensor while Legate has no GPU, mps, ...) go
   through host memory.
@@ -126,8 +127,10 @@ def to_legate(np: Any, tensor: Tensor) -> Any:
     without GPUs (or the attach is refused), the tensor is copied to host memory instead.
     """
     tensor = tensor.detach()
+    if tensor.ndim == 2 and not tensor.is_contiguous() and tensor.T.is_contiguous():
+        return to_legate(np, tensor.T).T  # column-major (as the Jacobian slices are): attach Jᵀ, view it transposed
     if not tensor.is_contiguous():
-        tensor = tensor.contiguous()  # copy: Legate attaches only dense C/F-ordered buffers
+        tensor = tensor.contiguous()  # copy: Legate attaches only dense buffers
     if tensor.device.type == "cuda":
         if legate_setup.machine_summary().get("gpus", 0) > 0:
             torch.cuda.current_stream(tensor.device).synchronize()

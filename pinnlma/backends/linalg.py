@@ -71,6 +71,11 @@ def rank_k_update(acc: Tensor, rows: Tensor, product_dtype: torch.dtype | None =
     machine with few cores beats calling a second BLAS such as scipy's: see
     :mod:`pinnlma.backends.torch_lapack` for why two thread pools fight.
 
+    Column-major ``rows`` (a transposed view of a contiguous n×s tensor, as the Jacobian engine makes
+    them) are faster than row-major ones: every block product then reads both operands along unit
+    strides. Measured on the 2-core machine: 34.5 vs 38.8 ms for 5000×769, 11.2 vs 13.8 ms for
+    1190×881, 0.87 vs 0.95 s for 10000×3000.
+
     ``product_dtype`` (e.g. float32 for a float64 ``acc``): the products are formed in that precision from
     a converted copy of ``rows`` and added block by block into ``acc`` (one block of temporary memory, at
     most n²/4 numbers); the sums over slices stay in ``acc``'s precision.

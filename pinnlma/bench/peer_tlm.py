@@ -18,6 +18,12 @@ JᵀJ, ×10/÷10) so only the implementation differs; ``pinnlma-channels`` is th
 layer (pure-data Problem, same weights), whose MLP Jacobian is the exact channel path.
 
 ``speedup_vs_tlm`` = tlm time per step / pinnlma time per step (medians of the alternating repeats).
+
+``products``: in the same run, the bare products of the shape (m, n), alternating: tlm's ``J.t() @ J``
+(a full product, m·n² multiply-adds), pinnlma's rank-k update (half of them) and one Cholesky of n×n.
+``speedup_bound_float64`` = tlm's step / (rank-k update + Cholesky) is the most any exact float64 step
+that forms JᵀJ once and factors it once could gain over tlm here, with its Jacobian, solves and trial
+residuals free; ``speedup_bound_ideal_syrk`` puts the rank-k update at half of tlm's product time.
 """
 from __future__ import annotations
 
@@ -59,6 +65,31 @@ def _tlm_runner(tlm: Any, template: torch.nn.Module, state: dict[str, torch.Tens
                 "trials_per_step": sum(attempts) / len(attempts), "stopped_early": stopped}
 
     return run
+
+
+def _product_floor(m: int, n: int, repeats: int) -> dict[str, float]:
+    """Medians of tlm's JᵀJ product, pinnlma's rank-k update and a Cholesky, for a random m×n float64 J."""
+    from ..backends.linalg import rank_k_update
+
+    gen = torch.Generator().manual_seed(1)
+    jac = torch.randn(m, n, dtype=torch.float64, generator=gen) / m ** 0.5
+    acc = torch.zeros(n, n, dtype=torch.float64)
+    spd = jac.T @ jac
+    spd.diagonal().add_(1.0)
+
+    def timed(op: Callable[[], Any]) -> Callable[[], float]:
+        def run() -> float:
+            start = time.perf_counter()
+            op()
+            return time.perf_counter() - start
+        return run
+
+    ops = {"tlm_jtj_s": timed(lambda: jac.t() @ jac),
+           "pinnlma_jtj_s": timed(lambda: (acc.zero_(), rank_k_update(acc, jac))),
+           "cholesky_s": timed(lambda: torch.linalg.cholesky(spd))}
+    for op in ops.values():  # warm-up
+        op()
+    return {name: median(times) for name, times in common.alternate(ops, repeats).items()}
 
 
 def _pinnlma_runner(template: torch.nn.Module, state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
@@ -136,6 +167,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     samples = common.alternate({name: (lambda r=runner: r(epochs)) for name, runner in runners.items()}, repeats)
     if not tiny and not quick:  # tlm's default solver, once (it is the slow one)
         samples["tlm-qr"] = [_tlm_runner(tlm, template, state, x, y, "qr")(epochs)]
+    products = _product_floor(m, n, 3 if tiny else 9)
     variants = {}
     for name, runs in samples.items():
         variants[name] = {
@@ -156,11 +188,23 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
                          for name, v in variants.items() if name.startswith("pinnlma")})
     speedup = speedups["pinnlma"]
     mse_ours, mse_tlm = variants["pinnlma"]["final_mse"], variants["tlm"]["final_mse"]
+    t_exact = products["pinnlma_jtj_s"] + products["cholesky_s"]
+    products.update({
+        "tlm_jtj_share_of_tlm_step": products["tlm_jtj_s"] / t_tlm,
+        "speedup_bound_float64": t_tlm / t_exact,
+        "speedup_bound_ideal_syrk": t_tlm / (0.5 * products["tlm_jtj_s"] + products["cholesky_s"]),
+    })
+    echo(f"  products ({m}×{n}): tlm's JᵀJ {fmt_s(products['tlm_jtj_s'])} "
+         f"({products['tlm_jtj_share_of_tlm_step']:.0%} of its step), pinnlma's rank-k update "
+         f"{fmt_s(products['pinnlma_jtj_s'])}, Cholesky {fmt_s(products['cholesky_s'])} → an exact float64 step "
+         f"that did only these could be {products['speedup_bound_float64']:.2f}× tlm "
+         f"({products['speedup_bound_ideal_syrk']:.2f}× with a rank-k update at half tlm's product time)")
     best = max((k for k in speedups if not k.endswith("_vs_tlm_qr") and k != MIXED), key=speedups.get)
     summary = (f"{CASE}: speedup_vs_tlm {speedup:.2f}x ({fmt_s(t_tlm)} vs {fmt_s(variants['pinnlma']['time_per_step_s'])}"
                f" per step), final MSE pinnlma {mse_ours:.2e} vs tlm {mse_tlm:.2e}; best float64 path {best} "
                f"{speedups[best]:.2f}x, MSE {variants[best]['final_mse']:.2e}; float32 JᵀJ products (opt-in) "
-               f"{speedups[MIXED]:.2f}x, MSE {variants[MIXED]['final_mse']:.2e}")
+               f"{speedups[MIXED]:.2f}x, MSE {variants[MIXED]['final_mse']:.2e}; exact float64 bound "
+               f"{products['speedup_bound_float64']:.2f}x")
     payload = {
         "quick": quick, "tiny": tiny,
         "configuration": {
@@ -184,6 +228,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
         "speedup_vs_tlm": speedup,
         "speedup_vs_tlm_gram32": speedups[MIXED],
         "speedups": speedups,
+        "products": products,
         "final_mse_pinnlma": mse_ours,
         "final_mse_tlm": mse_tlm,
         "targets": {"speedup_vs_tlm >= 2": bool(speedup >= 2.0),

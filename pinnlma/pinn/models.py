@@ -232,27 +232,29 @@ def per_point_jacobian(pre_grads: Sequence[Tensor], acts: Sequence[Tensor], extr
     """Assemble J (N, n + extra_cols) from δ = ∂r_i/∂z (per layer, (C, N, p)) and layer inputs a
     ((C, N, q)), in the order of ``MLP.parameters()`` (weight then bias per layer, weight row-major).
 
-    Written in place into ``out`` (accumulating, for point groups that share rows) or a new tensor;
-    the last ``extra_cols`` columns are left for the caller (unknown PDE coefficients)."""
+    Written in place into ``out`` (accumulating, for point groups that share rows) or a new tensor,
+    which is column-major (a transposed view of a contiguous (n + extra_cols, N) tensor: the products
+    JᵀJ read it along unit strides); the last ``extra_cols`` columns are left for the caller (unknown PDE
+    coefficients)."""
     n_points = pre_grads[0].shape[1]
     n = sum(d.shape[2] * (a.shape[2] + 1) for d, a in zip(pre_grads, acts))
     accumulate = out is not None
     if out is None:
-        out = torch.empty(n_points, n + extra_cols, dtype=pre_grads[0].dtype, device=pre_grads[0].device)
+        out = torch.empty(n + extra_cols, n_points, dtype=pre_grads[0].dtype, device=pre_grads[0].device).T
     col = 0
     for delta, a in zip(pre_grads, acts):
-        delta, a = delta.detach(), a.detach()
-        p, q = delta.shape[2], a.shape[2]
-        weight = out[:, col:col + p * q].view(n_points, p, q)
+        delta, a = delta.detach().transpose(1, 2), a.detach().transpose(1, 2)  # (C, p, N), (C, q, N)
+        p, q = delta.shape[1], a.shape[1]
+        weight = out[:, col:col + p * q].T.view(p, q, n_points)  # ∂r/∂W as (p, q, N)
         for c in range(delta.shape[0]):
             if c == 0 and not accumulate:
-                torch.mul(delta[0].unsqueeze(2), a[0].unsqueeze(1), out=weight)
+                torch.mul(delta[0].unsqueeze(1), a[0].unsqueeze(0), out=weight)
             else:
-                weight.addcmul_(delta[c].unsqueeze(2), a[c].unsqueeze(1))
+                weight.addcmul_(delta[c].unsqueeze(1), a[c].unsqueeze(0))
         col += p * q
         if accumulate:
-            out[:, col:col + p] += delta[0]
+            out[:, col:col + p] += delta[0].T
         else:
-            out[:, col:col + p] = delta[0]
+            out[:, col:col + p] = delta[0].T
         col += p
     return out
