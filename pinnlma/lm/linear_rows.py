@@ -76,9 +76,10 @@ class LinearRowJacobian:
         start = 0
         for layer, leaf_name in self.layout:
             a, g = by_layer[layer]
-            if leaf_name == "weight":
+            if leaf_name == "weight":  # (out, in, s) = g ⊗ a along unit strides of the transposed copies
                 width = g.shape[1] * a.shape[1]
-                torch.mul(g.T.unsqueeze(1), a.T.unsqueeze(0), out=jac_t[start:start + width].view(g.shape[1], a.shape[1], s))
+                g_t, a_t = g.T.contiguous(), a.T.contiguous()
+                torch.mul(g_t.unsqueeze(1), a_t.unsqueeze(0), out=jac_t[start:start + width].view(g.shape[1], a.shape[1], s))
             else:
                 width = g.shape[1]
                 jac_t[start:start + width] = g.T
