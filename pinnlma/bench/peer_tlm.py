@@ -20,7 +20,8 @@ layer (pure-data Problem, same weights), whose MLP Jacobian is the exact channel
 ``speedup_vs_tlm`` = tlm time per step / pinnlma time per step (medians of the alternating repeats).
 
 ``products``: in the same run, the bare products of the shape (m, n), alternating: tlm's ``J.t() @ J``
-(a full product, m·n² multiply-adds), pinnlma's rank-k update (half of them) and one Cholesky of n×n.
+(a full product, m·n² multiply-adds, on a row-major J as tlm makes it), pinnlma's rank-k update (half
+of them, on a column-major J as pinnlma makes it) and one Cholesky of n×n.
 ``speedup_bound_float64`` = tlm's step / (rank-k update + Cholesky) is the most any exact float64 step
 that forms JᵀJ once and factors it once could gain over tlm here, with its Jacobian, solves and trial
 residuals free; ``speedup_bound_ideal_syrk`` puts the rank-k update at half of tlm's product time.
@@ -72,7 +73,8 @@ def _product_floor(m: int, n: int, repeats: int) -> dict[str, float]:
     from ..backends.linalg import rank_k_update
 
     gen = torch.Generator().manual_seed(1)
-    jac = torch.randn(m, n, dtype=torch.float64, generator=gen) / m ** 0.5
+    jac = torch.randn(m, n, dtype=torch.float64, generator=gen) / m ** 0.5  # row-major, as tlm's vmap(jacrev)
+    ours = jac.T.contiguous().T  # column-major, as pinnlma's Jacobian slices
     acc = torch.zeros(n, n, dtype=torch.float64)
     spd = jac.T @ jac
     spd.diagonal().add_(1.0)
@@ -85,7 +87,7 @@ def _product_floor(m: int, n: int, repeats: int) -> dict[str, float]:
         return run
 
     ops = {"tlm_jtj_s": timed(lambda: jac.t() @ jac),
-           "pinnlma_jtj_s": timed(lambda: (acc.zero_(), rank_k_update(acc, jac))),
+           "pinnlma_jtj_s": timed(lambda: (acc.zero_(), rank_k_update(acc, ours))),
            "cholesky_s": timed(lambda: torch.linalg.cholesky(spd))}
     for op in ops.values():  # warm-up
         op()
