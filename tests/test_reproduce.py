@@ -74,3 +74,16 @@ def test_unknown_experiment_is_a_usage_error(tmp_path: Path, capsys: pytest.Capt
     assert "unknown experiment 'nosuchpaper'" in capsys.readouterr().err
     assert cli.main(["reproduce", "taylor2022", "--tiny", "--only", "sinc,bogus", "--out", str(tmp_path)]) == 2
     assert "bogus" in capsys.readouterr().err
+
+
+def test_rerun_says_which_stored_result_it_replaces(tiny_run: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    shutil.copy(tiny_run / "jacobian.h5", tmp_path / "jacobian.h5")
+    earlier = read_summary(tmp_path / "jacobian.h5")["finished"]
+    capsys.readouterr()
+    assert cli.main(["reproduce", "taylor2022", "--tiny", "--only", "jacobian", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"replacing {tmp_path / 'jacobian.h5'} (the tiny run finished {earlier})" in out
+    assert "--out DIR" in out

@@ -93,6 +93,7 @@ def run(out: str | Path = DEFAULT_OUT, *, size: str = "full", experiments: Seque
         if name not in chosen:
             continue
         echo(f"taylor2022 [{size}]: {name}")
+        _say_what_is_replaced(out / f"{name}.h5", echo)
         if name == "sinc":
             summaries[name] = sinc.run(out, s.sinc, echo)
         elif name == "sweep":
@@ -118,6 +119,18 @@ def run(out: str | Path = DEFAULT_OUT, *, size: str = "full", experiments: Seque
     path = write_report(out, summaries, command=command)
     echo(f"taylor2022 [{size}]: report written to {path}")
     return path
+
+
+def _say_what_is_replaced(path: Path, echo: Callable[[str], None]) -> None:
+    """Results are regenerated in place; say which earlier run a file held before it is replaced."""
+    if not path.exists():
+        return
+    try:
+        earlier = read_summary(path)
+        what = f"the {earlier.get('size', '?')} run finished {earlier.get('finished', 'at an unknown time')}"
+    except (OSError, KeyError, ValueError):
+        what = "a file that could not be read as a stored result"
+    echo(f"taylor2022: replacing {path} ({what}); use --out DIR to keep it")
 
 
 def _stored(out: Path, name: str, why: str) -> dict[str, Any]:
