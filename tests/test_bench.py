@@ -83,7 +83,8 @@ def test_peer_tlm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _common_keys(data, "peer-tlm", lines)
     assert data["speedup_vs_tlm"] > 0 and data["final_mse_tlm"] > 0 and data["final_mse_pinnlma"] > 0
     variants = data["variants"]
-    assert {"tlm", "pinnlma", "pinnlma-levenberg", "pinnlma-channels"} <= set(variants)
+    assert {"tlm", "pinnlma", "pinnlma-levenberg", "pinnlma-channels", "pinnlma-refined", "pinnlma-gram32"} <= set(variants)
+    assert data["speedup_vs_tlm_refined"] > 0 and "speedup_vs_tlm_refined >= 2" in data["targets"]
     # same network, data and initial weights: every run starts from the same MSE and improves on it
     for v in variants.values():
         assert v["final_mse"] < data["configuration"]["initial_mse"]

@@ -1,7 +1,7 @@
 """The n×n matrix A = JᵀJ of the normal form, and the damped solves made from it.
 
 Two storages with one interface (``add_rows``, ``finish``, ``diagonal``, ``matrix``, ``quadratic``,
-``solve``); :func:`normal_matrix` picks one:
+``solve``, ``factor``, ``inf_norm``); :func:`normal_matrix` picks one:
 
 - :class:`PackedNormalMatrix` (CPU float32/float64): A and the Cholesky factor of one damped system in
   the memory of a single n×n matrix, described below;
@@ -28,6 +28,8 @@ be reached, scipy's. CPU float32/float64 tensors only; :func:`packed_available` 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -35,6 +37,9 @@ from .linalg import rank_k_update, spd_solve
 from .torch_lapack import torch_lapack
 
 BAND = 256
+
+Solver = Callable[[Tensor], "Tensor | None"]
+"""x = M⁻¹b for the damped matrix M of the last ``factor`` call (None if the triangular solve failed)."""
 
 
 def normal_matrix(n: int, dtype: torch.dtype, device: torch.device,
@@ -71,9 +76,10 @@ class PackedNormalMatrix:
             raise TypeError(f"packed accumulation needs CPU {self.work.dtype} rows, got {rows.dtype} on {rows.device}")
         rank_k_update(self.work, rows.detach(), self.product_dtype)
 
-    def finish(self) -> None:
-        """End of accumulation: move diag(A) aside so the factor may take the diagonal."""
-        self.diag = self.work.diagonal().clone()
+    def finish(self, diagonal: Tensor | None = None) -> None:
+        """End of accumulation: move diag(A) aside so the factor may take the diagonal. A caller that
+        knows diag(A) more exactly (squared column norms of J in full precision) passes it."""
+        self.diag = (self.work.diagonal() if diagonal is None else diagonal.to(self.work.dtype)).clone()
 
     def diagonal(self) -> Tensor:
         return self._finished_diag().clone()
@@ -98,44 +104,72 @@ class PackedNormalMatrix:
             total += 2.0 * (vv[i0:i1] @ strict)
         return float(total)
 
+    def inf_norm(self) -> float:
+        """‖A‖∞ = max_i Σ_j |A_ij|, from A's strict lower triangle (a band of rows at a time) and diag(A)."""
+        sums = self._finished_diag().abs().clone()
+        for i0 in range(0, self.n, BAND):
+            i1 = min(self.n, i0 + BAND)
+            strict = torch.tril(self.work[i0:i1, :i1], diagonal=i0 - 1).abs_()  # columns j < row i
+            sums[i0:i1] += strict.sum(dim=1)
+            sums[:i1] += strict.sum(dim=0)
+        return float(sums.max())
+
     def solve(self, shift: Tensor, rhs: Tensor) -> tuple[Tensor, bool]:
         """x with (A + diag(shift)) x = rhs, by Cholesky of the equilibrated matrix in W's upper triangle.
 
         Returns ``(x, used_fallback)``; when Cholesky breaks down the full matrix is rebuilt (n² more
         memory, rare) and :func:`pinnlma.backends.linalg.spd_solve` takes over.
         """
-        damped_diag = self._finished_diag() + shift.to(self.work.dtype)
-        s = torch.rsqrt(torch.where(damped_diag > 0, damped_diag, torch.ones_like(damped_diag)))
-        self._fill_upper(s)
-        self.work.diagonal().copy_(damped_diag * s * s)
-        x = self._factor_and_solve((rhs.to(self.work.dtype) * s).contiguous())
-        if x is not None:
-            x *= s
-            if bool(torch.isfinite(x).all()):
-                return x, False
+        solver = self.factor(shift)
+        x = solver(rhs) if solver is not None else None
+        if x is not None and bool(torch.isfinite(x).all()):
+            return x, False
         full = self.matrix()
         full.diagonal().add_(shift.to(full.dtype))
         x, _ = spd_solve(full, rhs.to(full.dtype), overwrite=True)
         return x, True
 
-    def _factor_and_solve(self, rhs: Tensor) -> Tensor | None:
-        """Cholesky of W's column-major lower triangle in place, then the solve; None if potrf fails."""
-        if self._lapack is not None:
-            if self._lapack.potrf(self.work) != 0:
-                return None
-            return rhs if self._lapack.potrs(self.work, rhs) == 0 else None
-        from scipy.linalg import lapack  # torch's own LAPACK could not be reached: scipy's
+    def factor(self, shift: Tensor) -> Solver | None:
+        """Factor M = A + diag(shift) (equilibrated, in W's upper triangle); the returned solver applies
+        M⁻¹ until the next ``factor``/``solve``. None when Cholesky breaks down."""
+        damped_diag = self._finished_diag() + shift.to(self.work.dtype)
+        s = torch.rsqrt(torch.where(damped_diag > 0, damped_diag, torch.ones_like(damped_diag)))
+        self._fill_upper(s)
+        self.work.diagonal().copy_(damped_diag * s * s)
+        if not self._potrf():
+            return None
 
-        single = self.work.dtype == torch.float32
-        potrf, potrs = (lapack.spotrf, lapack.spotrs) if single else (lapack.dpotrf, lapack.dpotrs)
+        def solver(rhs: Tensor) -> Tensor | None:
+            y = self._potrs((rhs.to(self.work.dtype) * s).contiguous())
+            return None if y is None else y.mul_(s)
+
+        return solver
+
+    def _potrf(self) -> bool:
+        """Cholesky of W's column-major lower triangle in place; False if it breaks down."""
+        if self._lapack is not None:
+            return self._lapack.potrf(self.work) == 0
+        potrf = self._scipy_lapack()[0]
         colmajor = self.work.numpy().T
         factor, info = potrf(colmajor, lower=1, clean=0, overwrite_a=1)
         if factor.ctypes.data != colmajor.ctypes.data:  # scipy copied after all (never seen): keep its result
             self.work.copy_(torch.from_numpy(factor.T))
-        if info != 0:
-            return None
-        y, info = potrs(colmajor, rhs.numpy()[:, None], lower=1)
+        return info == 0
+
+    def _potrs(self, rhs: Tensor) -> Tensor | None:
+        """The solve with the factor of :meth:`_potrf`, overwriting the contiguous ``rhs``; None on failure."""
+        if self._lapack is not None:
+            return rhs if self._lapack.potrs(self.work, rhs) == 0 else None
+        potrs = self._scipy_lapack()[1]
+        y, info = potrs(self.work.numpy().T, rhs.numpy()[:, None], lower=1)
         return torch.from_numpy(y[:, 0]) if info == 0 else None
+
+    def _scipy_lapack(self) -> tuple[Callable, Callable]:
+        """potrf/potrs from scipy, where torch's own LAPACK could not be reached."""
+        from scipy.linalg import lapack
+
+        single = self.work.dtype == torch.float32
+        return (lapack.spotrf, lapack.spotrs) if single else (lapack.dpotrf, lapack.dpotrs)
 
     def _fill_upper(self, s: Tensor) -> None:
         """W[i, j] = s_i A_ij s_j for i < j, copied from the strict lower triangle a band of rows at a time."""
@@ -173,11 +207,15 @@ class DenseNormalMatrix:
             lowered = rows.to(self.product_dtype)
             self.work += lowered.T @ lowered
 
-    def finish(self) -> None:
-        pass
+    def finish(self, diagonal: Tensor | None = None) -> None:
+        if diagonal is not None:
+            self.work.diagonal().copy_(diagonal)
 
     def diagonal(self) -> Tensor:
         return self.work.diagonal().clone()
+
+    def inf_norm(self) -> float:
+        return float(self.work.abs().sum(dim=1).max())
 
     def matrix(self) -> Tensor:
         return self.work.clone()
@@ -189,3 +227,14 @@ class DenseNormalMatrix:
         damped = self.work.clone()  # the one n×n work matrix of a trial; equilibrated and factored from it
         damped.diagonal().add_(shift.to(damped))
         return spd_solve(damped, rhs, overwrite=True)
+
+    def factor(self, shift: Tensor) -> Solver | None:
+        """Cholesky of the equilibrated M = A + diag(shift); the solver applies M⁻¹. None on breakdown."""
+        damped = self.work.clone()
+        damped.diagonal().add_(shift.to(damped))
+        diag = damped.diagonal()
+        s = torch.rsqrt(torch.where(diag > 0, diag, torch.ones_like(diag)))
+        factor, info = torch.linalg.cholesky_ex(damped.mul_(s[:, None]).mul_(s[None, :]))
+        if int(info) != 0:
+            return None
+        return lambda rhs: torch.cholesky_solve((rhs.to(s) * s).unsqueeze(-1), factor).squeeze(-1) * s

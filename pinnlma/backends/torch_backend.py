@@ -9,6 +9,7 @@ from torch import Tensor
 from .base import Backend, LinearSystem, Slices, check_scale, warn_fallback
 from .linalg import spd_solve
 from .normal_matrix import DenseNormalMatrix, PackedNormalMatrix, normal_matrix
+from .refinement import RefinedNormalSystem
 
 
 class TorchNormalSystem(LinearSystem):
@@ -117,28 +118,39 @@ class TorchBackend(Backend):
 
     ``gram_dtype`` (default: the Jacobian's own): the precision the products JᵀJ are formed in. With
     ``torch.float32`` under a float64 Jacobian the products run at single-precision speed (twice the
-    flops per second on CPUs, far more on most GPUs) while Jᵀr, the sums over slices, the solves, the
-    residuals and every acceptance test stay float64; A is then exact to about 1e-7 relative, which an
-    LM step tolerates while λ is large. Once a damped system breaks down (Cholesky fails: λ has become
-    too small for that error) the backend forms JᵀJ in the Jacobian's precision from the next iteration
-    on (``gram_dtype_now`` says which is in use); the residual-space form is not affected.
+    flops per second on CPUs, far more on most GPUs) while Jᵀr, the sums over slices and the residuals
+    stay float64.
+
+    ``refine`` (default True, only with a lower ``gram_dtype``): every solve is refined against J in
+    its own precision (:mod:`pinnlma.backends.refinement`: LAPACK dsposv's scheme; the rows of J are
+    kept, m·n numbers), so the steps, the predicted reductions and diag(JᵀJ) are those of the float64
+    system to float64 accuracy. With ``refine=False`` the solves use the single-precision products as
+    they are (A exact to about 1e-7 relative, which an LM step tolerates while λ is large) and J is not
+    kept. Either way, once the single-precision matrix fails (Cholesky breaks down, or refinement stops
+    contracting) the backend forms JᵀJ in the Jacobian's precision from the next iteration on
+    (``gram_dtype_now`` says which is in use). The residual-space form is not affected.
     """
 
     name = "torch"
 
-    def __init__(self, gram_dtype: torch.dtype | str | None = None) -> None:
+    def __init__(self, gram_dtype: torch.dtype | str | None = None, refine: bool = True) -> None:
         self.gram_dtype = _as_float_dtype(gram_dtype)
         self.gram_dtype_now = self.gram_dtype
+        self.refine = bool(refine)
 
     def normal_system(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]) -> LinearSystem:
-        widen = None if self.gram_dtype_now is None else self._widen_gram
-        return TorchNormalSystem(slices, n, jt_times, gram_dtype=self.gram_dtype_now, on_breakdown=widen)
+        if self.gram_dtype_now is None:
+            return TorchNormalSystem(slices, n, jt_times)
+        if self.refine:
+            return RefinedNormalSystem(slices, n, jt_times, self.gram_dtype_now, on_breakdown=self._widen_gram)
+        return TorchNormalSystem(slices, n, jt_times, gram_dtype=self.gram_dtype_now, on_breakdown=self._widen_gram)
 
     def residual_system(self, slices: Slices, n: int) -> LinearSystem:
         return TorchResidualSystem(list(slices), n)
 
     def describe(self) -> str:
-        products = "" if self.gram_dtype is None else f", JᵀJ products in {self.gram_dtype_now}"
+        products = "" if self.gram_dtype_now is None else (
+            f", JᵀJ products in {self.gram_dtype_now}" + (" with refined solves" if self.refine else ""))
         return f"torch {torch.__version__} (threads={torch.get_num_threads()}{products})"
 
     def _widen_gram(self) -> None:
