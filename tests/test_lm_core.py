@@ -492,3 +492,25 @@ def test_unrefined_float32_products_do_not_keep_the_jacobian() -> None:
     v = system.solve(1e-3, torch.ones(40, dtype=torch.float64))
     reference = torch.linalg.solve(jac.T @ jac + 1e-3 * torch.eye(40, dtype=torch.float64), jac.T @ r)
     assert 1e-12 < float((v - reference).norm() / reference.norm()) < 1e-4  # single-precision A, as documented
+
+
+@pytest.mark.parametrize("storage", ["packed", "dense"])
+def test_factor_reuses_one_cholesky_and_inf_norm_is_the_row_sum_norm(storage: str) -> None:
+    from pinnlma.backends.normal_matrix import DenseNormalMatrix, PackedNormalMatrix
+
+    gen = torch.Generator().manual_seed(9)
+    jac = torch.randn(300, 37, dtype=torch.float64, generator=gen)
+    matrix = (PackedNormalMatrix(37, torch.float64) if storage == "packed"
+              else DenseNormalMatrix(37, torch.float64, torch.device("cpu")))
+    matrix.add_rows(jac[:100])
+    matrix.add_rows(jac[100:])
+    matrix.finish()
+    exact = jac.T @ jac
+    shift = torch.full((37,), 0.5, dtype=torch.float64)
+    solver = matrix.factor(shift)
+    damped = exact + torch.diag(shift)
+    for seed in (1, 2):  # one factor, several right-hand sides
+        b = torch.randn(37, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        assert torch.allclose(damped @ solver(b), b, rtol=1e-12, atol=1e-12)
+    assert matrix.inf_norm() == pytest.approx(float(exact.abs().sum(1).max()), rel=1e-13)
+    assert matrix.factor(torch.full((37,), -1e9, dtype=torch.float64)) is None  # indefinite: no factor
