@@ -94,6 +94,9 @@ def test_peer_tlm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     t_tlm = variants["tlm"]["time_per_step_s"]
     assert products["speedup_bound_float64"] == pytest.approx(
         t_tlm / (products["pinnlma_jtj_s"] + products["cholesky_s"]))
+    assert products["pinnlma_jacobian_s"] > 0
+    assert products["speedup_bound_float64_with_jacobian"] == pytest.approx(
+        t_tlm / (products["pinnlma_jtj_s"] + products["cholesky_s"] + products["pinnlma_jacobian_s"]))
     assert 0 < products["tlm_jtj_share_of_tlm_step"] < 1.5
 
 
