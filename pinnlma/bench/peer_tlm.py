@@ -124,10 +124,10 @@ def _jacobian_of_fit(template: torch.nn.Module, state: dict[str, torch.Tensor], 
 
     net = copy.deepcopy(template)
     net.load_state_dict(state)
-    engine = LevenbergMarquardt(net, common.sinc_residual, rowwise=True).engine
-    engine.args = (x, y)
-    params = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
-    return lambda: [None for _ in engine.slices(params, x.shape[0])]
+    lm = LevenbergMarquardt(net, common.sinc_residual, rowwise=True)
+    lm.engine.args = (x, y)
+    params = lm.params
+    return lambda: [None for _ in lm.engine.slices(params, x.shape[0])]
 
 
 def _pinnlma_runner(template: torch.nn.Module, state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
