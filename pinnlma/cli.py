@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -205,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pinnlma: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (`pinnlma list | head -1`): stop quietly, as Unix tools do,
+        # and point stdout at /dev/null so Python's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

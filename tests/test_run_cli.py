@@ -162,3 +162,22 @@ def test_readme_commands_exist() -> None:
     for target in re.findall(r"^make (\w+)", text, flags=re.M):
         assert re.search(rf"^{target}:", makefile, flags=re.M), f"README names make {target}, Makefile lacks it"
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_closed_output_pipe_ends_quietly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pinnlma list | head -1`: a reader that goes away ends the command with 141, not a traceback."""
+    sink = open(tmp_path / "sink", "w")  # a real descriptor for the final redirect to /dev/null
+
+    class ClosedPipe:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            pass
+
+        def fileno(self) -> int:
+            return sink.fileno()
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["list"]) == 141
+    sink.close()
