@@ -15,6 +15,7 @@ from .lm import (
     LMResult,
     Marquardt,
     Nielsen,
+    NonFiniteJacobianError,
     NonFiniteResidualError,
     StopReason,
     least_squares,
@@ -22,6 +23,6 @@ from .lm import (
 
 __all__ = [
     "__version__", "Damping", "IterationInfo", "JacobianEngine", "LMOptions", "LMResult", "Levenberg",
-    "LevenbergMarquardt", "Marquardt", "Nielsen", "NonFiniteResidualError", "StopReason", "choose_strategy",
-    "get_backend", "least_squares",
+    "LevenbergMarquardt", "Marquardt", "Nielsen", "NonFiniteJacobianError", "NonFiniteResidualError", "StopReason",
+    "choose_strategy", "get_backend", "least_squares",
 ]

@@ -72,15 +72,16 @@ def choose_strategy(
 
 
 def _slice_args(args: Sequence[object], rows: slice) -> tuple[object, ...]:
-    return tuple(a[rows] if isinstance(a, Tensor) else a for a in args)
+    return tuple(a[rows] if isinstance(a, Tensor) and a.ndim > 0 else a for a in args)
 
 
 class JacobianEngine:
     """Evaluates r(θ) and its Jacobian slices for ``fun(x, *args) -> r``.
 
-    ``rowwise=True`` promises that row i of r depends only on row i of every tensor in ``args``
-    (non-tensor args are passed through unchanged); it enables the ``rowwise`` strategy and lets every
-    strategy work slice by slice.
+    ``rowwise=True`` promises that the residuals of data row i depend only on row i of every tensor in
+    ``args`` (non-tensor and 0-d tensor args are passed through unchanged); a row may give k residuals,
+    at positions k·i … k·i + k − 1. It enables the ``rowwise`` strategy and lets every strategy work
+    slice by slice.
     """
 
     def __init__(
@@ -108,6 +109,7 @@ class JacobianEngine:
         # pinnlma.lm.linear_rows); checked once against the generic rows, dropped on any mismatch
         self.row_jacobian: Callable[[Tensor, tuple[object, ...]], tuple[Tensor, Tensor] | None] | None = None
         self._fast_checked = False
+        self._order_checked = False
 
     # -- residuals ---------------------------------------------------------------------------------
     def residual(self, x: Tensor) -> Tensor:
@@ -183,25 +185,69 @@ class JacobianEngine:
             yield r[start:stop], block.detach()
 
     def _rowwise(self, x: Tensor, m: int, rows: int) -> Iterator[tuple[Tensor, Tensor]]:
-        """J by per-row reverse mode: vmap over rows of jacrev of the one-row residual."""
-        tensor_idx = [i for i, a in enumerate(self.args) if isinstance(a, Tensor)]
+        """J by per-row reverse mode: vmap over data rows of jacrev of the one-row residual.
+
+        Each data row may give k residuals (k = m / data rows, e.g. a network with k outputs); they
+        must sit at positions k·i … k·i + k − 1 of r, which the first slice checks against r(x)."""
+        tensor_idx = self._row_tensors()
+        per_row = self._residuals_per_row(m, tensor_idx)
 
         def one_row(p: Tensor, *row_tensors: Tensor) -> tuple[Tensor, Tensor]:
             full = list(self.args)
             for i, t in zip(tensor_idx, row_tensors):
                 full[i] = t.unsqueeze(0)
-            out = self.fun(p, *full).reshape(())
+            out = self.fun(p, *full)
+            out = out.reshape(()) if per_row == 1 else out.reshape(per_row)
             return out, out
 
         row_jac = vmap(jacrev(one_row, has_aux=True), in_dims=(None,) + (0,) * len(tensor_idx))
-        for start in range(0, m, rows):
-            part = [self.args[i][start:start + rows] for i in tensor_idx]
-            fast = self._fast_rows(x, slice(start, start + rows), part, row_jac)
-            if fast is not None:
-                yield fast
-                continue
-            jac, r = row_jac(x, *part)
-            yield r.detach(), jac.detach()
+        data_rows = max(1, rows // per_row)
+        for start in range(0, m // per_row, data_rows):
+            part = [self.args[i][start:start + data_rows] for i in tensor_idx]
+            fast = self._fast_rows(x, slice(start, start + data_rows), part, row_jac) if per_row == 1 else None
+            if fast is None:
+                jac, r = row_jac(x, *part)
+                if per_row > 1:
+                    jac, r = jac.reshape(-1, x.shape[0]), r.reshape(-1)
+                fast = r.detach(), jac.detach()
+            if not self._order_checked:
+                self._check_row_order(x, fast[0], start * per_row)
+            yield fast
+
+    def _row_tensors(self) -> list[int]:
+        """Positions in ``args`` of the tensors sliced by row (0-d tensors are passed whole)."""
+        tensor_idx = [i for i, a in enumerate(self.args) if isinstance(a, Tensor) and a.ndim > 0]
+        if not tensor_idx:
+            raise ValueError("rowwise=True needs the data rows as tensors in args (sliced along dim 0), "
+                             "but args holds no tensor with a row dimension; pass rowwise=False")
+        lengths = {int(self.args[i].shape[0]) for i in tensor_idx}
+        if len(lengths) != 1:
+            shapes = ", ".join(f"args[{i}] {tuple(self.args[i].shape)}" for i in tensor_idx)
+            raise ValueError(f"rowwise=True slices every tensor in args along dim 0, so they must have the same "
+                             f"number of rows; got {shapes}")
+        return tensor_idx
+
+    def _residuals_per_row(self, m: int, tensor_idx: list[int]) -> int:
+        rows = int(self.args[tensor_idx[0]].shape[0])
+        if rows == 0 or m % rows:
+            raise ValueError(f"rowwise=True: the residual has {m} entries but the data has {rows} rows; every "
+                             "data row must give the same number of residuals (or pass rowwise=False)")
+        return m // rows
+
+    def _check_row_order(self, x: Tensor, r_rows: Tensor, offset: int) -> None:
+        """The first rowwise slice must reproduce r(x) at its positions; otherwise the residual breaks the
+        rowwise promise (rows mixed, e.g. batch statistics, or k outputs stored column by column)."""
+        with torch.no_grad():
+            expected = self.residual(x).detach()[offset:offset + r_rows.shape[0]]
+        tol = 1e-8 if x.dtype == torch.float64 else 1e-3
+        scale = float(expected.abs().max()) if expected.numel() else 0.0
+        if expected.shape != r_rows.shape or not torch.allclose(r_rows, expected, rtol=tol, atol=tol * max(scale, 1.0)):
+            raise ValueError(
+                "rowwise=True, but evaluating the residual row by row does not reproduce r(x): the residuals of "
+                "data row i must depend on row i of each tensor in args alone, and a row with k residuals must "
+                "put them at positions k·i … k·i + k − 1 (e.g. (model(a) - b).reshape(-1), not .T.reshape(-1)); "
+                "fix the residual or pass rowwise=False")
+        self._order_checked = True
 
     def _fast_rows(self, x: Tensor, rows: slice, part: list[Tensor],
                    row_jac: Callable[..., tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor] | None:

@@ -3,6 +3,7 @@
 scheme does not apply."""
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -83,5 +84,9 @@ def test_rows_that_mix_samples_are_caught_by_the_one_time_check() -> None:
     lm = pinnlma.LevenbergMarquardt(net, lambda model, a, b: (model(a) - model(a).mean() - b).reshape(-1),
                                     rowwise=True)
     x, y = _data(50)
-    lm.step(x, y)
+    before = lm.params
+    # neither the shortcut nor the generic per-row Jacobian can be right: the step refuses, model untouched
+    with pytest.raises(ValueError, match="does not reproduce r"):
+        lm.step(x, y)
     assert lm.engine.row_jacobian is None
+    assert torch.equal(lm.params, before)

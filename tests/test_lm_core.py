@@ -256,7 +256,7 @@ def test_bad_input_errors() -> None:
         pinnlma.least_squares(rosenbrock, torch.zeros(2, 1))
     with pytest.raises(ValueError, match="non-finite"):
         pinnlma.least_squares(rosenbrock, torch.tensor([float("nan"), 0.0]))
-    with pytest.raises(TypeError, match="floating"):
+    with pytest.raises(TypeError, match="float64 or float32, got torch.int64"):
         pinnlma.least_squares(rosenbrock, torch.tensor([1, 2]))
     with pytest.raises(pinnlma.NonFiniteResidualError, match="first at row 1"):
         pinnlma.least_squares(lambda x: torch.stack([x[0], torch.log(-x[0] - 1)]), torch.ones(1))
@@ -514,3 +514,99 @@ def test_factor_reuses_one_cholesky_and_inf_norm_is_the_row_sum_norm(storage: st
         assert torch.allclose(damped @ solver(b), b, rtol=1e-12, atol=1e-12)
     assert matrix.inf_norm() == pytest.approx(float(exact.abs().sum(1).max()), rel=1e-13)
     assert matrix.factor(torch.full((37,), -1e9, dtype=torch.float64)) is None  # indefinite: no factor
+
+
+# -- front-end contracts a user relies on -------------------------------------------------------------
+def _mlp(width: int = 6, outputs: int = 1, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(1, width), torch.nn.Tanh(), torch.nn.Linear(width, outputs)).double()
+
+
+def _fit_residual(model: torch.nn.Module, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (model(a) - b).reshape(-1)
+
+
+def test_a_checkpoint_of_another_architecture_is_refused_before_anything_changes() -> None:
+    x = torch.linspace(-1, 1, 40).unsqueeze(1)
+    y = torch.sinc(3 * x)
+    big = pinnlma.LevenbergMarquardt(_mlp(8), _fit_residual, rowwise=True)
+    big.step(x, y)
+    small = pinnlma.LevenbergMarquardt(_mlp(4), _fit_residual, rowwise=True)
+    before = small.params
+    with pytest.raises(ValueError, match="checkpoint holds 25 parameters, this model has 13"):
+        small.load_state_dict(big.state_dict())
+    assert torch.equal(small.params, before)
+    with pytest.raises(ValueError, match="checkpoint holds 13 parameters, this model has 25"):
+        big.load_state_dict(small.state_dict())
+
+
+def test_a_damping_instance_is_a_reusable_template() -> None:
+    t, y = exp_data()
+    rule = Levenberg(lam0=1e3)
+    first = pinnlma.least_squares(exp_model, torch.tensor([1.0, 1.0, 0.0]), args=(t, y), damping=rule, max_iter=3)
+    second = pinnlma.least_squares(exp_model, torch.tensor([1.0, 1.0, 0.0]), args=(t, y), damping=rule, max_iter=3)
+    assert rule.lam == 1e3  # the caller's instance is left as it was
+    assert first.history["lam"] == second.history["lam"] and torch.equal(first.x, second.x)
+    lm = pinnlma.LevenbergMarquardt(_mlp(), _fit_residual, damping=rule)
+    assert lm.damping is not rule and isinstance(lm.damping, Levenberg)
+
+
+def test_a_nonfinite_jacobian_stops_the_run_and_says_where() -> None:
+    result = pinnlma.least_squares(lambda b: torch.sqrt(b) - 1, torch.tensor([0.0, 4.0]))
+    assert result.status is StopReason.NONFINITE_JACOBIAN and not result.success
+    assert "parameter columns (first: parameter 0) at iteration 0" in result.message
+    explicit = pinnlma.least_squares(lambda b: b - 1, torch.zeros(2),
+                                     jac=lambda b: torch.tensor([[1.0, float("inf")], [0.0, 1.0]]))
+    assert "in 1 of 2 parameter columns (first: parameter 1)" in explicit.message
+    model = torch.nn.Linear(1, 1).double()
+    lm = pinnlma.LevenbergMarquardt(model, lambda net, a: torch.sqrt(net(a) * 0).reshape(-1), rowwise=True)
+    before = lm.params
+    with pytest.raises(pinnlma.NonFiniteJacobianError, match="not differentiable"):
+        lm.step(torch.ones(5, 1))
+    assert torch.equal(lm.params, before)
+
+
+def test_rowwise_rows_with_several_residuals_give_the_generic_jacobian() -> None:
+    x = torch.linspace(-1, 1, 30).unsqueeze(1)
+    y = torch.cat([torch.sinc(3 * x), torch.cos(2 * x), x**2], dim=1)
+    net = _mlp(5, outputs=3)
+    lm = pinnlma.LevenbergMarquardt(net, _fit_residual, rowwise=True)
+    theta = lm.params
+    engine = JacobianEngine(lm._flat_residual, (x, y), rowwise=True, strategy="rowwise", memory_budget=10**9)
+    r_rows, jac_rows = engine.full(theta)
+    engine_generic = JacobianEngine(lm._flat_residual, (x, y), strategy="reverse")
+    r_ref, jac_ref = engine_generic.full(theta)
+    assert jac_rows.shape == (90, theta.numel())
+    torch.testing.assert_close(r_rows, r_ref)
+    torch.testing.assert_close(jac_rows, jac_ref)
+    # small slices: several data rows per slice, never a row split between slices
+    tiny = JacobianEngine(lm._flat_residual, (x, y), rowwise=True, strategy="rowwise",
+                          memory_budget=7 * 3 * theta.numel() * 8 * 4)
+    torch.testing.assert_close(tiny.full(theta)[1], jac_ref)
+    assert lm.step(x, y).cost < 0.5 * float(r_ref @ r_ref)
+
+
+def test_rowwise_promises_that_do_not_hold_are_reported() -> None:
+    x = torch.linspace(-1, 1, 20).unsqueeze(1)
+    y2 = torch.cat([x, -x], dim=1)
+    column_by_column = pinnlma.LevenbergMarquardt(_mlp(4, outputs=2), lambda net, a, b: (net(a) - b).T.reshape(-1),
+                                                  rowwise=True)
+    with pytest.raises(ValueError, match=r"positions k·i"):
+        column_by_column.step(x, y2)
+    with pytest.raises(ValueError, match="same number of rows"):
+        pinnlma.LevenbergMarquardt(_mlp(), lambda net, a, b: net(a).reshape(-1) - b.mean(),
+                                   rowwise=True).step(x, x[:10])
+    with pytest.raises(ValueError, match="the residual has 19 entries but the data has 20 rows"):
+        pinnlma.LevenbergMarquardt(_mlp(), lambda net, a, b: (net(a) - b).reshape(-1)[1:], rowwise=True).step(x, x)
+    # a 0-d tensor argument has no rows: it is passed whole
+    weighted = pinnlma.LevenbergMarquardt(_mlp(), lambda net, a, b, w: (w * (net(a) - b)).reshape(-1), rowwise=True)
+    assert math.isfinite(weighted.step(x, x, torch.tensor(2.0)).cost)
+
+
+def test_levenberg_marquardt_takes_geodesic_and_refuses_half_precision() -> None:
+    lm = pinnlma.LevenbergMarquardt(_mlp(), _fit_residual, geodesic=True)
+    assert lm.options.geodesic
+    with pytest.raises(TypeError, match="float64 or float32, got torch.float16"):
+        pinnlma.LevenbergMarquardt(_mlp().half(), _fit_residual)
+    with pytest.raises(TypeError, match="float64 or float32, got torch.bfloat16"):
+        pinnlma.least_squares(rosenbrock, torch.zeros(2, dtype=torch.bfloat16))

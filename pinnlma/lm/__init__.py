@@ -1,11 +1,12 @@
 """The Levenberg–Marquardt core: knows residuals and Jacobians, nothing about PDEs."""
-from .core import IterationInfo, LMCore, LMOptions, LMResult, NonFiniteResidualError, ResidualModel, StopReason
+from .core import (IterationInfo, LMCore, LMOptions, LMResult, NonFiniteJacobianError, NonFiniteResidualError,
+                   ResidualModel, StopReason)
 from .damping import Damping, IdentityScaling, Levenberg, Marquardt, MarquardtScaling, Nielsen, Scaling, make_damping
 from .least_squares import least_squares
 from .module import LevenbergMarquardt
 
 __all__ = [
     "Damping", "IdentityScaling", "IterationInfo", "LMCore", "LMOptions", "LMResult", "Levenberg",
-    "LevenbergMarquardt", "Marquardt", "MarquardtScaling", "Nielsen", "NonFiniteResidualError",
-    "ResidualModel", "Scaling", "StopReason", "least_squares", "make_damping",
+    "LevenbergMarquardt", "Marquardt", "MarquardtScaling", "Nielsen", "NonFiniteJacobianError",
+    "NonFiniteResidualError", "ResidualModel", "Scaling", "StopReason", "least_squares", "make_damping",
 ]

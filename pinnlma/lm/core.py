@@ -9,7 +9,8 @@ One iteration at parameters x with residual r and cost F = ½‖r‖²:
    Non-finite trial residuals or no reduction reject the step and raise λ; otherwise ρ = actual /
    predicted goes to the damping rule and x ← x + h.
 3. Stop on ftol (actual < ftol·F with ρ > ¼), xtol (‖h‖ < xtol·(xtol + ‖x‖)), gtol (‖g‖∞ < gtol),
-   a zero residual, the iteration or wall-time limit, a callback, or the damping ceiling.
+   a zero residual, the iteration or wall-time limit, a callback, or the damping ceiling; a Jacobian
+   with NaN/Inf entries (diag JᵀJ or Jᵀr not finite) stops the run too, saying which parameters.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ class StopReason(str, Enum):
     MAX_ITER = "max_iter"
     TIME_LIMIT = "time_limit"
     DAMPING_CEILING = "damping_ceiling"
+    NONFINITE_JACOBIAN = "nonfinite_jacobian"
     CALLBACK = "callback"
 
     @property
@@ -66,12 +68,17 @@ MESSAGES = {
     StopReason.MAX_ITER: "iteration limit reached",
     StopReason.TIME_LIMIT: "wall-time limit reached",
     StopReason.DAMPING_CEILING: "damping reached its ceiling without reducing the cost",
+    StopReason.NONFINITE_JACOBIAN: "the Jacobian holds NaN/Inf",
     StopReason.CALLBACK: "stopped by the callback",
 }
 
 
 class NonFiniteResidualError(ValueError):
     """The residual holds NaN or Inf at the starting point."""
+
+
+class NonFiniteJacobianError(ValueError):
+    """The Jacobian holds NaN or Inf (raised by step-by-step front ends; runs stop with a status)."""
 
 
 @dataclass
@@ -161,6 +168,7 @@ class _State:
     elapsed: float = 0.0
     first: bool = True
     status: StopReason = StopReason.RUNNING
+    detail: str = ""
     grad: Tensor | None = None
     fallback_solves: int = 0
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
@@ -263,15 +271,25 @@ class LMCore:
         jtj_diag = system.jtj_diagonal()
         grad = system.gradient()
         s.grad = grad
-        scale = self.damping.scaling(jtj_diag)
-        if s.first:
-            self.damping.start(jtj_diag)
-            s.first = False
-        grad_norm = float(grad.abs().max())
         status = StopReason.RUNNING
         step_norm, trials = 0.0, 0
-        if grad_norm <= gtol:
-            status = StopReason.GTOL
+        bad = ~torch.isfinite(jtj_diag)  # column sums of J²: which parameters' derivatives are NaN/Inf
+        if bool(bad.any()) or not bool(torch.isfinite(grad).all()):
+            status, grad_norm = StopReason.NONFINITE_JACOBIAN, math.nan
+            columns = bad.nonzero().flatten().tolist()
+            where = (f"in {len(columns)} of {self.n} parameter columns (first: parameter {columns[0]})" if columns
+                     else "(in Jᵀr)")
+            s.detail = (f"{where} at iteration {s.iteration}, so the residual is not differentiable there (e.g. "
+                        "sqrt or log at 0, or an overflow); start from other parameters or guard the residual")
+        else:
+            grad_norm = float(grad.abs().max())
+            if grad_norm <= gtol:
+                status = StopReason.GTOL
+        if status is StopReason.RUNNING:
+            scale = self.damping.scaling(jtj_diag)
+            if s.first:
+                self.damping.start(jtj_diag)
+                s.first = False
         while status is StopReason.RUNNING:
             if self.damping.exhausted(jtj_diag) or trials >= opts.max_trials:
                 status = StopReason.DAMPING_CEILING
@@ -369,7 +387,8 @@ class LMCore:
         plan = getattr(self.model, "plan", None)
         return LMResult(
             x=s.x, cost=s.cost, fun=s.r, grad=s.grad, nit=s.iteration, nfev=s.nfev, njev=s.njev,
-            status=s.status, message=MESSAGES[s.status], history={k: list(v) for k, v in s.history.items()},
+            status=s.status, message=MESSAGES[s.status] + (f" {s.detail}" if s.detail else ""),
+            history={k: list(v) for k, v in s.history.items()},
             time=s.elapsed, jacobian=plan.strategy if plan is not None else self.jacobian_name,
             backend=self.backend.name, form=self.form, fallback_solves=s.fallback_solves,
         )
@@ -381,7 +400,7 @@ class LMCore:
         return {
             "x": s.x.clone(), "iteration": s.iteration, "nfev": s.nfev, "njev": s.njev, "elapsed": s.elapsed,
             "first": s.first, "status": s.status.value, "history": {k: list(v) for k, v in s.history.items()},
-            "damping": self.damping.state_dict(), "fallback_solves": s.fallback_solves,
+            "damping": self.damping.state_dict(), "fallback_solves": s.fallback_solves, "detail": s.detail,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -392,7 +411,7 @@ class LMCore:
         r = self._trial_residual(x)
         s = _State(x=x, r=r, cost=0.5 * float(r @ r), iteration=int(state["iteration"]), nfev=int(state["nfev"]),
                    njev=int(state["njev"]), elapsed=float(state["elapsed"]), first=bool(state["first"]),
-                   fallback_solves=int(state.get("fallback_solves", 0)))
+                   fallback_solves=int(state.get("fallback_solves", 0)), detail=str(state.get("detail", "")))
         s.history = {k: list(map(float, state["history"][k])) for k in HISTORY_KEYS}
         status = StopReason(state.get("status", "running"))
         # a run stopped by a limit may be continued with a larger limit

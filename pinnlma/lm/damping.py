@@ -13,6 +13,7 @@ A strategy is a small object with typed hooks called by the LM loop:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from copy import deepcopy
 from typing import Any
 
 import torch
@@ -210,13 +211,16 @@ class Nielsen(Damping):
 DAMPINGS = {"levenberg": Levenberg, "marquardt": Marquardt, "nielsen": Nielsen}
 
 
-def make_damping(damping: str | Damping | None) -> Damping:
-    """A fresh strategy from a name ('nielsen', 'levenberg', 'marquardt') or pass an instance through."""
+def make_damping(damping: str | Damping | None, *, copy: bool = False) -> Damping:
+    """A fresh strategy from a name ('nielsen', 'levenberg', 'marquardt'); an instance is passed through,
+    or with ``copy=True`` deep-copied (what the front ends do, so that a user's instance is a reusable
+    template: every run starts from its settings and leaves it untouched)."""
     if damping is None:
         return Nielsen()
     if isinstance(damping, Damping):
-        return damping
+        return deepcopy(damping) if copy else damping
     try:
         return DAMPINGS[damping]()
     except KeyError:
-        raise ValueError(f"unknown damping {damping!r}; choose one of {', '.join(DAMPINGS)}") from None
+        raise ValueError(f"unknown damping {damping!r}; choose one of {', '.join(DAMPINGS)} "
+                     "or pass a pinnlma.Damping instance") from None

@@ -9,7 +9,17 @@ from torch import Tensor
 from ..backends import Backend
 from ..jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
 from .core import IterationInfo, LMCore, LMOptions, LMResult
-from .damping import Damping
+from .damping import Damping, make_damping
+
+
+SUPPORTED_DTYPES = (torch.float64, torch.float32)
+
+
+def check_dtype(dtype: torch.dtype, what: str, fix: str) -> None:
+    """Parameters must be float64 or float32: the solves need LAPACK precisions."""
+    if dtype not in SUPPORTED_DTYPES:
+        why = " (half precisions are too coarse for the Cholesky solves)" if dtype.is_floating_point else ""
+        raise TypeError(f"{what} must be float64 or float32, got {dtype}; convert with {fix}{why}")
 
 
 def check_parameters(x0: object) -> Tensor:
@@ -21,8 +31,7 @@ def check_parameters(x0: object) -> Tensor:
             raise TypeError(f"x0 must be a 1-D torch tensor of parameters, got {type(x0).__name__}") from err
     if x0.ndim != 1:
         raise ValueError(f"x0 must be 1-D (a flat parameter vector), got shape {tuple(x0.shape)}; use x0.reshape(-1)")
-    if not x0.is_floating_point():
-        raise TypeError(f"x0 must be a floating tensor (float64 or float32), got {x0.dtype}; use x0.double()")
+    check_dtype(x0.dtype, "x0", "x0.double()")
     if x0.numel() == 0:
         raise ValueError("x0 is empty: there are no parameters to fit")
     if not bool(torch.isfinite(x0).all()):
@@ -61,9 +70,11 @@ def least_squares(
     - ``jac(x, *args) -> J``: optional (m, n) tensor; otherwise J comes from autograd using
       ``jac_strategy`` ('auto', 'forward', 'reverse', 'rowwise', 'explicit'), in row slices of at most
       ``memory_budget`` bytes so that the normal equations need about n² + slice·n memory.
-    - ``rowwise``: row i of r depends only on row i of each tensor in ``args`` (enables 'rowwise').
+    - ``rowwise``: the residuals of data row i depend only on row i of each tensor in ``args``
+      (enables 'rowwise'); a row may give k > 1 residuals, at positions k·i … k·i + k − 1 of r.
     - ``damping``: 'nielsen' (default, gain ratio with Marquardt scaling), 'levenberg', 'marquardt',
-      or a :class:`~pinnlma.lm.damping.Damping` instance.
+      or a :class:`~pinnlma.lm.damping.Damping` instance (copied: each call starts from its settings
+      and leaves it unchanged).
     - ``ftol``, ``xtol``, ``gtol``: stop when the cost falls by less than ftol·F in a well-modelled
       step, the step is below xtol·(xtol + ‖x‖), or ‖Jᵀr‖∞ < gtol; ``max_iter``, ``time_limit`` (s).
       The defaults aim at parameters correct to the last digits float64 resolves (the cost is flat to
@@ -82,5 +93,6 @@ def least_squares(
     engine = JacobianEngine(fun, args, jac=jac, strategy=jac_strategy, rowwise=rowwise, memory_budget=memory_budget)
     options = LMOptions(ftol=ftol, xtol=xtol, gtol=gtol, max_iter=max_iter, time_limit=time_limit,
                         geodesic=geodesic, form=form)
-    core = LMCore(engine, x0, damping=damping, backend=backend, options=options, callback=callback)
+    core = LMCore(engine, x0, damping=make_damping(damping, copy=True), backend=backend, options=options,
+                  callback=callback)
     return core.run()

@@ -7,6 +7,7 @@ strategy of the engine applies. After each step the module holds the new paramet
 from __future__ import annotations
 
 from collections.abc import Callable
+import dataclasses
 from typing import Any
 
 import torch
@@ -15,8 +16,9 @@ from torch.func import functional_call
 
 from ..backends import Backend
 from ..jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
-from .core import IterationInfo, LMCore, LMOptions, LMResult, StopReason
+from .core import MESSAGES, IterationInfo, LMCore, LMOptions, LMResult, NonFiniteJacobianError, StopReason
 from .damping import Damping, make_damping
+from .least_squares import check_dtype
 from .linear_rows import LinearRowJacobian
 
 
@@ -39,10 +41,13 @@ class LevenbergMarquardt:
     >>> for _ in range(100):
     ...     info = lm.step(x, y)
 
-    ``rowwise=True`` declares that residual row i depends only on row i of each batch tensor
-    (pointwise data fits), which enables the cheap per-row Jacobian. Options as in
-    :func:`pinnlma.least_squares`. Calling ``step`` with a different batch re-evaluates the residual
-    there (mini-batch LM); the damping state carries over.
+    ``rowwise=True`` declares that the residuals of data row i depend only on row i of each batch
+    tensor (pointwise data fits; each row may give several residuals, in row order), which enables the
+    cheap per-row Jacobian. ``damping``, ``backend``, ``jac_strategy`` and ``memory_budget`` as in
+    :func:`pinnlma.least_squares`; ``geodesic=True`` adds geodesic acceleration; tolerances and the
+    trial limit go in ``options`` (:class:`~pinnlma.lm.core.LMOptions`). A ``Damping`` instance is
+    copied, so it can be reused: ``self.damping`` is the live one. Calling ``step`` with a different
+    batch re-evaluates the residual there (mini-batch LM); the damping state carries over.
     """
 
     def __init__(
@@ -56,6 +61,7 @@ class LevenbergMarquardt:
         rowwise: bool = False,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         options: LMOptions | None = None,
+        geodesic: bool = False,
     ) -> None:
         self.model = model
         self._bound = _Bound(model, residual_fn)
@@ -66,10 +72,13 @@ class LevenbergMarquardt:
         dtypes = {p.dtype for p in params}
         if len(dtypes) != 1:
             raise TypeError(f"all trainable parameters must share one dtype, found {sorted(map(str, dtypes))}")
+        check_dtype(params[0].dtype, "the model's parameters", "model.double()")
         self.shapes = [p.shape for p in params]
-        self.damping = make_damping(damping)
+        self.damping = make_damping(damping, copy=True)
         self.backend = backend
         self.options = options or LMOptions(max_iter=10**9)
+        if geodesic and not self.options.geodesic:
+            self.options = dataclasses.replace(self.options, geodesic=True)
         self.engine = JacobianEngine(self._flat_residual, (), strategy=jac_strategy, rowwise=rowwise,
                                      memory_budget=memory_budget)
         # all parameters in nn.Linear layers: rowwise Jacobian slices from one backward pass
@@ -126,7 +135,8 @@ class LevenbergMarquardt:
         """One LM iteration on this batch; the model holds the new parameters afterwards."""
         core = self._core_for(batch)
         core.state.status = StopReason.RUNNING  # stepping by hand: limits are the caller's business
-        core.step()
+        if core.step() is StopReason.NONFINITE_JACOBIAN:
+            raise NonFiniteJacobianError(f"{MESSAGES[StopReason.NONFINITE_JACOBIAN]} {core.state.detail}")
         self._write_back(core.state.x)
         s, h = core.state, core.state.history
         return IterationInfo(s.iteration, s.cost, self.damping.lam, h["grad_norm"][-1], h["step_norm"][-1],
@@ -156,8 +166,17 @@ class LevenbergMarquardt:
         return {"x": self.params, "damping": self.damping.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore parameters and damping; counters and history too when the state came from a run."""
-        self._write_back(state["x"].to(self.params))
+        """Restore parameters and damping; counters and history too when the state came from a run.
+
+        Raises ValueError, before anything changes, when the checkpoint holds a different number of
+        parameters than this model (a checkpoint of another architecture)."""
+        params = self.params
+        x = state["x"]
+        if not isinstance(x, Tensor) or x.shape != params.shape:
+            got = f"{x.numel()} parameters" if isinstance(x, Tensor) else f"a {type(x).__name__}"
+            raise ValueError(f"the checkpoint holds {got}, this model has {params.numel()} trainable parameters "
+                             f"({', '.join(self.names)}); load a checkpoint of the same architecture")
+        self._write_back(x.to(params))
         if "iteration" in state:
             self._pending_state = state
         self.damping.load_state_dict(state["damping"])
