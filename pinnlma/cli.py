@@ -43,6 +43,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    value = _positive_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _check_out_path(path: str) -> None:
+    """Refuse, before any training, a run file path that cannot be written."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{target} is a folder; give a run file such as {target / 'run.h5'}")
+    blocking = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise UsageError(f"cannot write {target}: {blocking} is a file, not a folder")
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -56,8 +73,9 @@ def _positive_float(text: str) -> float:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .backends.legate_setup import BackendUnavailable
     from .io import RunFileError
+    from .plotting import check_figure_path
     from .registry import ProblemNotFound, apply_options, load_problem
-    from .train import ResumeError, RunConfig, solve
+    from .train import ResumeError, RunConfig, SetupError, solve
 
     try:
         problem = load_problem(args.problem)
@@ -69,13 +87,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
                            devices=tuple(args.devices.split(",")) if args.devices else None)
     except (ProblemNotFound, ValueError) as err:
         raise UsageError(str(err)) from None
-    if args.plot and Path(args.plot).exists() and not args.overwrite:
-        raise UsageError(f"{args.plot} exists; pass --overwrite to replace it, or choose another --plot")
+    if args.plot:
+        try:
+            check_figure_path(args.plot, args.overwrite)
+        except (OSError, ValueError) as err:
+            raise UsageError(str(err)) from None
     out = args.out if args.out is not None else args.resume
+    if out is not None:
+        _check_out_path(out)
     try:
         result = solve(problem, config, out=out, overwrite=args.overwrite, resume=args.resume,
                        progress=None if not args.quiet else False)
-    except (FileExistsError, FileNotFoundError, RunFileError, ResumeError, BackendUnavailable) as err:
+    except (FileExistsError, FileNotFoundError, RunFileError, ResumeError, BackendUnavailable, SetupError) as err:
+        raise UsageError(str(err)) from None
+    except FloatingPointError as err:  # a baseline optimizer met a non-finite loss
         raise UsageError(str(err)) from None
     attrs = result.record.attrs
     coefs = "".join(f", {k[6:]}={v:.6g}" for k, v in attrs.items() if k.startswith("param_"))
@@ -149,11 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN.h5", help="continue the run saved in this file (and save back to it)")
     p.add_argument("--overwrite", action="store_true", help="replace existing --out/--plot files")
     p.add_argument("--quick", action="store_true", help="the problem's small size (for tests and a first look)")
-    p.add_argument("--points", type=_positive_int, help="interior collocation points")
-    p.add_argument("--boundary-points", type=_positive_int, help="points per boundary/initial condition")
-    p.add_argument("--width", type=_positive_int, help="hidden layer width")
-    p.add_argument("--depth", type=_positive_int, help="number of hidden layers")
-    p.add_argument("--activation", help="tanh (default), sin, sigmoid, gelu, silu, softplus")
+    p.add_argument("--points", type=_count, help="interior collocation points")
+    p.add_argument("--boundary-points", type=_count, help="points per boundary/initial condition")
+    p.add_argument("--width", type=_count, help="hidden layer width")
+    p.add_argument("--depth", type=_count, help="number of hidden layers")
+    p.add_argument("--activation", choices=("tanh", "sin", "sigmoid", "gelu", "silu", "softplus"),
+                   help="hidden-layer activation (default: the problem's, usually tanh)")
     p.add_argument("--lr", type=_positive_float, help="learning rate (adam, lbfgs)")
     p.add_argument("--damping", choices=("nielsen", "levenberg", "marquardt"), default="nielsen")
     p.add_argument("--geodesic", action="store_true", help="LM with geodesic acceleration")

@@ -322,6 +322,14 @@ def read_run(path: str | os.PathLike[str]) -> RunRecord:
         raise FileNotFoundError(f"run file {path} does not exist")
     if path.is_dir() or not h5py.is_hdf5(path):
         raise RunFileError(f"{path} is not an HDF5 file, so not a pinnlma run file")
+    try:
+        return _read_run(path)
+    except (OSError, KeyError) as err:  # a truncated or damaged file: h5py's low-level errors
+        raise RunFileError(f"{path} cannot be read as a pinnlma run file ({err}); it may be truncated or damaged, "
+                           "so resume from another copy or start a new run") from None
+
+
+def _read_run(path: Path) -> RunRecord:
     with h5py.File(path, "r") as f:
         missing = [f"attribute {k}" for k in REQUIRED_ATTRS if k not in f.attrs]
         missing += [f"dataset {p}" for p in

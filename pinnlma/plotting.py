@@ -31,12 +31,19 @@ _FORMATS = (".png", ".pdf", ".svg")
 
 # -- files ---------------------------------------------------------------------------------------------
 
-def _check_target(path: str | os.PathLike[str], overwrite: bool) -> Path:
+def check_figure_path(path: str | os.PathLike[str], overwrite: bool) -> Path:
+    """A figure path that can be written: a known suffix, not a folder, not an existing file unless
+    ``overwrite``, and no file where a parent folder must go. Raises with what to change."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a figure file such as {path / 'run.png'}")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose another --plot")
     if path.suffix.lower() not in _FORMATS:
         raise ValueError(f"give a figure path ending in {', '.join(_FORMATS)}, got {path}")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise NotADirectoryError(f"cannot write {path}: {blocking} is a file, not a folder")
     return path
 
 
@@ -242,7 +249,7 @@ def plot_run(record: RunRecord, path: str | os.PathLike[str], coord_names: Seque
     ``coord_names`` default to the run's ``coordinates`` attribute. The figure is ``figsize`` inches
     (default 15 × 4.5 per row) at ``dpi``; returns the path.
     """
-    path = _check_target(path, overwrite)
+    path = check_figure_path(path, overwrite)
     inputs = np.asarray(record.solution["inputs"], dtype=float)
     if inputs.ndim == 1:
         inputs = inputs[:, None]
@@ -290,7 +297,7 @@ def plot_history(histories: Mapping[str, Mapping[str, Any] | RunRecord], path: s
                  logy: bool = True, figsize: tuple[float, float] = (8.0, 5.0), dpi: float = 100) -> Path:
     """One curve per run (label → history dict or RunRecord): ``y`` against ``x`` ("time" or
     "iteration"), log scale by default; NaN and (on a log scale) non-positive values are skipped."""
-    path = _check_target(path, overwrite)
+    path = check_figure_path(path, overwrite)
     if not histories:
         raise ValueError("no histories to plot")
     fig = _figure(figsize, dpi)

@@ -6,10 +6,14 @@ losses, the relative L2 error on the evaluation points, the damping (LM) and the
 """
 from __future__ import annotations
 
+import ast
 import math
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +64,60 @@ class RunConfig:
             raise ValueError(f"time limit must be positive seconds, got {self.time_limit}")
         if self.backend != "torch" and self.optimizer != "lm":
             raise ValueError(f"backend {self.backend!r} applies to the lm optimizer only")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed}")
+        for device in self.devices or ():
+            check_device(device)
+
+
+def check_device(name: str) -> torch.device:
+    """A torch device this machine has, or ValueError saying what is wrong with ``name``."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {name!r} in --devices ({err}); use e.g. cpu or cuda:0") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ValueError(f"device {name!r} is not available: this machine has {count} CUDA device(s)")
+    elif device.type != "cpu":
+        raise ValueError(f"device {name!r}: only cpu and cuda devices compute Jacobian slices")
+    return device
+
+
+class SetupError(ValueError):
+    """The problem, network or optimizer could not be set up (bad options, or a residual that fails at
+    the start): nothing was trained."""
+
+
+class _StopAtIterationEnd:
+    """While active in the main thread, a first Ctrl-C asks the loop to stop after the iteration that is
+    running (so the saved checkpoint is that of a finished iteration and resumes exactly); a second one
+    aborts at once, without saving. Elsewhere (other threads, custom SIGINT handlers) it does nothing."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopAtIterationEnd:
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise _AbortNow
+        self.requested = True
+        print("\npinnlma: stopping after this iteration (Ctrl-C again to abort without saving)", file=sys.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class _AbortNow(KeyboardInterrupt):
+    """A second Ctrl-C: the iteration was cut short, so its state is not saved."""
 
 
 @dataclass
@@ -202,30 +260,26 @@ def solve(
     saved = read_run(resume) if resume is not None else None
     if saved is not None:
         _check_compatible(saved, problem, config)
+        # the seed drew the initial weights and points, which now come from the file: record the saved one
+        config = replace(config, seed=int(saved.attrs.get("seed", config.seed)))
     if out is not None:
         out = Path(out)
         same_file = resume is not None and Path(resume).resolve() == out.resolve()
         if out.exists() and not (overwrite or same_file):
             raise FileExistsError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
-    dtype = DTYPES[config.dtype]
-    torch.manual_seed(config.seed)
-    model = build_model(problem, dtype)
-    sampler = Sampler(problem.sampling, seed=config.seed)
-    assembler = ResidualAssembler(problem, model, sampler=sampler, dtype=dtype, jacobian=config.jacobian,
-                                  devices=config.devices)
-    x0 = assembler.initial_parameters()
-    if config.optimizer == "lm":
-        optimizer = _LMAdapter(assembler, x0, config)
-    else:
-        options = {"lr": config.lr} if config.lr is not None else {}
-        optimizer = make_optimizer(config.optimizer, assembler, x0, **options)
-    eval_points, reference = problem.evaluation()
-    loop = _Loop(problem, config, assembler, optimizer, eval_points, reference)
+    try:
+        loop = _set_up(problem, config)
+    except ResumeError:
+        raise
+    except (ValueError, FloatingPointError) as err:
+        raise SetupError(str(err)) from err
+    assembler, optimizer, reference = loop.assembler, loop.optimizer, loop.reference
     if saved is not None:
         n_saved = len(saved.params)
         if n_saved != len(optimizer.x):
             raise ResumeError(f"cannot resume: the run file has {n_saved} parameters, this network has "
                               f"{len(optimizer.x)}; use the same --width/--depth/--activation as the saved run")
+        _check_same_residuals(saved, assembler)
         _restore(loop, saved)
     else:
         _record(loop, float(assembler.loss(assembler.residual(optimizer.x))), math.nan)
@@ -234,8 +288,9 @@ def solve(
     eval_every = config.eval_every or (1 if config.optimizer in ("lm", "bfgs") else 10)
     display = ProgressDisplay(enabled=progress, title=f"{problem.name} · {config.optimizer}")
     status = "running"
+    stop = _StopAtIterationEnd()
     try:
-        with display:
+        with display, stop:
             while True:
                 if loop.iteration >= iters:
                     status = "max_iter"
@@ -264,6 +319,10 @@ def solve(
                 if reason is not StopReason.RUNNING:
                     status = reason.value
                     break
+                if stop.requested:
+                    raise KeyboardInterrupt
+    except _AbortNow:
+        raise
     except KeyboardInterrupt:
         status = "interrupted"
         if out is not None:
@@ -279,6 +338,24 @@ def solve(
             write_run(out, record, overwrite=overwrite)
     assembler.write_back(optimizer.x)
     return RunResult(record, optimizer.x.detach().clone(), assembler, status)
+
+
+def _set_up(problem: Problem, config: RunConfig) -> _Loop:
+    """Network, sampler, residual assembler and optimizer, all from ``config.seed``."""
+    dtype = DTYPES[config.dtype]
+    torch.manual_seed(config.seed)
+    model = build_model(problem, dtype)
+    sampler = Sampler(problem.sampling, seed=config.seed)
+    assembler = ResidualAssembler(problem, model, sampler=sampler, dtype=dtype, jacobian=config.jacobian,
+                                  devices=config.devices)
+    x0 = assembler.initial_parameters()
+    if config.optimizer == "lm":
+        optimizer = _LMAdapter(assembler, x0, config)
+    else:
+        options = {"lr": config.lr} if config.lr is not None else {}
+        optimizer = make_optimizer(config.optimizer, assembler, x0, **options)
+    eval_points, reference = problem.evaluation()
+    return _Loop(problem, config, assembler, optimizer, eval_points, reference)
 
 
 def _rel_l2(loop: _Loop) -> float:
@@ -342,6 +419,30 @@ def _check_compatible(saved: RunRecord, problem: Problem, config: RunConfig) -> 
     for key, want in (("problem", problem.name), ("optimizer", config.optimizer), ("dtype", config.dtype)):
         if str(a[key]) != str(want):
             raise ResumeError(f"cannot resume: the run file has {key}={a[key]!r}, this run asks for {want!r}")
+    missing = [k for k in ("optimizer", "sampler", "torch_rng", "points", "extras") if k not in saved.resume]
+    if missing:
+        raise ResumeError(f"cannot resume: the run file has no resume state ({', '.join(missing)} missing); it was "
+                          "not written by `pinnlma run`, so start a new run")
+    damping = _saved_config(saved).get("damping")
+    if config.optimizer == "lm" and damping is not None and damping != config.damping:
+        raise ResumeError(f"cannot resume: the run used --damping {damping}, this run asks for {config.damping}; "
+                          "the saved damping state belongs to that rule")
+
+
+def _saved_config(saved: RunRecord) -> dict[str, Any]:
+    """The RunConfig fields a run file recorded (empty for files without them)."""
+    try:
+        config = ast.literal_eval(str(saved.attrs.get("config", "{}")))
+    except (ValueError, SyntaxError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _check_same_residuals(saved: RunRecord, assembler: ResidualAssembler) -> None:
+    m_saved = int(saved.attrs.get("n_residuals", assembler.n_residuals))
+    if m_saved != assembler.n_residuals:
+        raise ResumeError(f"cannot resume: the run file has {m_saved} residual rows, this problem has "
+                          f"{assembler.n_residuals}; use the same --quick/--points/--boundary-points as the saved run")
 
 
 def _restore(loop: _Loop, saved: RunRecord) -> None:

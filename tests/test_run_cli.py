@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import math
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -112,6 +114,82 @@ def test_bad_resume_files_are_one_line_errors(tmp_path: Path, capsys: pytest.Cap
     assert main(["run", "burgers", "--quick", "--width", "12", "--iters", "1", "--resume", str(small),
                  "--out", str(tmp_path / "c.h5"), "--quiet"]) == 2
     assert "--width/--depth" in capsys.readouterr().err
+    assert main(["run", "burgers", "--quick", "--points", "40", "--iters", "1", "--resume", str(small),
+                 "--out", str(tmp_path / "d.h5"), "--quiet"]) == 2
+    assert "--quick/--points/--boundary-points" in capsys.readouterr().err
+    assert main(["run", "burgers", "--quick", "--damping", "levenberg", "--iters", "2", "--resume", str(small),
+                 "--out", str(tmp_path / "e.h5"), "--quiet"]) == 2
+    assert "the run used --damping nielsen" in capsys.readouterr().err
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(small.read_bytes()[:3000])
+    assert main(["run", "burgers", "--quick", "--iters", "2", "--resume", str(truncated),
+                 "--out", str(tmp_path / "f.h5"), "--quiet"]) == 2
+    assert "truncated or damaged" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--devices", "nonsense"], "unknown device 'nonsense'"),
+    (["--devices", "cpu,,cpu"], "unknown device ''"),
+    (["--devices", "cuda:7"], "is not available"),
+    (["--seed", str(2**64)], "seed must be a whole number"),
+    (["--jacobian", "channels", "--activation", "gelu"], "channel Jacobian needs"),
+    (["--plot", "figure.jpg"], "ending in .png"),
+    (["--plot", "."], "is a folder"),
+    (["--out", "."], "is a folder"),
+    (["--out", "blocker/run.h5"], "blocker is a file, not a folder"),
+])
+def test_bad_options_are_refused_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str], options: list[str],
+                                                 message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blocker").write_text("a file where a folder would go\n")
+    assert main(["run", "burgers", "--quick", "--iters", "1", "--quiet", *options]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize("option", ["--points", "--boundary-points", "--width", "--depth"])
+def test_sizes_must_be_at_least_one(option: str) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "burgers", option, "0"])
+
+
+def test_a_residual_that_is_nan_at_the_start_is_a_one_line_error(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    problem_file = tmp_path / "nan_problem.py"
+    source = EXAMPLE.read_text()
+    pde = '    return f.d("t", "t") + '
+    assert pde in source
+    problem_file.write_text(source.replace(pde, '    return float("nan") * f.u() + f.d("t", "t") + '))
+    assert main(["run", str(problem_file), "--quick", "--iters", "1", "--quiet"]) == 2
+    assert "non-finite" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_after_an_iteration_and_the_checkpoint_resumes(tmp_path: Path) -> None:
+    """SIGINT to a real `pinnlma run`: exit 130, a checkpoint whose history ends at its iteration count, and
+    a resume that continues from there without a gap."""
+    out = tmp_path / "run.h5"
+    command = [sys.executable, "-m", "pinnlma", "run", "burgers", "--quick", "--iters", "100000", "--out", str(out),
+               "--quiet"]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)  # the first periodic checkpoint: the loop is running
+        assert out.exists(), "no checkpoint appeared"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "stopping after this iteration" in err
+    with h5py.File(out) as f:
+        iterations = int(f.attrs["iterations"])
+        assert str(f.attrs["status"]) == "interrupted"
+        assert list(f["history/iteration"][:]) == list(range(iterations + 1))
+    assert main(["run", "burgers", "--quick", "--iters", str(iterations + 2), "--resume", str(out), "--quiet"]) == 0
+    with h5py.File(out) as f:
+        assert list(f["history/iteration"][:]) == list(range(iterations + 3))
 
 
 def test_float32_run_works() -> None:
