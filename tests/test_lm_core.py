@@ -610,3 +610,16 @@ def test_levenberg_marquardt_takes_geodesic_and_refuses_half_precision() -> None
         pinnlma.LevenbergMarquardt(_mlp().half(), _fit_residual)
     with pytest.raises(TypeError, match="float64 or float32, got torch.bfloat16"):
         pinnlma.least_squares(rosenbrock, torch.zeros(2, dtype=torch.bfloat16))
+
+
+def test_steps_cut_short_by_a_nonfinite_region_are_not_reported_as_converged() -> None:
+    """The exponential fit's optimum (b0 = 2.5) lies where log(2 − b0) is NaN: xtol fires at b0 → 2 with a
+    huge damping and a gradient far from zero, which must not read as success."""
+    t, y = exp_data()
+    result = pinnlma.least_squares(lambda b: exp_model(b, t, y) + 0 * torch.log(2 - b[0]),
+                                   torch.tensor([1.0, 1.0, 0.0]))
+    assert result.status is StopReason.NONFINITE_BOUNDARY and not result.success
+    assert "gave NaN/Inf" in result.message and float(result.grad.abs().max()) > 0.1
+    assert 1.99 < float(result.x[0]) < 2.0
+    # the same fit without the wall converges as before
+    assert pinnlma.least_squares(exp_model, torch.tensor([1.0, 1.0, 0.0]), args=(t, y)).success

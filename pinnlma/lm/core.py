@@ -10,7 +10,9 @@ One iteration at parameters x with residual r and cost F = ½‖r‖²:
    predicted goes to the damping rule and x ← x + h.
 3. Stop on ftol (actual < ftol·F with ρ > ¼), xtol (‖h‖ < xtol·(xtol + ‖x‖)), gtol (‖g‖∞ < gtol),
    a zero residual, the iteration or wall-time limit, a callback, or the damping ceiling; a Jacobian
-   with NaN/Inf entries (diag JᵀJ or Jᵀr not finite) stops the run too, saying which parameters.
+   with NaN/Inf entries (diag JᵀJ or Jᵀr not finite) stops the run too, saying which parameters. When
+   ftol or xtol fires in an iteration whose longer trial steps met NaN/Inf residuals, the steps were cut
+   short by that region, not by a minimum: the run stops as ``nonfinite_boundary``, not as converged.
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ class StopReason(str, Enum):
     TIME_LIMIT = "time_limit"
     DAMPING_CEILING = "damping_ceiling"
     NONFINITE_JACOBIAN = "nonfinite_jacobian"
+    NONFINITE_BOUNDARY = "nonfinite_boundary"
     CALLBACK = "callback"
 
     @property
@@ -69,6 +72,7 @@ MESSAGES = {
     StopReason.TIME_LIMIT: "wall-time limit reached",
     StopReason.DAMPING_CEILING: "damping reached its ceiling without reducing the cost",
     StopReason.NONFINITE_JACOBIAN: "the Jacobian holds NaN/Inf",
+    StopReason.NONFINITE_BOUNDARY: "the steps shrank against parameters where the residual is NaN/Inf: not a minimum",
     StopReason.CALLBACK: "stopped by the callback",
 }
 
@@ -272,7 +276,7 @@ class LMCore:
         grad = system.gradient()
         s.grad = grad
         status = StopReason.RUNNING
-        step_norm, trials = 0.0, 0
+        step_norm, trials, nonfinite_trials = 0.0, 0, 0
         bad = ~torch.isfinite(jtj_diag)  # column sums of J²: which parameters' derivatives are NaN/Inf
         if bool(bad.any()) or not bool(torch.isfinite(grad).all()):
             status, grad_norm = StopReason.NONFINITE_JACOBIAN, math.nan
@@ -302,6 +306,7 @@ class LMCore:
             x_new = s.x + h
             r_new = self._trial_residual(x_new)
             cost_new = 0.5 * float(r_new @ r_new) if bool(torch.isfinite(r_new).all()) else math.inf
+            nonfinite_trials += cost_new == math.inf
             actual = s.cost - cost_new
             if not actual > 0:
                 self.damping.reject()
@@ -322,6 +327,11 @@ class LMCore:
             elif step_norm < xtol * (xtol + x_norm):
                 status = StopReason.XTOL
             break
+        if status in (StopReason.FTOL, StopReason.XTOL) and nonfinite_trials:
+            status = StopReason.NONFINITE_BOUNDARY
+            s.detail = (f"(iteration {s.iteration + 1}: {nonfinite_trials} trial step(s) gave NaN/Inf, damping "
+                        f"{self.damping.lam:.3g}, gradient ‖Jᵀr‖∞ {grad_norm:.3g}); the minimum may lie beyond "
+                        "that region: constrain or reparametrize the parameters there, or start elsewhere")
         s.fallback_solves += system.fallback_solves
         s.iteration += 1
         s.elapsed += time.perf_counter() - started
