@@ -269,8 +269,6 @@ def solve(
             raise FileExistsError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
     try:
         loop = _set_up(problem, config)
-    except ResumeError:
-        raise
     except (ValueError, FloatingPointError) as err:
         raise SetupError(str(err)) from err
     assembler, optimizer, reference = loop.assembler, loop.optimizer, loop.reference

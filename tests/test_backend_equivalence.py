@@ -1,5 +1,5 @@
 """The torch and cupynumeric backends run the same LM: same steps, same PINN runs (the NIST
-scores of both: tests/test_nist_suite.py).
+scores of both: tests/test_nist_suite.py and tests/test_nist_suite_mgh10.py).
 
 Nothing here skips: on a machine where cupynumeric cannot start (no `pinnlma setup-legate`), these fail
 with the reason.

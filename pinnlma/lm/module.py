@@ -6,8 +6,8 @@ strategy of the engine applies. After each step the module holds the new paramet
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import torch
