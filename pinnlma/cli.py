@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 
 class UsageError(Exception):
@@ -50,16 +49,6 @@ def _count(text: str) -> int:
     return value
 
 
-def _check_out_path(path: str) -> None:
-    """Refuse, before any training, a run file path that cannot be written."""
-    target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"{target} is a folder; give a run file such as {target / 'run.h5'}")
-    blocking = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise UsageError(f"cannot write {target}: {blocking} is a file, not a folder")
-
-
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -72,7 +61,7 @@ def _positive_float(text: str) -> float:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .backends.legate_setup import BackendUnavailable
-    from .io import RunFileError
+    from .io import RunFileError, check_file_target
     from .plotting import check_figure_path
     from .registry import ProblemNotFound, apply_options, load_problem
     from .train import ResumeError, RunConfig, SetupError, solve
@@ -94,7 +83,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(str(err)) from None
     out = args.out if args.out is not None else args.resume
     if out is not None:
-        _check_out_path(out)
+        try:
+            check_file_target(out, "run.h5")  # refused before any training, not after
+        except OSError as err:
+            raise UsageError(str(err)) from None
     try:
         result = solve(problem, config, out=out, overwrite=args.overwrite, resume=args.resume,
                        progress=None if not args.quiet else False)

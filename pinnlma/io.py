@@ -311,6 +311,19 @@ def _read_tree(group: h5py.Group) -> dict[str, Any]:
     return out
 
 
+def check_file_target(path: str | os.PathLike[str], example: str) -> Path:
+    """``path`` as a Path, or IsADirectoryError/NotADirectoryError when no file can be written there: it
+    is a folder (``example`` names a file to suggest inside it), or a file stands where one of its parent
+    folders must go."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file such as {path / example}")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise NotADirectoryError(f"cannot write {path}: {blocking} is a file, not a folder")
+    return path
+
+
 def read_run(path: str | os.PathLike[str]) -> RunRecord:
     """Read a run file written by :func:`write_run`.
 

@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .io import RunRecord
+from .io import RunRecord, check_file_target
 
 __all__ = ["plot_history", "plot_run"]
 
@@ -34,16 +34,11 @@ _FORMATS = (".png", ".pdf", ".svg")
 def check_figure_path(path: str | os.PathLike[str], overwrite: bool) -> Path:
     """A figure path that can be written: a known suffix, not a folder, not an existing file unless
     ``overwrite``, and no file where a parent folder must go. Raises with what to change."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a figure file such as {path / 'run.png'}")
+    path = check_file_target(path, "run.png")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or choose another --plot")
     if path.suffix.lower() not in _FORMATS:
         raise ValueError(f"give a figure path ending in {', '.join(_FORMATS)}, got {path}")
-    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise NotADirectoryError(f"cannot write {path}: {blocking} is a file, not a folder")
     return path
 
 

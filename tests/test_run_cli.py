@@ -148,6 +148,15 @@ def test_bad_options_are_refused_before_training(tmp_path: Path, monkeypatch: py
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]  # nothing trained, nothing written
 
 
+def test_activation_choices_are_the_models_activations() -> None:
+    from pinnlma.cli import build_parser
+    from pinnlma.pinn.models import ACTIVATIONS
+
+    run = next(a for a in build_parser()._subparsers._group_actions[0].choices["run"]._actions
+               if a.dest == "activation")
+    assert tuple(run.choices) == tuple(ACTIVATIONS)
+
+
 @pytest.mark.parametrize("option", ["--points", "--boundary-points", "--width", "--depth"])
 def test_sizes_must_be_at_least_one(option: str) -> None:
     with pytest.raises(SystemExit):
