@@ -392,12 +392,18 @@ class LMCore:
             pass
         return self.result()
 
+    @property
+    def message(self) -> str:
+        """Why the run stopped, in words, with the particulars of this stop where there are any."""
+        s = self.state
+        return MESSAGES[s.status] + (f" {s.detail}" if s.detail else "")
+
     def result(self) -> LMResult:
         s = self.state
         plan = getattr(self.model, "plan", None)
         return LMResult(
             x=s.x, cost=s.cost, fun=s.r, grad=s.grad, nit=s.iteration, nfev=s.nfev, njev=s.njev,
-            status=s.status, message=MESSAGES[s.status] + (f" {s.detail}" if s.detail else ""),
+            status=s.status, message=self.message,
             history={k: list(v) for k, v in s.history.items()},
             time=s.elapsed, jacobian=plan.strategy if plan is not None else self.jacobian_name,
             backend=self.backend.name, form=self.form, fallback_solves=s.fallback_solves,

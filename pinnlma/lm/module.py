@@ -16,7 +16,7 @@ from torch.func import functional_call
 
 from ..backends import Backend
 from ..jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
-from .core import MESSAGES, IterationInfo, LMCore, LMOptions, LMResult, NonFiniteJacobianError, StopReason
+from .core import IterationInfo, LMCore, LMOptions, LMResult, NonFiniteJacobianError, StopReason
 from .damping import Damping, make_damping
 from .least_squares import check_dtype
 from .linear_rows import LinearRowJacobian
@@ -136,7 +136,7 @@ class LevenbergMarquardt:
         core = self._core_for(batch)
         core.state.status = StopReason.RUNNING  # stepping by hand: limits are the caller's business
         if core.step() is StopReason.NONFINITE_JACOBIAN:
-            raise NonFiniteJacobianError(f"{MESSAGES[StopReason.NONFINITE_JACOBIAN]} {core.state.detail}")
+            raise NonFiniteJacobianError(core.message)
         self._write_back(core.state.x)
         s, h = core.state, core.state.history
         return IterationInfo(s.iteration, s.cost, self.damping.lam, h["grad_norm"][-1], h["step_norm"][-1],
