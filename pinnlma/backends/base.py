@@ -30,6 +30,11 @@ to Legate through DLPack and reads it asynchronously): a producer must not overw
 yielded until the system-building call that consumed it has returned."""
 
 
+class BackendUnavailable(RuntimeError):
+    """A backend cannot start on this installation; the message says what to do about it (the command or
+    package that fixes it). Raised by :func:`pinnlma.backends.get_backend`."""
+
+
 class SingularSystemWarning(RuntimeWarning):
     """The damped system was not positive definite and was solved by the robust fallback."""
 

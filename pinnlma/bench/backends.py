@@ -20,9 +20,13 @@ from typing import Any
 
 import torch
 
-from . import common
-from .common import BenchUnavailable, fmt_s, median
-from .lm_step import StepProbe
+from ..backends import BackendUnavailable, get_backend
+from ..lm import LMCore, LMOptions
+from ..machine import load_average
+from . import fixtures, output, timing
+from .output import BenchUnavailable
+from .probe import StepProbe, restore, snapshot
+from .timing import fmt_s, median
 
 CASE = "backends"
 TARGET = 1.5
@@ -33,22 +37,17 @@ def _size(quick: bool, tiny: bool) -> tuple[int, int, int, int]:
     """(rows, width, depth, boundary points per condition)."""
     if tiny:
         return 600, 8, 2, 50
-    return common.BURGERS_ROWS, common.BURGERS_WIDTH, common.BURGERS_DEPTH, common.BURGERS_BOUNDARY
+    return fixtures.BURGERS_ROWS, fixtures.BURGERS_WIDTH, fixtures.BURGERS_DEPTH, fixtures.BURGERS_BOUNDARY
 
 
 def _core(backend: Any, rows: int, width: int, depth: int, boundary: int) -> tuple[Any, Any]:
-    from ..lm.core import LMCore
-
-    asm = common.burgers_assembler(rows, width, depth, boundary=boundary)
-    core = LMCore(asm, asm.initial_parameters(), backend=backend, options=common.no_stop_options())
+    asm = fixtures.burgers_assembler(rows, width, depth, boundary=boundary)
+    core = LMCore(asm, asm.initial_parameters(), backend=backend, options=LMOptions.unlimited())
     core.step()  # warm-up: first Jacobian, first λ, Legate's first tasks
     return core, asm
 
 
 def _legate_backend() -> Any:
-    from ..backends import get_backend
-    from ..backends.legate_setup import BackendUnavailable
-
     try:
         return get_backend("cupynumeric")
     except BackendUnavailable as err:
@@ -57,7 +56,7 @@ def _legate_backend() -> Any:
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
     started = time.perf_counter()
-    load = common.machine_info()["load_average"]
+    load = load_average()
     repeats = 3 if (tiny or quick) else 5
     rows, width, depth, boundary = _size(quick, tiny)
     legate = _legate_backend()
@@ -66,20 +65,20 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
          f"per backend; torch threads {torch.get_num_threads()}; legate: {legate.describe()}")
     cores = {name: _core(backend, rows, width, depth, boundary) for name, backend in backends.items()}
     probes = {name: StepProbe(core) for name, (core, _) in cores.items()}
-    state = common.snapshot(cores["torch"][0])
+    state = snapshot(cores["torch"][0])
     for name, (core, _) in cores.items():
-        common.restore(core, state)
+        restore(core, state)
 
     def step(name: str) -> Callable[[], dict[str, Any]]:
         def go() -> dict[str, Any]:
             core = cores[name][0]
-            common.restore(core, state)
+            restore(core, state)
             result = probes[name].step()
             result["x"] = core.state.x.clone()
             return result
         return go
 
-    samples = common.alternate({name: step(name) for name in BACKENDS}, repeats)
+    samples = timing.alternate({name: step(name) for name in BACKENDS}, repeats)
     x_torch, x_legate = samples["torch"][-1]["x"], samples["cupynumeric"][-1]["x"]
     x0 = state["x"]
     update_diff = float((x_legate - x_torch).norm() / max(float((x_torch - x0).norm()), 1e-300))
@@ -115,5 +114,5 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
         "wall_s": time.perf_counter() - started,
         "summary": summary,
     }
-    path = common.write_json(out, CASE, payload, started_load=load)
+    path = output.write_json(out, CASE, payload, started_load=load)
     return {"summary": summary, "path": path, "payload": payload}

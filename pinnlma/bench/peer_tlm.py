@@ -43,8 +43,13 @@ from typing import Any
 
 import torch
 
-from . import common
-from .common import fmt_s, median
+from ..backends import TorchBackend
+from ..backends.torch.lapack import torch_lapack
+from ..backends.torch.linalg import rank_k_update
+from ..lm import Levenberg, LevenbergMarquardt, LMCore, LMOptions, Nielsen
+from ..machine import load_average
+from . import fixtures, output, peers, timing
+from .timing import fmt_s, median
 
 CASE = "peer-tlm"
 REFINED = "pinnlma-refined"  # opt-in: float32 JᵀJ products, solves refined to float64 accuracy against J
@@ -71,7 +76,7 @@ def _tlm_runner(tlm: Any, template: torch.nn.Module, state: dict[str, torch.Tens
             if stop:
                 stopped = True
                 break
-        return {"time_per_step": elapsed / ran, "total_s": elapsed, "steps": ran, "mse": common.sinc_mse(net, x, y),
+        return {"time_per_step": elapsed / ran, "total_s": elapsed, "steps": ran, "mse": fixtures.sinc_mse(net, x, y),
                 "trials_per_step": sum(attempts) / len(attempts), "stopped_early": stopped}
 
     return run
@@ -80,8 +85,6 @@ def _tlm_runner(tlm: Any, template: torch.nn.Module, state: dict[str, torch.Tens
 def _product_floor(m: int, n: int, repeats: int, jacobian: Callable[[], Any]) -> dict[str, float]:
     """Medians of tlm's JᵀJ product, pinnlma's rank-k update and a Cholesky, for a random m×n float64 J,
     and of ``jacobian()`` (pinnlma's exact Jacobian of the fit, all m rows)."""
-    from ..backends.linalg import rank_k_update
-
     gen = torch.Generator().manual_seed(1)
     jac = torch.randn(m, n, dtype=torch.float64, generator=gen) / m ** 0.5  # row-major, as tlm's vmap(jacrev)
     ours = jac.T.contiguous().T  # column-major, as pinnlma's Jacobian slices
@@ -102,14 +105,12 @@ def _product_floor(m: int, n: int, repeats: int, jacobian: Callable[[], Any]) ->
            "pinnlma_jacobian_s": timed(jacobian)}
     for op in ops.values():  # warm-up
         op()
-    return {name: median(times) for name, times in common.alternate(ops, repeats).items()}
+    return {name: median(times) for name, times in timing.alternate(ops, repeats).items()}
 
 
 def _fastest_cholesky(spd: torch.Tensor) -> Callable[[], Any]:
     """The Cholesky pinnlma's packed storage uses (LAPACK potrf in place, on a refreshed copy), or torch's
     own where that LAPACK cannot be reached."""
-    from ..backends.torch_lapack import torch_lapack
-
     lapack = torch_lapack(spd.dtype)
     if lapack is None:
         return lambda: torch.linalg.cholesky(spd)
@@ -121,12 +122,10 @@ def _jacobian_of_fit(template: torch.nn.Module, state: dict[str, torch.Tensor], 
                      y: torch.Tensor) -> Callable[[], Any]:
     """pinnlma's Jacobian of the sinc fit at the initial weights, every slice made and dropped (what one
     LM iteration computes before its normal equations)."""
-    from ..lm.module import LevenbergMarquardt
-
     net = copy.deepcopy(template)
     net.load_state_dict(state)
-    lm = LevenbergMarquardt(net, common.sinc_residual, rowwise=True)
-    lm.engine.args = (x, y)
+    lm = LevenbergMarquardt(net, fixtures.sinc_residual, rowwise=True)
+    lm.engine.rebind(args=(x, y))
     params = lm.params
     return lambda: [None for _ in lm.engine.slices(params, x.shape[0])]
 
@@ -135,12 +134,9 @@ def _pinnlma_runner(template: torch.nn.Module, state: dict[str, torch.Tensor], x
                     damping: Callable[[], Any], gram_dtype: str | None = None,
                     refine: bool = True) -> Callable[[int], dict[str, Any]]:
     def run(epochs: int) -> dict[str, Any]:
-        from ..backends import TorchBackend
-        from ..lm.module import LevenbergMarquardt
-
         net = copy.deepcopy(template)
         net.load_state_dict(state)
-        lm = LevenbergMarquardt(net, common.sinc_residual, rowwise=True, damping=damping(),
+        lm = LevenbergMarquardt(net, fixtures.sinc_residual, rowwise=True, damping=damping(),
                                 backend=TorchBackend(gram_dtype=gram_dtype, refine=refine))
         trials, elapsed = [], 0.0
         for _ in range(epochs):
@@ -149,7 +145,7 @@ def _pinnlma_runner(template: torch.nn.Module, state: dict[str, torch.Tensor], x
             elapsed += time.perf_counter() - start
             trials.append(info.trials)
         return {"time_per_step": elapsed / epochs, "total_s": elapsed, "steps": epochs,
-                "mse": common.sinc_mse(net, x, y), "trials_per_step": sum(trials) / len(trials),
+                "mse": fixtures.sinc_mse(net, x, y), "trials_per_step": sum(trials) / len(trials),
                 "jacobian": lm.engine.plan.strategy}
 
     return run
@@ -158,13 +154,10 @@ def _pinnlma_runner(template: torch.nn.Module, state: dict[str, torch.Tensor], x
 def _channels_runner(template: torch.nn.Module, state: dict[str, torch.Tensor], x: torch.Tensor,
                      y: torch.Tensor) -> Callable[[int], dict[str, Any]]:
     def run(epochs: int) -> dict[str, Any]:
-        from ..lm.core import LMCore
-        from ..lm.damping import Nielsen
-
         net = copy.deepcopy(template)
         net.load_state_dict(state)
-        asm = common.sinc_assembler(net, x, y)
-        core = LMCore(asm, asm.initial_parameters(), damping=Nielsen(lam0=1e-3), options=common.no_stop_options())
+        asm = fixtures.sinc_assembler(net, x, y)
+        core = LMCore(asm, asm.initial_parameters(), damping=Nielsen(lam0=1e-3), options=LMOptions.unlimited())
         trials, elapsed = [], 0.0
         for _ in range(epochs):
             start = time.perf_counter()
@@ -173,25 +166,23 @@ def _channels_runner(template: torch.nn.Module, state: dict[str, torch.Tensor], 
             trials.append(core.state.history["trials"][-1])
         asm.write_back(core.state.x)
         return {"time_per_step": elapsed / epochs, "total_s": elapsed, "steps": epochs,
-                "mse": common.sinc_mse(asm.model, x, y), "trials_per_step": sum(trials) / len(trials),
+                "mse": fixtures.sinc_mse(asm.model, x, y), "trials_per_step": sum(trials) / len(trials),
                 "jacobian": asm.jacobian}
 
     return run
 
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    tlm = common.load_tlm()  # BenchUnavailable when missing: the caller says so and exits non-zero
-    load = common.machine_info()["load_average"]
-    m, widths = (common.SINC_TINY_POINTS, common.SINC_TINY_WIDTHS) if tiny else (common.SINC_POINTS, common.SINC_WIDTHS)
+    tlm = peers.load_tlm()  # BenchUnavailable when missing: the caller says so and exits non-zero
+    load = load_average()
+    m, widths = (fixtures.SINC_TINY_POINTS, fixtures.SINC_TINY_WIDTHS) if tiny else (fixtures.SINC_POINTS, fixtures.SINC_WIDTHS)
     epochs = 3 if tiny else (15 if quick else 100)
     repeats = 1 if tiny else (2 if quick else 3)
-    x, y = common.sinc_data(m)
-    template = common.sinc_network(widths, seed=0)
+    x, y = fixtures.sinc_data(m)
+    template = fixtures.sinc_network(widths, seed=0)
     state = copy.deepcopy(template.state_dict())
-    n = common.n_params(template)
-    mse0 = common.sinc_mse(template, x, y)
-
-    from ..lm.damping import Levenberg, Nielsen
+    n = fixtures.n_params(template)
+    mse0 = fixtures.sinc_mse(template, x, y)
 
     runners: dict[str, Callable[[int], dict[str, Any]]] = {
         "tlm": _tlm_runner(tlm, template, state, x, y, "cholesky"),
@@ -201,7 +192,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
         REFINED: _pinnlma_runner(template, state, x, y, lambda: Nielsen(lam0=1e-3), gram_dtype="float32"),
         MIXED: _pinnlma_runner(template, state, x, y, lambda: Nielsen(lam0=1e-3), gram_dtype="float32", refine=False),
     }
-    echo(f"{CASE}: sinc(10x), {common.architecture(widths)} ({n} parameters), {m} points, float64, full batch, "
+    echo(f"{CASE}: sinc(10x), {fixtures.architecture(widths)} ({n} parameters), {m} points, float64, full batch, "
          f"{epochs} epochs; {repeats} alternating repeats; torch-levenberg-marquardt {tlm.version}")
     for runner in runners.values():  # warm-up: first-call costs (vmap/jacrev tracing, allocator) off the clock
         runner(2)
@@ -210,7 +201,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     # times taken over the same stretch of the machine's (drifting) speed
     measures = {"tlm": lambda: runners["tlm"](epochs), PRODUCTS: lambda: _product_floor(m, n, 3, jacobian)}
     measures.update({name: (lambda r=runner: r(epochs)) for name, runner in runners.items() if name != "tlm"})
-    samples = common.alternate(measures, repeats)
+    samples = timing.alternate(measures, repeats)
     product_samples = samples.pop(PRODUCTS)
     products = {key: median([p[key] for p in product_samples]) for key in product_samples[0]}
     if not tiny and not quick:  # tlm's default solver, once (it is the slow one)
@@ -264,7 +255,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     payload = {
         "quick": quick, "tiny": tiny,
         "configuration": {
-            "problem": "y = sinc(10x) on x = linspace(-1, 1, m)", "m": m, "n": n, "architecture": common.architecture(widths),
+            "problem": "y = sinc(10x) on x = linspace(-1, 1, m)", "m": m, "n": n, "architecture": fixtures.architecture(widths),
             "dtype": "float64", "batch": "full", "epochs": epochs, "repeats": repeats, "seed": 0,
             "initial_mse": mse0, "threads": torch.get_num_threads(),
             "tlm": {"module": "training.LevenbergMarquardtModule", "loss_fn": "loss.MSELoss()", "learning_rate": 1.0,
@@ -300,5 +291,5 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
                     "final_mse_refined <= final_mse_tlm": bool(variants[REFINED]["final_mse"] <= mse_tlm)},
         "summary": summary,
     }
-    path = common.write_json(out, CASE, payload, started_load=load)
+    path = output.write_json(out, CASE, payload, started_load=load, extra_versions=(peers.TLM_DIST,))
     return {"summary": summary, "path": path, "payload": payload}

@@ -15,7 +15,7 @@ the median over the measured iterations (after one warm-up iteration) in that ch
 
 Exponents: least-squares slopes of log(time) and log(peak) against log(m) and log(n).
 Bound checked: peak ≤ 1.25 × (n²·8 + one slice), where one slice is what the Jacobian engine budgets
-for a slice and its intermediates (:data:`pinnlma.jacobian.DEFAULT_MEMORY_BUDGET`): slice_rows rows of J
+for a slice and its intermediates (:data:`pinnlma.lm.jacobian.DEFAULT_MEMORY_BUDGET`): slice_rows rows of J
 plus the derivative channels they are formed from, 4·slice_rows·n·8 bytes (``slice_work_bytes``, never
 more than the budget). The stricter ratio against the bare rows of J (``slice_bytes`` =
 slice_rows·n·8) is reported too (``peak_over_jtj_plus_rows``).
@@ -32,8 +32,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..jacobian import SLICE_WORK_FACTOR
-from . import common
+from .. import machine
+from ..lm import LMCore, LMOptions
+from ..lm.jacobian import SLICE_WORK_FACTOR
+from ..machine import load_average
+from . import fixtures, output, timing
 
 CASE = "scaling"
 BUDGET_ON = 32 * 2**20
@@ -73,25 +76,23 @@ def _measure_child(config: dict[str, Any]) -> dict[str, Any]:
 
     import torch
 
-    from ..lm.core import LMCore
-
-    asm = common.burgers_assembler(config["rows"], config["width"], config["depth"], boundary=config["boundary"],
+    asm = fixtures.burgers_assembler(config["rows"], config["width"], config["depth"], boundary=config["boundary"],
                                    memory_budget=config["memory_budget"])
-    core = LMCore(asm, asm.initial_parameters(), options=common.no_stop_options())
+    core = LMCore(asm, asm.initial_parameters(), options=LMOptions.unlimited())
     m, n = core.m, core.n
     core.step()  # warm-up
     times, peaks = [], []
     for _ in range(config["steps"]):
         gc.collect()
-        before = common.rss_bytes()
-        ok = common.reset_peak_rss()
+        before = machine.rss_bytes()
+        ok = machine.reset_peak_rss()
         start = time.perf_counter()
         core.step()
         times.append(time.perf_counter() - start)
-        high = common.peak_rss_bytes()
+        high = machine.peak_rss_bytes()
         peaks.append(high - before if ok and high is not None and before is not None else None)
     slice_rows = min(asm.slice_rows(), max(b.n_rows for b in asm.blocks))
-    result = {**config, "m": m, "n": n, "slice_rows": slice_rows, "time_s": common.median(times), "times_s": times,
+    result = {**config, "m": m, "n": n, "slice_rows": slice_rows, "time_s": timing.median(times), "times_s": times,
               "peak_bytes": max((p for p in peaks if p is not None), default=None), "peaks_bytes": peaks,
               "jtj_bytes": n * n * 8, "slice_bytes": slice_rows * n * 8, "slice_work_bytes": SLICE_WORK_FACTOR * slice_rows * n * 8,
               "threads": torch.get_num_threads()}
@@ -126,7 +127,7 @@ def _run_child(configs: list[dict[str, Any]], echo: Callable[[str], None]) -> li
         results.append(r)
         peak = "n/a" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**20:.1f} MiB"
         echo(f"  m={r['m']:6d} n={r['n']:5d} budget {r['budget']:3s} (slice {r['slice_rows']} rows): "
-             f"{common.fmt_s(r['time_s'])}/iteration, peak {peak}")
+             f"{timing.fmt_s(r['time_s'])}/iteration, peak {peak}")
     err = proc.stderr.read() if proc.stderr is not None else ""
     if proc.wait() != 0:
         raise RuntimeError(f"the scaling child process failed: {err.strip().splitlines()[-1:] or err}")
@@ -139,16 +140,16 @@ def _fits(results: list[dict[str, Any]]) -> dict[str, Any]:
         m_pts = sorted((r for r in results if r["budget"] == budget and "m" in r["sweeps"]), key=lambda r: r["m"])
         n_pts = sorted((r for r in results if r["budget"] == budget and "n" in r["sweeps"]), key=lambda r: r["n"])
         fits[f"budget_{budget}"] = {
-            "time_vs_m": common.fit_exponent([r["m"] for r in m_pts], [r["time_s"] for r in m_pts]),
-            "time_vs_n": common.fit_exponent([r["n"] for r in n_pts], [r["time_s"] for r in n_pts]),
-            "peak_vs_m": common.fit_exponent([r["m"] for r in m_pts], [r["peak_bytes"] or math.nan for r in m_pts]),
-            "peak_vs_n": common.fit_exponent([r["n"] for r in n_pts], [r["peak_bytes"] or math.nan for r in n_pts]),
+            "time_vs_m": timing.fit_exponent([r["m"] for r in m_pts], [r["time_s"] for r in m_pts]),
+            "time_vs_n": timing.fit_exponent([r["n"] for r in n_pts], [r["time_s"] for r in n_pts]),
+            "peak_vs_m": timing.fit_exponent([r["m"] for r in m_pts], [r["peak_bytes"] or math.nan for r in m_pts]),
+            "peak_vs_n": timing.fit_exponent([r["n"] for r in n_pts], [r["peak_bytes"] or math.nan for r in n_pts]),
         }
     return fits
 
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    load = common.machine_info()["load_average"]
+    load = load_average()
     p = plan(quick, tiny)
     configs = configurations(p)
     echo(f"{CASE}: burgers PINN, depth 4; m sweep {p['m_sweep']} at width {p['m_width']}, width sweep {p['n_widths']} "
@@ -186,7 +187,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
         "figure": figure.name,
         "summary": summary,
     }
-    path = common.write_json(out, CASE, payload, started_load=load)
+    path = output.write_json(out, CASE, payload, started_load=load)
     return {"summary": summary, "path": path, "payload": payload, "figure": figure}
 
 

@@ -18,8 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from . import common
-from .common import fmt_s
+from ..machine import load_average
+from ..pinn.registry import apply_options, load_problem
+from ..run import RunConfig, solve
+from . import output
+from .timing import fmt_s
 
 CASE = "time-to-accuracy"
 OPTIMIZERS = ("lm", "lbfgs", "adam")
@@ -41,8 +44,6 @@ def _thin(n: int) -> np.ndarray:
 
 
 def _problem(quick: bool, tiny: bool) -> Any:
-    from ..registry import apply_options, load_problem
-
     problem = load_problem("burgers")
     if tiny:
         problem = apply_options(problem, quick=True, points=300, boundary_points=40, width=8, depth=2)
@@ -51,9 +52,7 @@ def _problem(quick: bool, tiny: bool) -> Any:
 
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    from ..train import RunConfig, solve
-
-    load = common.machine_info()["load_average"]
+    load = load_average()
     budget = 2.0 if tiny else (30.0 if quick else 300.0)
     problem = _problem(quick, tiny)
     runs: dict[str, dict[str, Any]] = {}
@@ -107,7 +106,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
         "figure": figure.name,
         "summary": summary,
     }
-    path = common.write_json(out, CASE, payload, started_load=load)
+    path = output.write_json(out, CASE, payload, started_load=load)
     return {"summary": summary, "path": path, "payload": payload, "figure": figure}
 
 

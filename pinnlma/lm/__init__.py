@@ -1,12 +1,61 @@
-"""The Levenberg–Marquardt core: knows residuals and Jacobians, nothing about PDEs."""
-from .core import (IterationInfo, LMCore, LMOptions, LMResult, NonFiniteJacobianError, NonFiniteResidualError,
-                   ResidualModel, StopReason)
-from .damping import Damping, IdentityScaling, Levenberg, Marquardt, MarquardtScaling, Nielsen, Scaling, make_damping
+"""The Levenberg–Marquardt core: knows residuals and Jacobians, nothing about PDEs.
+
+- :mod:`.core`: the iteration (:class:`LMCore`) on any :class:`ResidualModel`;
+- :mod:`.options`: options, stop reasons, per-iteration info and results;
+- :mod:`.damping`: the damping rules and their registry;
+- :mod:`.jacobian`: :class:`JacobianEngine`, J = ∂r/∂θ by autograd in memory-bounded row slices;
+- :mod:`.linear_rows`: the one-backward-pass row Jacobian of networks of ``nn.Linear`` layers;
+- :mod:`.least_squares` and :mod:`.module`: the front ends :func:`least_squares` and
+  :class:`LevenbergMarquardt`.
+"""
+
+from .core import PHASES, LMCore, PhaseCallback, ResidualModel
+from .damping import (
+    DAMPINGS,
+    Damping,
+    IdentityScaling,
+    Levenberg,
+    Marquardt,
+    MarquardtScaling,
+    Nielsen,
+    Scaling,
+    make_damping,
+)
+from .jacobian import STRATEGIES, JacobianEngine, choose_strategy
 from .least_squares import least_squares
 from .module import LevenbergMarquardt
+from .options import (
+    IterationInfo,
+    LMOptions,
+    LMResult,
+    NonFiniteJacobianError,
+    NonFiniteResidualError,
+    StopReason,
+)
 
 __all__ = [
-    "Damping", "IdentityScaling", "IterationInfo", "LMCore", "LMOptions", "LMResult", "Levenberg",
-    "LevenbergMarquardt", "Marquardt", "MarquardtScaling", "Nielsen", "NonFiniteJacobianError",
-    "NonFiniteResidualError", "ResidualModel", "Scaling", "StopReason", "least_squares", "make_damping",
+    "DAMPINGS",
+    "PHASES",
+    "STRATEGIES",
+    "Damping",
+    "IdentityScaling",
+    "IterationInfo",
+    "JacobianEngine",
+    "LMCore",
+    "LMOptions",
+    "LMResult",
+    "Levenberg",
+    "LevenbergMarquardt",
+    "Marquardt",
+    "MarquardtScaling",
+    "Nielsen",
+    "NonFiniteJacobianError",
+    "NonFiniteResidualError",
+    "PhaseCallback",
+    "ResidualModel",
+    "Scaling",
+    "StopReason",
+    "choose_strategy",
+    "least_squares",
+    "make_damping",
 ]

@@ -7,9 +7,10 @@ import torch
 from torch import Tensor
 
 from ..backends import Backend
-from ..jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
-from .core import IterationInfo, LMCore, LMOptions, LMResult
+from .core import LMCore
 from .damping import Damping, make_damping
+from .jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
+from .options import IterationInfo, LMOptions, LMResult
 
 
 SUPPORTED_DTYPES = (torch.float64, torch.float32)
@@ -86,7 +87,7 @@ def least_squares(
     - ``backend``: 'torch' or 'cupynumeric' (Legate), or a Backend instance.
     - ``callback(info)``: called after every iteration; return True to stop.
 
-    Returns an :class:`~pinnlma.lm.core.LMResult` (``x``, ``cost``, ``nit``, ``success``, ``message``,
+    Returns an :class:`~pinnlma.lm.options.LMResult` (``x``, ``cost``, ``nit``, ``success``, ``message``,
     ``status``, ``history``, ...). Raises ValueError/TypeError with the reason on bad input.
     """
     x0 = check_parameters(x0)

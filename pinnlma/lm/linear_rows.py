@@ -71,7 +71,7 @@ class LinearRowJacobian:
             return None
         by_layer = {layer: (a.detach(), g) for layer, (a, _), g in zip(self.layers, pairs, grads)}
         # J is written column-major (Jᵀ contiguous): the products JᵀJ then read both operands along their
-        # unit stride, 7-19 % faster than from row-major J (see pinnlma.backends.linalg.rank_k_update)
+        # unit stride, 7-19 % faster than from row-major J (see pinnlma.backends.torch.linalg.rank_k_update)
         jac_t = torch.empty(x.shape[0], s, dtype=r.dtype, device=r.device)
         start = 0
         for layer, leaf_name in self.layout:

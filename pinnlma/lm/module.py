@@ -15,11 +15,12 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..backends import Backend
-from ..jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
-from .core import IterationInfo, LMCore, LMOptions, LMResult, NonFiniteJacobianError, StopReason
+from .core import LMCore
 from .damping import Damping, make_damping
+from .jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
 from .least_squares import check_dtype
 from .linear_rows import LinearRowJacobian
+from .options import IterationInfo, LMOptions, LMResult, NonFiniteJacobianError, StopReason
 
 
 class _Bound(nn.Module):
@@ -45,7 +46,7 @@ class LevenbergMarquardt:
     tensor (pointwise data fits; each row may give several residuals, in row order), which enables the
     cheap per-row Jacobian. ``damping``, ``backend``, ``jac_strategy`` and ``memory_budget`` as in
     :func:`pinnlma.least_squares`; ``geodesic=True`` adds geodesic acceleration; tolerances and the
-    trial limit go in ``options`` (:class:`~pinnlma.lm.core.LMOptions`). A ``Damping`` instance is
+    trial limit go in ``options`` (:class:`~pinnlma.lm.options.LMOptions`). A ``Damping`` instance is
     copied, so it can be reused: ``self.damping`` is the live one. Calling ``step`` with a different
     batch re-evaluates the residual there (mini-batch LM); the damping state carries over.
     """
@@ -79,11 +80,10 @@ class LevenbergMarquardt:
         self.options = options or LMOptions(max_iter=10**9)
         if geodesic and not self.options.geodesic:
             self.options = dataclasses.replace(self.options, geodesic=True)
-        self.engine = JacobianEngine(self._flat_residual, (), strategy=jac_strategy, rowwise=rowwise,
-                                     memory_budget=memory_budget)
         # all parameters in nn.Linear layers: rowwise Jacobian slices from one backward pass
-        self.engine.row_jacobian = (LinearRowJacobian.for_model(model, self.names, self._flat_residual)
-                                    if rowwise else None)
+        row_jacobian = LinearRowJacobian.for_model(model, self.names, self._flat_residual) if rowwise else None
+        self.engine = JacobianEngine(self._flat_residual, (), strategy=jac_strategy, rowwise=rowwise,
+                                     memory_budget=memory_budget, row_jacobian=row_jacobian)
         self.core: LMCore | None = None
         self._pending_state: dict[str, Any] | None = None
 
@@ -120,8 +120,7 @@ class LevenbergMarquardt:
         same = len(batch) == len(self.engine.args) and all(a is b for a, b in zip(batch, self.engine.args))
         if self.core is not None and same:
             return self.core
-        self.engine.args = batch
-        self.engine.plan = None
+        self.engine.rebind(args=batch)
         x = self.core.state.x if self.core is not None else self.params
         previous = self.core.state_dict() if self.core is not None else self._pending_state
         self.core = LMCore(self.engine, x, damping=self.damping, backend=self.backend, options=self.options)
@@ -134,7 +133,7 @@ class LevenbergMarquardt:
     def step(self, *batch: Any) -> IterationInfo:
         """One LM iteration on this batch; the model holds the new parameters afterwards."""
         core = self._core_for(batch)
-        core.state.status = StopReason.RUNNING  # stepping by hand: limits are the caller's business
+        core.resume()  # stepping by hand: limits are the caller's business
         if core.step() is StopReason.NONFINITE_JACOBIAN:
             raise NonFiniteJacobianError(core.message)
         self._write_back(core.state.x)
@@ -154,13 +153,14 @@ class LevenbergMarquardt:
         core.options = LMOptions(**{**vars(self.options), "max_iter": core.state.iteration + max_iter,
                                     "time_limit": time_limit})
         core.callback = callback
-        core.state.status = StopReason.RUNNING
+        core.resume()
         result = core.run()
         self._write_back(result.x)
         return result
 
     # -- checkpoints -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """Parameters and damping, plus the core's counters and history once a step was taken."""
         if self.core is not None:
             return self.core.state_dict()
         return {"x": self.params, "damping": self.damping.state_dict()}

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .derivatives import partial
-from .models import MultiIndex
+from .channels import MultiIndex
 
 
 class Fields:
