@@ -21,9 +21,9 @@ import numpy
 import pytest
 import torch
 
-from pinnlma.backends.legate import driver, runtime, setup
-from pinnlma.backends.base import SingularSystemWarning
 from pinnlma.backends import BackendUnavailable
+from pinnlma.backends.base import SingularSystemWarning
+from pinnlma.backends.legate import driver, runtime, setup
 from pinnlma.backends.torch.backend import TorchBackend
 
 ROOT = Path(__file__).resolve().parents[2]

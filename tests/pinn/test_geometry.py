@@ -6,7 +6,15 @@ import json
 import numpy as np
 import pytest
 
-from pinnlma.pinn.geometry import Box, Domain, Interval, Rectangle, Sampler, SpaceTime, periodic_pairs
+from pinnlma.pinn.geometry import (
+    Box,
+    Domain,
+    Interval,
+    Rectangle,
+    Sampler,
+    SpaceTime,
+    periodic_pairs,
+)
 
 METHODS = Sampler.methods
 RANDOM_METHODS = ("uniform", "lhs", "sobol")
