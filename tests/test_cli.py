@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "damped_oscillator.py"
 
 
-def quick_burgers():  # noqa: ANN201
+def quick_burgers():
     return apply_options(load_problem("burgers"), quick=True)
 
 

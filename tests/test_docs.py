@@ -41,7 +41,7 @@ def test_readme_python_examples_run() -> None:
     found = blocks(ROOT / "README.md", "python")
     assert len(found) >= 2
     for block in found:
-        exec(compile(block, "README.md", "exec"), {})  # noqa: S102 - our own documentation
+        exec(compile(block, "README.md", "exec"), {})
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
@@ -134,5 +134,5 @@ def test_the_run_file_reading_example_runs(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.chdir(tmp_path)
     assert main(["run", "burgers", "--quick", "--iters", "2", "--out", "run.h5", "--quiet"]) == 0
     (block,) = blocks(ROOT / "docs" / "run_file.md", "python")
-    exec(compile(block, "run_file.md", "exec"), {})  # noqa: S102 - our own documentation
+    exec(compile(block, "run_file.md", "exec"), {})
     assert "burgers lm" in capsys.readouterr().out

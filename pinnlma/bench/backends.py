@@ -55,6 +55,7 @@ def _legate_backend() -> Any:
 
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure the case; ``{"summary", "path", "payload"}`` (see :mod:`pinnlma.bench`)."""
     started = time.perf_counter()
     load = load_average()
     repeats = 3 if (tiny or quick) else 5
@@ -66,7 +67,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     cores = {name: _core(backend, rows, width, depth, boundary) for name, backend in backends.items()}
     probes = {name: StepProbe(core) for name, (core, _) in cores.items()}
     state = snapshot(cores["torch"][0])
-    for name, (core, _) in cores.items():
+    for core, _ in cores.values():
         restore(core, state)
 
     def step(name: str) -> Callable[[], dict[str, Any]]:

@@ -53,6 +53,7 @@ class Syrk:
         self.threads = _openblas_threads(torch.get_num_threads())
 
     def __call__(self) -> None:
+        """One C ← JᵀJ by dsyrk."""
         self._c[...] = 0.0
         self._dsyrk(1.0, self._a, beta=0.0, c=self._c, trans=0, lower=1, overwrite_c=1)
 
@@ -74,6 +75,7 @@ class Floor:
             self.syrk = None
 
     def measure(self) -> dict[str, float]:
+        """One timed floor: ``{"floor", "gemm", "cholesky"}`` seconds (and ``"syrk"`` where available)."""
         gc.collect()
         start = time.perf_counter()
         self.out.zero_()

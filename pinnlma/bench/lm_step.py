@@ -24,9 +24,8 @@ from typing import Any
 
 import torch
 
-from ..lm import LMOptions
+from ..lm import LevenbergMarquardt, LMCore, LMOptions
 from ..machine import load_average
-from ..lm import LevenbergMarquardt, LMCore
 from . import fixtures, output, timing
 from .floor import Floor
 from .probe import StepProbe, restore, snapshot
@@ -38,6 +37,7 @@ TARGETS = {"sinc": 1.3, "burgers": 1.5}
 
 @dataclass
 class Config:
+    """One measured configuration: its name, which target applies, and how to build its warmed-up core."""
     name: str
     kind: str  # "sinc" or "burgers": which target applies
     description: str
@@ -90,6 +90,7 @@ def _burgers_config(rows: int, width: int, depth: int, boundary: int) -> Config:
 
 
 def configurations(tiny: bool) -> list[Config]:
+    """The configurations of the case (test-sized ones with ``tiny``)."""
     if tiny:
         return [_sinc_module_config(fixtures.SINC_TINY_POINTS, fixtures.SINC_TINY_WIDTHS),
                 _sinc_channels_config(fixtures.SINC_TINY_POINTS, fixtures.SINC_TINY_WIDTHS),
@@ -112,6 +113,7 @@ def _find_one_trial_state(core: Any, probe: StepProbe, attempts: int = 12) -> tu
 
 
 def measure(config: Config, repeats: int, warmup: int, echo: Callable[[str], None]) -> dict[str, Any]:
+    """Time one configuration: alternating repeats of one restored step and the floor; the JSON entry."""
     started = time.perf_counter()
     core, details = config.build()
     keep = details.pop("_keep")  # noqa: F841 - the model/data must outlive the core's use
@@ -170,6 +172,7 @@ def measure(config: Config, repeats: int, warmup: int, echo: Callable[[str], Non
 
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure the case; ``{"summary", "path", "payload"}`` (see :mod:`pinnlma.bench`)."""
     repeats = 3 if tiny else (3 if quick else 7)
     warmup = 1 if tiny else (2 if quick else 3)
     load = load_average()

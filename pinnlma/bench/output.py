@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ..machine import machine_info, versions
@@ -28,7 +28,7 @@ def write_json(out: Path, case: str, payload: dict[str, Any], started_load: list
         machine["load_average_at_start"] = started_load
     record = {
         "case": case,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "machine": machine,
         "versions": versions(extra=extra_versions),
         **payload,

@@ -173,6 +173,7 @@ def _channels_runner(template: torch.nn.Module, state: dict[str, torch.Tensor], 
 
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure the case; ``{"summary", "path", "payload"}`` (see :mod:`pinnlma.bench`)."""
     tlm = peers.load_tlm()  # BenchUnavailable when missing: the caller says so and exits non-zero
     load = load_average()
     m, widths = (fixtures.SINC_TINY_POINTS, fixtures.SINC_TINY_WIDTHS) if tiny else (fixtures.SINC_POINTS, fixtures.SINC_WIDTHS)

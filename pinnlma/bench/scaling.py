@@ -45,6 +45,7 @@ BOUNDARY = 200
 
 
 def plan(quick: bool, tiny: bool) -> dict[str, Any]:
+    """The sweeps of the case at its size."""
     if tiny:
         return {"m_sweep": [400, 800], "m_width": 4, "n_widths": [4, 6], "n_rows": 400, "steps": 1,
                 "budget_on": 256 * 2**10, "boundary": 40}
@@ -56,9 +57,10 @@ def plan(quick: bool, tiny: bool) -> dict[str, Any]:
 
 
 def configurations(p: dict[str, Any]) -> list[dict[str, Any]]:
+    """The distinct (rows, width, budget) configurations the sweeps of plan ``p`` need."""
     configs, seen = [], set()
     points = [(m, p["m_width"], "m") for m in p["m_sweep"]] + [(p["n_rows"], w, "n") for w in p["n_widths"]]
-    for rows, width, sweep in points:
+    for rows, width, _ in points:
         for budget_name, budget in (("on", p["budget_on"]), ("off", BUDGET_OFF)):
             key = (rows, width, budget_name)
             sweeps = [s for r, w, s in points if (r, w) == (rows, width)]
@@ -149,6 +151,7 @@ def _fits(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure the case; ``{"summary", "path", "payload", "figure"}`` (see :mod:`pinnlma.bench`)."""
     load = load_average()
     p = plan(quick, tiny)
     configs = configurations(p)

@@ -31,6 +31,7 @@ MAX_HISTORY = 1500  # points per curve kept in the JSON
 
 
 def first_time_below(times: list[float], errors: list[float], threshold: float) -> float | None:
+    """The first time at which the error is at most ``threshold`` (None if never)."""
     for t, e in zip(times, errors):
         if e is not None and math.isfinite(e) and e <= threshold:
             return float(t)
@@ -52,6 +53,7 @@ def _problem(quick: bool, tiny: bool) -> Any:
 
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure the case; ``{"summary", "path", "payload", "figure"}`` (see :mod:`pinnlma.bench`)."""
     load = load_average()
     budget = 2.0 if tiny else (30.0 if quick else 300.0)
     problem = _problem(quick, tiny)

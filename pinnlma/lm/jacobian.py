@@ -128,7 +128,7 @@ class JacobianEngine:
         }
 
     def rebind(self, *, args: Sequence[object] | None = None,
-               row_jacobian: RowJacobian | None | _Keep = _KEEP) -> None:
+               row_jacobian: RowJacobian | _Keep | None = _KEEP) -> None:
         """Point the engine at new data or a new row shortcut; what is not given stays.
 
         ``args``: the new extra arguments of ``fun`` (e.g. the next mini-batch); the plan is made afresh

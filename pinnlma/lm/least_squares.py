@@ -12,7 +12,6 @@ from .damping import Damping, make_damping
 from .jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
 from .options import IterationInfo, LMOptions, LMResult
 
-
 SUPPORTED_DTYPES = (torch.float64, torch.float32)
 
 

@@ -40,6 +40,7 @@ class LinearRowJacobian:
     @classmethod
     def for_model(cls, model: nn.Module, names: Sequence[str],
                   residual: Callable[..., Tensor]) -> LinearRowJacobian | None:
+        """The row Jacobian of ``model``, or None when some parameter is not in an ``nn.Linear`` layer."""
         try:
             return cls(model, names, residual)
         except ValueError:

@@ -95,7 +95,7 @@ class LMOptions:
             raise ValueError(f"time_limit must be a positive number of seconds, got {self.time_limit}")
         if self.form not in ("auto", "normal", "residual"):
             raise ValueError(f"form must be 'auto', 'normal' or 'residual', got {self.form!r}")
-        if not 0 < self.geodesic_alpha:
+        if not self.geodesic_alpha > 0:
             raise ValueError(f"geodesic_alpha must be positive, got {self.geodesic_alpha}")
 
     @classmethod

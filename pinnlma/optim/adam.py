@@ -33,6 +33,7 @@ class Adam:
 
     @property
     def x(self) -> Tensor:
+        """The current parameters (detached)."""
         return self._x.detach()
 
     def _evaluate(self) -> tuple[Tensor, Tensor]:
@@ -80,6 +81,7 @@ class Adam:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state_dict` (numpy arrays and scalars accepted)."""
         x = state_vector(state["x"], self._x, "x")
         with torch.no_grad():
             self._x.copy_(x)

@@ -89,6 +89,7 @@ class Optimizer(Protocol):
 
 
 def start_vector(x0: Tensor) -> Tensor:
+    """A detached copy of the starting point, checked: a flat float64/float32 tensor."""
     if not isinstance(x0, Tensor):
         raise TypeError(f"x0 must be a torch tensor, got {type(x0).__name__}")
     if x0.ndim != 1:

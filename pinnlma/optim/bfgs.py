@@ -59,6 +59,7 @@ class BFGS:
 
     @property
     def x(self) -> Tensor:
+        """The current parameters."""
         return self._x
 
     def _evaluate(self, x: Tensor) -> tuple[float, Tensor]:
@@ -149,6 +150,7 @@ class BFGS:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state_dict` (numpy arrays and scalars accepted)."""
         self._x = state_vector(state["x"], self._x, "x")
         n = self._x.numel()
         H = state_tensor(state["H"], self._x)

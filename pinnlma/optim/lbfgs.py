@@ -11,10 +11,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
-
-import numpy as np
 
 from .base import ResidualFunction, StepReport, check_finite, loss_and_grad, start_vector, state_tensor, state_vector
 
@@ -79,6 +78,7 @@ class LBFGS:
 
     @property
     def x(self) -> Tensor:
+        """The current parameters (detached)."""
         return self._x.detach()
 
     def _closure(self) -> Tensor:
@@ -158,6 +158,7 @@ class LBFGS:
         return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state_dict` (numpy arrays and scalars accepted)."""
         like = self._x.detach()
         x = state_vector(state["x"], like, "x")
         with torch.no_grad():

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
 import torch
@@ -99,7 +99,7 @@ def activation_derivatives(name: str, z: Tensor, order: int) -> list[Tensor]:
     return CHANNEL_ACTIVATIONS[name](z, order)
 
 
-@lru_cache(maxsize=None)
+@cache
 def set_partitions(n: int) -> tuple[tuple[tuple[int, ...], ...], ...]:
     """All partitions of the positions {0..n-1} into blocks."""
     if n == 0:

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from .derivatives import partial
 from .channels import MultiIndex
+from .derivatives import partial
 
 
 class Fields:
@@ -32,6 +32,7 @@ class Fields:
         self._extras = extras
 
     def index(self, *names: str) -> MultiIndex:
+        """The sorted multi-index of coordinate ``names`` (KeyError naming the coordinates for an unknown one)."""
         try:
             return tuple(sorted(self.names.index(n) for n in names))
         except ValueError:
@@ -84,6 +85,7 @@ class ChannelFields(Fields):
         self.x, self._values, self._index = x, values, index
 
     def d(self, *names: str, out: int = 0) -> Tensor:
+        """∂^k u_out from the derivative channels."""
         alpha = self.index(*names)
         try:
             return self._values[self._index[alpha], :, out]
@@ -100,6 +102,7 @@ class RecordingFields(Fields):
         self.requested: set[tuple[MultiIndex, int]] = set()
 
     def d(self, *names: str, out: int = 0) -> Tensor:
+        """Record the request; ones."""
         self.requested.add((self.index(*names), out))
         return torch.ones(1, dtype=torch.float64)
 
@@ -114,6 +117,7 @@ class PointFields(Fields):
         self._cache: dict[MultiIndex, Tensor] = {}
 
     def d(self, *names: str, out: int = 0) -> Tensor:
+        """∂^k u_out at the point, by nested forward mode."""
         alpha = self.index(*names)
         if alpha not in self._cache:
             self._cache[alpha] = partial(self._u_fn, *alpha)(self.x)

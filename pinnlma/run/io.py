@@ -81,7 +81,7 @@ class RunRecord:
 def _numeric(value: Any, what: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
-    except Exception as err:  # noqa: BLE001 - report any conversion failure the same way
+    except Exception as err:
         raise ValueError(f"{what} cannot be converted to an array: {err}") from None
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{what} must be numeric, got dtype {arr.dtype}")

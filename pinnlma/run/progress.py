@@ -52,6 +52,7 @@ class ProgressDisplay:
         return self
 
     def update(self, metrics: dict[str, float]) -> None:
+        """Show these metrics (at most ``refresh`` times a second)."""
         self._text = format_metrics(metrics)
         now = time.monotonic()
         if self._live is not None and now - self._last >= self.min_interval:

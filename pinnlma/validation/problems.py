@@ -88,6 +88,7 @@ def verdict(row: dict[str, Any], target: Target) -> tuple[bool, str]:
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The Markdown table of the rows, with the verdicts."""
     lines = [
         "| problem | asked | rel. L2 | identified | iterations | wall time | status | met |",
         "|---|---|---:|---|---:|---:|---|---|",
@@ -106,6 +107,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def report(rows: Sequence[dict[str, Any]]) -> str:
+    """The whole Markdown report: header, table, machine, commands."""
     m, v = machine_info(), versions()
     head = [
         "# Bundled problems: accuracy with default settings",
@@ -128,6 +130,7 @@ def report(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: run the problems, print or write the report; 0 when every target was met."""
     parser = argparse.ArgumentParser(prog="python -m pinnlma.validation.problems", description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help=f"problems to run (default: {', '.join(TARGETS)})")
     parser.add_argument("--out", type=Path, help="write the Markdown report here (default: print it)")

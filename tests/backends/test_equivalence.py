@@ -31,7 +31,7 @@ def legate():
         pytest.fail(f"cupynumeric backend unavailable: {exc}", pytrace=False)
 
 
-def one_step(fun, x0, backend, form="auto"):  # noqa: ANN001, ANN201
+def one_step(fun, x0, backend, form="auto"):
     engine = JacobianEngine(fun)
     core = LMCore(engine, x0, backend=backend, options=LMOptions(form=form))
     core.step()
@@ -39,7 +39,7 @@ def one_step(fun, x0, backend, form="auto"):  # noqa: ANN001, ANN201
 
 
 @pytest.mark.parametrize("m,n", [(200, 12), (12, 200)])
-def test_one_lm_step_is_the_same_on_both_backends(legate, m: int, n: int) -> None:  # noqa: ANN001
+def test_one_lm_step_is_the_same_on_both_backends(legate, m: int, n: int) -> None:
     g = torch.Generator().manual_seed(7)
     a = torch.randn(m, n, generator=g, dtype=torch.float64) * torch.logspace(-1, 1, n, dtype=torch.float64)
     b = torch.randn(m, generator=g, dtype=torch.float64)
@@ -52,7 +52,7 @@ def test_one_lm_step_is_the_same_on_both_backends(legate, m: int, n: int) -> Non
     assert LMCore(JacobianEngine(fun), x0, backend=legate).form == form
 
 
-def test_burgers_quick_runs_on_legate_like_on_torch(legate) -> None:  # noqa: ANN001
+def test_burgers_quick_runs_on_legate_like_on_torch(legate) -> None:
     problem = apply_options(load_problem("burgers"), quick=True)
     on_torch = solve(problem, RunConfig(iters=8), progress=False)
     on_legate = solve(problem, RunConfig(iters=8, backend="cupynumeric"), progress=False)
@@ -69,7 +69,7 @@ def test_torch_device_replicas_give_identical_runs() -> None:
     assert torch.equal(single.theta, replicas.theta)
 
 
-def test_cli_run_with_two_legate_cpu_processors(tmp_path) -> None:  # noqa: ANN001
+def test_cli_run_with_two_legate_cpu_processors(tmp_path) -> None:
     """A whole `pinnlma run --backend cupynumeric` with Legate given 2 CPU processors (own process)."""
     env = {k: v for k, v in os.environ.items() if k != "LEGATE_CONFIG"}
     env["PINNLMA_LEGATE_CPUS"] = "2"

@@ -72,7 +72,7 @@ def test_lm_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_peer_tlm_without_the_package_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(peers, "TLM_MODULE", "torch_levenberg_marquardt_not_installed_for_this_test")
-    code, lines, err, data = _bench("peer-tlm", tmp_path, capsys)
+    code, _, err, data = _bench("peer-tlm", tmp_path, capsys)
     assert code != 0 and not data
     assert "torch-levenberg-marquardt" in err and "not installed" in err and "pip install" in err
 

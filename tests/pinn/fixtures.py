@@ -26,7 +26,7 @@ class Known(nn.Module):
         return (self.a * torch.sin(p[:, 0]) * torch.cos(p[:, 1])).unsqueeze(1)
 
 
-def known_problem(conditions: list, pde=None) -> Problem:  # noqa: ANN001
+def known_problem(conditions: list, pde=None) -> Problem:
     return Problem(name="known", domain=SpaceTime(Interval(0.0, 1.0), (0.0, 1.0)), pde=pde,
                    conditions=conditions, n_interior=16, n_boundary=10, eval_grid=(5, 5))
 

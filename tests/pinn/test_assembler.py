@@ -23,9 +23,9 @@ from pinnlma.pinn import (
 )
 from pinnlma.pinn.channels import ChannelForward, close_channels
 from pinnlma.pinn.derivatives import gradient, laplacian, partial
+from tests.pinn.fixtures import known_problem, rows_of
 
 torch.set_default_dtype(torch.float64)
-from tests.pinn.fixtures import known_problem, rows_of
 
 
 # -- derivatives ----------------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ def test_pde_rows_with_known_function() -> None:
 
 
 # -- assembler: weights, blocks, Jacobian paths ----------------------------------------------------------------
-def heat_like_problem(**kw) -> Problem:  # noqa: ANN003
+def heat_like_problem(**kw) -> Problem:
     return Problem(
         name="test", domain=SpaceTime(Interval(-1.0, 1.0), (0.0, 1.0)),
         pde=lambda f: f.d("t") + f.param("c") * f.u() * f.d("x") - f.param("nu") * f.d("x", "x")

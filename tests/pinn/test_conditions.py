@@ -17,9 +17,9 @@ from pinnlma.pinn import (
     ResidualAssembler,
     Sampler,
 )
+from tests.pinn.fixtures import Known, known_problem, rows_of
 
 torch.set_default_dtype(torch.float64)
-from tests.pinn.fixtures import Known, known_problem, rows_of
 
 
 def test_dirichlet_rows() -> None:

@@ -7,7 +7,7 @@ import math
 from pinnlma.validation.problems import TARGETS, format_table, verdict
 
 
-def _row(name: str, **kw) -> dict:  # noqa: ANN003
+def _row(name: str, **kw) -> dict:
     base = {"name": name, "ok": True, "wall_s": 100.0, "rel_l2": 1e-6, "loss": 1e-9, "status": "max_iter",
             "iterations": 10, "train_s": 90.0, "n_params": 10, "n_residuals": 20, "coefficients": {}}
     return {**base, **kw}

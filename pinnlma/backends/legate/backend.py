@@ -152,14 +152,17 @@ class LegateNormalSystem(LinearSystem):
             self._unread_bytes = 0
 
     def gradient(self) -> Tensor:
+        """g = Jᵀr (a torch n-vector)."""
         return self.g
 
     def jtj_diagonal(self) -> Tensor:
+        """diag(JᵀJ) (a torch n-vector)."""
         if self._diag is None:
             self._diag = to_torch(self.np.diagonal(self.jtj), self.device)
         return self._diag.clone()
 
     def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
+        """Solve (JᵀJ + lam·diag(scale)) v = Jᵀw (w defaults to r) in cuPyNumeric; v as a torch n-vector."""
         check_scale(scale, self.n)
         if self._equilibrated is None:  # once per system, not once per trial λ
             self._equilibrated = EquilibratedSPD(self.np, self.jtj, self.jtj_diagonal().to(self.dtype))
@@ -209,11 +212,13 @@ class LegateResidualSystem(LinearSystem):
         self.fallback_solves = 0
 
     def gradient(self) -> Tensor:
+        """g = Jᵀr (a torch n-vector)."""
         if self._g is None:
             self._g = to_torch(self.jac.T @ self.r, self.device)
         return self._g
 
     def jtj_diagonal(self) -> Tensor:
+        """diag(JᵀJ), the squared column norms of J."""
         return to_torch((self.jac * self.jac).sum(axis=0), self.device)
 
     def _scaled_kernel(self, scale: Tensor) -> EquilibratedSPD:
@@ -227,6 +232,7 @@ class LegateResidualSystem(LinearSystem):
         return self._kernel
 
     def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
+        """v = D⁻¹Jᵀ(JD⁻¹Jᵀ + lam·I)⁻¹w (w defaults to r), the residual-space solve."""
         check_scale(scale, self.n)
         scale = scale.to(self.dtype)
         kernel = self._scaled_kernel(scale)
@@ -239,6 +245,7 @@ class LegateResidualSystem(LinearSystem):
         return to_torch(v, self.device) / scale
 
     def curvature(self, v: Tensor) -> float:
+        """‖Jv‖²."""
         jv = self.jac @ to_legate(self.np, v.to(self.dtype))
         return float(jv @ jv)
 
@@ -270,9 +277,11 @@ class CupynumericBackend(Backend):
         self.block_bytes = int(block_bytes)
 
     def normal_system(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]) -> LinearSystem:
+        """A :class:`LegateNormalSystem` accumulated from the slices."""
         return LegateNormalSystem(self.np, slices, n, jt_times, self.slice_rows, self.block_bytes)
 
     def residual_system(self, slices: Slices, n: int) -> LinearSystem:
+        """A :class:`LegateResidualSystem` holding J."""
         return LegateResidualSystem(self.np, slices, n)
 
     def machine(self) -> dict[str, int]:
@@ -280,6 +289,7 @@ class CupynumericBackend(Backend):
         return runtime.machine_summary()
 
     def describe(self) -> str:
+        """Versions, the Legate machine's processors, the configuration and the driver, in one line."""
         env = runtime.prepare_legate()
         counts = self.machine()
         config = f"LEGATE_CONFIG={env.legate_config!r} ({env.config_source})" if env.legate_config else "auto-config"

@@ -110,11 +110,13 @@ def _inside(path: Path, folder: Path) -> bool:
 
 @dataclass(frozen=True)
 class AptSource:
+    """One Debian package source: URI, suite and keyring."""
     uri: str
     suite: str
     signed_by: str | None
 
     def line(self, component: str) -> str:
+        """The sources.list line for ``component`` (e.g. "non-free")."""
         options = f"[signed-by={self.signed_by}] " if self.signed_by else ""
         return f"deb {options}{self.uri} {self.suite} {component}"
 

@@ -47,12 +47,15 @@ class TorchNormalSystem(LinearSystem):
         return self.matrix.matrix()
 
     def gradient(self) -> Tensor:
+        """g = Jᵀr."""
         return self.g
 
     def jtj_diagonal(self) -> Tensor:
+        """diag(JᵀJ)."""
         return self.matrix.diagonal()
 
     def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
+        """Solve (JᵀJ + lam·diag(scale)) v = Jᵀw (w defaults to r)."""
         check_scale(scale, self.n)
         rhs = self.g if w is None else self._jt_times(w)
         v, fell_back = self.matrix.solve(lam * scale.to(self.g), rhs)
@@ -64,6 +67,7 @@ class TorchNormalSystem(LinearSystem):
         return v
 
     def curvature(self, v: Tensor) -> float:
+        """‖Jv‖² = vᵀ(JᵀJ)v."""
         return self.matrix.quadratic(v)
 
 
@@ -84,9 +88,11 @@ class TorchResidualSystem(LinearSystem):
         self.fallback_solves = 0
 
     def gradient(self) -> Tensor:
+        """g = Jᵀr."""
         return self.jac.T @ self.r
 
     def jtj_diagonal(self) -> Tensor:
+        """diag(JᵀJ), the squared column norms of J."""
         return (self.jac * self.jac).sum(dim=0)
 
     def _scaled_kernel(self, scale: Tensor) -> Tensor:
@@ -97,6 +103,7 @@ class TorchResidualSystem(LinearSystem):
         return self._kernel
 
     def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
+        """v = D⁻¹Jᵀ(JD⁻¹Jᵀ + lam·I)⁻¹w (w defaults to r)."""
         check_scale(scale, self.n)
         scale = scale.to(self.jac)
         kernel = self._scaled_kernel(scale)
@@ -109,6 +116,7 @@ class TorchResidualSystem(LinearSystem):
         return (self.jac.T @ z) / scale
 
     def curvature(self, v: Tensor) -> float:
+        """‖Jv‖²."""
         jv = self.jac @ v
         return float(jv @ jv)
 
@@ -139,6 +147,7 @@ class TorchBackend(Backend):
         self.refine = bool(refine)
 
     def normal_system(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]) -> LinearSystem:
+        """JᵀJ and Jᵀr accumulated from the slices (float32 products and refinement as configured)."""
         if self.gram_dtype_now is None:
             return TorchNormalSystem(slices, n, jt_times)
         if self.refine:
@@ -146,9 +155,11 @@ class TorchBackend(Backend):
         return TorchNormalSystem(slices, n, jt_times, gram_dtype=self.gram_dtype_now, on_breakdown=self._widen_gram)
 
     def residual_system(self, slices: Slices, n: int) -> LinearSystem:
+        """J kept whole for the residual-space solves."""
         return TorchResidualSystem(list(slices), n)
 
     def describe(self) -> str:
+        """torch's version, threads and the precision of the JᵀJ products."""
         products = "" if self.gram_dtype_now is None else (
             f", JᵀJ products in {self.gram_dtype_now}" + (" with refined solves" if self.refine else ""))
         return f"torch {torch.__version__} (threads={torch.get_num_threads()}{products})"

@@ -79,7 +79,7 @@ def _value(word: ctypes.c_int64) -> int:
     return low - (1 << 32) if low >= 1 << 31 else low
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def torch_lapack(dtype: torch.dtype) -> TorchLapack | None:
     """The checked routines for float64/float32, or None where torch's library does not offer them."""
     if dtype not in (torch.float64, torch.float32) or sys.byteorder != "little":

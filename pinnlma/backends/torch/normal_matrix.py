@@ -33,8 +33,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .linalg import rank_k_update, spd_solve
 from .lapack import torch_lapack
+from .linalg import rank_k_update, spd_solve
 
 BAND = 256
 
@@ -82,6 +82,7 @@ class PackedNormalMatrix:
         self.diag = (self.work.diagonal() if diagonal is None else diagonal.to(self.work.dtype)).clone()
 
     def diagonal(self) -> Tensor:
+        """diag(A) (a copy)."""
         return self._finished_diag().clone()
 
     def matrix(self) -> Tensor:
@@ -201,6 +202,7 @@ class DenseNormalMatrix:
         self.product_dtype = product_dtype
 
     def add_rows(self, rows: Tensor) -> None:
+        """A += rowsᵀ·rows (a full matrix product into the lower triangle)."""
         if self.product_dtype is None or self.product_dtype == rows.dtype:
             self.work.addmm_(rows.T, rows)
         else:
@@ -208,22 +210,28 @@ class DenseNormalMatrix:
             self.work += lowered.T @ lowered
 
     def finish(self, diagonal: Tensor | None = None) -> None:
+        """End of accumulation: symmetrise A and keep diag(A) (``diagonal`` if given)."""
         if diagonal is not None:
             self.work.diagonal().copy_(diagonal)
 
     def diagonal(self) -> Tensor:
+        """diag(A) (a copy)."""
         return self.work.diagonal().clone()
 
     def inf_norm(self) -> float:
+        """‖A‖∞ = max_i Σ_j |A_ij|."""
         return float(self.work.abs().sum(dim=1).max())
 
     def matrix(self) -> Tensor:
+        """A as a new n×n tensor."""
         return self.work.clone()
 
     def quadratic(self, v: Tensor) -> float:
+        """vᵀAv."""
         return float(v @ (self.work @ v))
 
     def solve(self, shift: Tensor, rhs: Tensor) -> tuple[Tensor, bool]:
+        """x with (A + diag(shift)) x = rhs; ``(x, used_fallback)``."""
         damped = self.work.clone()  # the one n×n work matrix of a trial; equilibrated and factored from it
         damped.diagonal().add_(shift.to(damped))
         return spd_solve(damped, rhs, overwrite=True)

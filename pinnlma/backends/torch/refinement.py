@@ -75,12 +75,15 @@ class RefinedNormalSystem(LinearSystem):
         return self.matrix.matrix().to(self.g.dtype)
 
     def gradient(self) -> Tensor:
+        """g = Jᵀr in the Jacobian's precision."""
         return self.g
 
     def jtj_diagonal(self) -> Tensor:
+        """diag(JᵀJ) in the Jacobian's precision."""
         return self.diag.clone()
 
     def curvature(self, v: Tensor) -> float:
+        """‖Jv‖² against J itself."""
         v = v.to(self.g)
         if self._last is not None:  # the core asks for h = ±x of the last solve: ‖Jx‖² is known already
             x, jx_squared = self._last
@@ -89,6 +92,7 @@ class RefinedNormalSystem(LinearSystem):
         return self._apply(v)[1]
 
     def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
+        """Solve (JᵀJ + lam·diag(scale)) v = Jᵀw, refined against J to its precision."""
         check_scale(scale, self.n)
         rhs = self.g if w is None else self._jt_times(w).to(self.g)
         shift = lam * scale.to(self.g)

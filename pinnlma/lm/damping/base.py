@@ -42,7 +42,7 @@ class Damping(ABC):
         self._scale = self.scale_rule(jtj_diag)
         return self._scale
 
-    def start(self, jtj_diag: Tensor) -> None:
+    def start(self, jtj_diag: Tensor) -> None:  # noqa: B027 - a hook with a default
         """Default: keep lam0."""
 
     @abstractmethod

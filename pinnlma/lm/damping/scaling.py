@@ -33,6 +33,7 @@ class IdentityScaling(Scaling):
     """D = I (Levenberg)."""
 
     def __call__(self, jtj_diag: Tensor) -> Tensor:
+        """D = 1."""
         return torch.ones_like(jtj_diag)
 
 
@@ -50,6 +51,7 @@ class MarquardtScaling(Scaling):
         self._max: Tensor | None = None
 
     def __call__(self, jtj_diag: Tensor) -> Tensor:
+        """D from diag(JᵀJ): the floor, and the running maximum if enabled."""
         d = jtj_diag.clone()
         if self.running_max:
             if self._max is not None and self._max.shape == d.shape:

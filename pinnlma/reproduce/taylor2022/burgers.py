@@ -29,6 +29,7 @@ SLICES = (0.25, 0.5, 0.75)
 
 @dataclass(frozen=True)
 class BurgersSize:
+    """Sizes of the Burgers experiment."""
     interior: int
     boundary: int  # points per condition (initial; boundary x = ±1)
     widths: tuple[int, ...]
@@ -38,6 +39,7 @@ class BurgersSize:
 
 
 def burgers_problem(size: BurgersSize) -> Any:
+    """The bundled Burgers problem at this size."""
     problem = apply_options(load_problem("burgers"), points=size.interior, boundary_points=size.boundary)
     return problem.with_options(model={"widths": list(size.widths), "activation": "tanh"},
                                 eval_grid=tuple(size.eval_grid))

@@ -36,6 +36,7 @@ PAPER_BURGERS_WIDTHS = (32, 16, 32)
 
 @dataclass(frozen=True)
 class Size:
+    """The sizes of every experiment for one named size (full, quick, tiny)."""
     name: str
     sinc: sinc.SincSize
     minibatch: minibatch.MinibatchSize
@@ -95,7 +96,7 @@ def run(out: str | Path = DEFAULT_OUT, *, size: str = "full", experiments: Seque
         _say_what_is_replaced(out / f"{name}.h5", echo)
         summaries[name] = RUNNERS[name](out, s, summaries, echo)
         summaries[name].update(size=size, command=command, machine=machine_info(),
-                               finished=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+                               finished=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
         update_summary(out / f"{name}.h5", summaries[name])
         echo(f"taylor2022 [{size}]: {name} done in {summaries[name]['seconds']:.0f} s")
     for name in EXPERIMENTS:  # experiments not rerun now: their stored results, if any

@@ -41,6 +41,7 @@ STYLE = {"forward": ("C0", "o"), "reverse": ("C1", "s"), "rowwise": ("C2", "^"),
 
 @dataclass(frozen=True)
 class JacobianSize:
+    """Sizes of the Jacobian-strategy experiment."""
     widths: tuple[int, ...]
     batches: tuple[int, ...]
     reverse_max: int

@@ -31,6 +31,7 @@ NAME = "minibatch"
 
 @dataclass(frozen=True)
 class MinibatchSize:
+    """Sizes of the mini-batch experiment."""
     points: int
     batch: int
     seeds: tuple[int, ...]

@@ -200,7 +200,7 @@ def write_report(out: Path, S: dict[str, dict[str, Any]], *, command: str) -> Pa
     """Write ``out/README.md`` from the experiment summaries ``S`` (as stored in their HDF5 files)."""
     rows, notes = _rows(S)
     notes += _context_notes(S)
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     sizes = sorted({str(s.get("size", "?")) for s in S.values()})
     L = ["# Reproducing Taylor et al. (2022) with pinnlma", "",
          f"Paper: {PAPER}.", "",
@@ -325,7 +325,7 @@ def _sections(S: dict[str, dict[str, Any]]) -> list[str]:
               + " | auto chose |", "|---" * (2 * len(res) + 2) + "|"]
         for m in s["batches"]:
             cells, mem = [], []
-            for k, r in res.items():
+            for r in res.values():
                 i = r["batch"].index(m) if m in r["batch"] else None
                 cells.append("–" if i is None else f"{r['seconds'][i] * 1e3:.1f}")
                 peak = None if i is None else r["peak_bytes"][i]

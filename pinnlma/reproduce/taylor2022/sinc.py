@@ -31,6 +31,7 @@ NAME = "sinc"
 
 @dataclass(frozen=True)
 class SincSize:
+    """Sizes of the sinc experiment."""
     points: int
     seeds: tuple[int, ...]
     iters: dict[str, int]  # iterations (epochs) per optimizer

@@ -18,8 +18,8 @@ import numpy as np
 
 from ...run import RunConfig, solve
 from .figures import pyplot, spread, thin
-from .store import write_h5
 from .sinc import sinc_problem
+from .store import write_h5
 
 NAME = "sweep"
 FACTORS = (1.0, 10.0, 100.0)
@@ -27,6 +27,7 @@ FACTORS = (1.0, 10.0, 100.0)
 
 @dataclass(frozen=True)
 class SweepSize:
+    """Sizes of the Adam network-size sweep."""
     models: tuple[tuple[int, ...], ...]  # hidden widths, smallest first
     seeds: tuple[int, ...]
     steps: int
@@ -41,6 +42,7 @@ def n_params(widths: Sequence[int]) -> int:
 
 
 def arch(widths: Sequence[int]) -> str:
+    """"1-20-1" for widths (20,)."""
     return "1–" + "–".join(map(str, widths)) + "–1"
 
 

@@ -7,7 +7,16 @@
 
 from .data import NistProblem, default_data_dir, load_problem, load_suite
 from .models import MODELS
-from .suite import LRE_CAP, LRE_PASS, format_table, log_relative_error, main, pinnlma_solve, run_suite, scipy_minpack_solve
+from .suite import (
+    LRE_CAP,
+    LRE_PASS,
+    format_table,
+    log_relative_error,
+    main,
+    pinnlma_solve,
+    run_suite,
+    scipy_minpack_solve,
+)
 
 __all__ = [
     "LRE_CAP",

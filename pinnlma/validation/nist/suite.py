@@ -120,7 +120,7 @@ def run_suite(
                 with torch.no_grad():
                     r = fun(torch.as_tensor(est, dtype=torch.float64))
                 row["rss"] = float(torch.dot(r, r))
-            except Exception as exc:  # noqa: BLE001 - a failing run is a score of 0, not a crash
+            except Exception as exc:
                 if math.isnan(row["time"]):
                     row["time"] = time.perf_counter() - t0
                 row["min_lre"] = 0.0
