@@ -101,6 +101,7 @@ def sinc_assembler(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor,
     mlp = MLP(1, 1, widths=widths, dtype=x.dtype)  # input_range [−1, 1]: the input map is the identity
     with torch.no_grad():
         for mine, theirs in zip(mlp.linears, linears):
+            assert isinstance(mine, nn.Linear)
             mine.weight.copy_(theirs.weight)
             mine.bias.copy_(theirs.bias)
     problem = Problem(name="sinc", domain=Interval(-1.0, 1.0, name="x"), pde=None,

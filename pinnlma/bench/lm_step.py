@@ -51,7 +51,7 @@ def _sinc_module_config(m: int, widths: tuple[int, ...]) -> Config:
         lm = LevenbergMarquardt(net, fixtures.sinc_residual, rowwise=True)
         lm.step(x, y)  # builds the core; the first (warm-up) iteration
         return lm.core, {"path": "LevenbergMarquardt(nn.Sequential), rowwise vmap(jacrev) Jacobian",
-                         "jacobian": lm.engine.plan.strategy, "_keep": (lm, x, y)}
+                         "jacobian": lm.engine.plan.strategy if lm.engine.plan else "", "_keep": (lm, x, y)}
 
     n = fixtures.n_params(fixtures.sinc_network(widths))
     return Config(f"sinc-mlp{n}-m{m}", "sinc",

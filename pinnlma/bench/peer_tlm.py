@@ -39,9 +39,10 @@ import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
+from torch import nn
 
 from ..backends import TorchBackend
 from ..backends.torch.lapack import torch_lapack
@@ -100,7 +101,7 @@ def _product_floor(m: int, n: int, repeats: int, jacobian: Callable[[], Any]) ->
         return run
 
     ops = {"tlm_jtj_s": timed(lambda: jac.t() @ jac),
-           "pinnlma_jtj_s": timed(lambda: (acc.zero_(), rank_k_update(acc, ours))),
+           "pinnlma_jtj_s": timed(lambda: rank_k_update(acc.zero_(), ours)),
            "cholesky_s": timed(_fastest_cholesky(spd)),
            "pinnlma_jacobian_s": timed(jacobian)}
     for op in ops.values():  # warm-up
@@ -146,7 +147,7 @@ def _pinnlma_runner(template: torch.nn.Module, state: dict[str, torch.Tensor], x
             trials.append(info.trials)
         return {"time_per_step": elapsed / epochs, "total_s": elapsed, "steps": epochs,
                 "mse": fixtures.sinc_mse(net, x, y), "trials_per_step": sum(trials) / len(trials),
-                "jacobian": lm.engine.plan.strategy}
+                "jacobian": lm.engine.plan.strategy if lm.engine.plan else ""}
 
     return run
 
@@ -156,7 +157,7 @@ def _channels_runner(template: torch.nn.Module, state: dict[str, torch.Tensor], 
     def run(epochs: int) -> dict[str, Any]:
         net = copy.deepcopy(template)
         net.load_state_dict(state)
-        asm = fixtures.sinc_assembler(net, x, y)
+        asm = fixtures.sinc_assembler(cast(nn.Sequential, net), x, y)
         core = LMCore(asm, asm.initial_parameters(), damping=Nielsen(lam0=1e-3), options=LMOptions.unlimited())
         trials, elapsed = [], 0.0
         for _ in range(epochs):
@@ -170,6 +171,10 @@ def _channels_runner(template: torch.nn.Module, state: dict[str, torch.Tensor], 
                 "jacobian": asm.jacobian}
 
     return run
+
+
+def _epochs(runner: Callable[[int], dict[str, Any]], epochs: int) -> Callable[[], dict[str, Any]]:
+    return lambda: runner(epochs)
 
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -201,7 +206,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     # the bare products take their turn among the runs, right after tlm's, so the bounds below compare
     # times taken over the same stretch of the machine's (drifting) speed
     measures = {"tlm": lambda: runners["tlm"](epochs), PRODUCTS: lambda: _product_floor(m, n, 3, jacobian)}
-    measures.update({name: (lambda r=runner: r(epochs)) for name, runner in runners.items() if name != "tlm"})
+    measures.update({name: _epochs(runner, epochs) for name, runner in runners.items() if name != "tlm"})
     samples = timing.alternate(measures, repeats)
     product_samples = samples.pop(PRODUCTS)
     products = {key: median([p[key] for p in product_samples]) for key in product_samples[0]}
@@ -245,7 +250,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
          f"({products['speedup_bound_ideal_syrk']:.2f}× with a rank-k update at half tlm's product time); "
          f"with pinnlma's Jacobian ({fmt_s(products['pinnlma_jacobian_s'])}) too "
          f"{products['speedup_bound_float64_with_jacobian']:.2f}×")
-    best = max((k for k in speedups if not k.endswith("_vs_tlm_qr") and k not in (MIXED, REFINED)), key=speedups.get)
+    best = max((k for k in speedups if not k.endswith("_vs_tlm_qr") and k not in (MIXED, REFINED)), key=lambda k: speedups[k])
     summary = (f"{CASE}: speedup_vs_tlm {speedup:.2f}x ({fmt_s(t_tlm)} vs {fmt_s(variants['pinnlma']['time_per_step_s'])}"
                f" per step), final MSE pinnlma {mse_ours:.2e} vs tlm {mse_tlm:.2e}; best float64 path {best} "
                f"{speedups[best]:.2f}x, MSE {variants[best]['final_mse']:.2e}; float32 products with float64-refined solves "

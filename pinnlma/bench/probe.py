@@ -27,6 +27,10 @@ class StepProbe:
     """Times the phases of ``core.step()`` (Jacobian slices, normal equations, solves, trial residuals) via
     the core's ``on_phase`` hook, which it sets on construction."""
 
+    parts: dict[str, float]
+    n_slices: int
+    slice_rows: int
+
     def __init__(self, core: LMCore) -> None:
         self.core = core
         self.reset()

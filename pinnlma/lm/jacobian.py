@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -114,7 +115,8 @@ class JacobianEngine:
             raise ValueError("strategy 'explicit' needs a jac function")
         if memory_budget <= 0:
             raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget}")
-        self.fun, self.args, self.jac = fun, tuple(args), jac
+        self.fun, self.jac = fun, jac
+        self.args: tuple[Any, ...] = tuple(args)
         self.requested, self.rowwise, self.memory_budget = strategy, rowwise, memory_budget
         self.plan: JacobianPlan | None = None
         # optional shortcut for the rowwise strategy (see pinnlma.lm.linear_rows); checked once against
@@ -190,6 +192,7 @@ class JacobianEngine:
             yield r[start:start + rows], jac[start:start + rows]
 
     def _explicit(self, x: Tensor, rows: int) -> Iterator[tuple[Tensor, Tensor]]:
+        assert self.jac is not None  # the plan is explicit only with a jac function
         with torch.no_grad():
             r = self.residual(x)
             jac = self.jac(x, *self.args)
@@ -206,14 +209,15 @@ class JacobianEngine:
         eye = torch.eye(n, dtype=x.dtype, device=x.device)
         blocks, r = [], None
         for start in range(0, n, columns):
-            values, tangents = vmap(pushforward)(eye[start:start + columns])
+            values, tangents = vmap(pushforward)(eye[start:start + columns])  # type: ignore[misc]
             r = values[0]
             blocks.append(tangents)
+        assert r is not None  # n >= 1
         return r.detach(), torch.cat(blocks).T.detach()  # column-major, as JᵀJ products like it
 
     def _reverse(self, x: Tensor, m: int, rows: int) -> Iterator[tuple[Tensor, Tensor]]:
         """J by reverse mode over the whole residual, ``rows`` cotangents per vectorized pass."""
-        r, pullback = vjp(lambda p: self.fun(p, *self.args), x)
+        r, pullback = vjp(lambda p: self.fun(p, *self.args), x)  # type: ignore[misc]
         r = r.detach()
         for start in range(0, m, rows):
             stop = min(m, start + rows)
@@ -310,7 +314,7 @@ class JacobianEngine:
     # -- products with J (no J stored) -------------------------------------------------------------
     def jt_times(self, x: Tensor, w: Tensor) -> Tensor:
         """Jᵀw by one reverse pass."""
-        _, pullback = vjp(lambda p: self.fun(p, *self.args), x)
+        _, pullback = vjp(lambda p: self.fun(p, *self.args), x)  # type: ignore[misc]
         return pullback(w)[0].detach()
 
     def second_directional(self, x: Tensor, v: Tensor) -> Tensor:

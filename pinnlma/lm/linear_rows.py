@@ -48,7 +48,7 @@ class LinearRowJacobian:
 
     def __call__(self, x: Tensor, batch: Sequence[object]) -> tuple[Tensor, Tensor] | None:
         """(r_s, J_s) for this slice of the batch, or None when the model does not fit the scheme."""
-        seen: dict[nn.Linear, list[tuple[Tensor, Tensor]]] = {layer: [] for layer in self.layers}
+        seen: dict[nn.Module, list[tuple[Tensor, Tensor]]] = {layer: [] for layer in self.layers}
 
         def record(layer: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
             seen[layer].append((inputs[0], output))

@@ -26,7 +26,7 @@ class Adam:
             raise ValueError(f"lr must be positive, got {lr}")
         self.model = model
         self._x = start_vector(x0).requires_grad_(True)
-        self._opt = torch.optim.Adam([self._x], lr=lr, betas=tuple(betas), eps=eps)
+        self._opt = torch.optim.Adam([self._x], lr=lr, betas=(float(betas[0]), float(betas[1])), eps=eps)
         self.iteration = 0
         self.evaluations = 0
         self._cache: tuple[Tensor, Tensor] | None = None  # (loss, grad) at the current x

@@ -107,13 +107,12 @@ class LBFGS:
         self._x.grad = None
         self.iteration += 1
         x = self._x.detach()
-        if torch.equal(x, start):  # converged or no acceptable step: still at the cached point
-            found = self._cache
-        else:
+        found = self._cache if torch.equal(x, start) else None  # equal: converged, or no acceptable step
+        if found is None:
             found = next(((loss, grad) for xs, loss, grad in reversed(self._seen) if torch.equal(xs, x)), None)
-            if found is None:
-                found = loss_and_grad(self.model, self._x)
-                self.evaluations += 1
+        if found is None:
+            found = loss_and_grad(self.model, self._x)
+            self.evaluations += 1
         self._seen = []
         self._cache = found
         check_finite(self.name, float(found[0]), self.iteration)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -223,8 +223,9 @@ class ResidualAssembler:
     def _channel_rows(self, block: Block, rows: slice, tensors: Sequence[Tensor], coefs: dict[str, Tensor],
                       keep: bool, model: nn.Module | None = None) -> tuple[Tensor, list[tuple[list[Tensor], list[Tensor]]]]:
         fields, graphs = [], []
+        assert block.channels is not None  # prepared by sample() on the channel path
         for group, extras, chans in zip(block.groups, block.extras, block.channels):
-            forward = ChannelForward(model or self.model, chans)
+            forward = ChannelForward(cast(MLP, model or self.model), chans)
             out, pre, acts = forward(group[rows], tensors)
             fields.append(ChannelFields(self.names, group[rows], out, forward.index, coefs,
                                         {k: v[rows] for k, v in extras.items()}))
@@ -245,13 +246,15 @@ class ResidualAssembler:
         r, graphs = self._channel_rows(block, rows, tensors, coefs, keep=True, model=model)
         pre_all = [z for pre, _ in graphs for z in pre]
         wrt = pre_all + list(per_row.values())
-        grads = torch.autograd.grad(r.sum(), wrt, allow_unused=True)
-        grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, wrt)]
+        raw = torch.autograd.grad(r.sum(), wrt, allow_unused=True)
+        grads = [torch.zeros_like(t) if g is None else g for g, t in zip(raw, wrt)]
         coef_grads = grads[len(pre_all):]
-        jac, offset = None, 0
+        jac: Tensor | None = None
+        offset = 0
         for pre, acts in graphs:
             jac = per_point_jacobian(grads[offset:offset + len(pre)], acts, extra_cols=len(coef_grads), out=jac)
             offset += len(pre)
+        assert jac is not None  # a block has at least one point group
         for i, g in enumerate(coef_grads):
             jac[:, self.n_model + i] = g
         return r.detach(), jac
@@ -321,7 +324,7 @@ class ResidualAssembler:
 
     def jt_times(self, theta: Tensor, w: Tensor) -> Tensor:
         """Jᵀw by one reverse pass."""
-        _, pullback = vjp(self.residual, theta)
+        _, pullback = vjp(self.residual, theta)  # type: ignore[misc]
         return pullback(w)[0].detach()
 
     def second_directional(self, theta: Tensor, v: Tensor) -> Tensor:

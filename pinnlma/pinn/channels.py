@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import Tensor
@@ -149,8 +149,8 @@ class ChannelForward:
         Channels are kept as lists between layers (``unbind``/``stack`` have cheap backward passes,
         unlike indexing a stacked tensor once per Faà di Bruno term)."""
         n_points, dim = x.shape
-        scale = self.model.input_scale.to(x)
-        chans = [x * scale + self.model.input_shift.to(x)]
+        scale = cast(Tensor, self.model.input_scale).to(x)
+        chans = [x * scale + cast(Tensor, self.model.input_shift).to(x)]
         for alpha in self.channels[1:]:
             c = torch.zeros(n_points, dim, dtype=x.dtype, device=x.device)
             if len(alpha) == 1:
@@ -173,14 +173,15 @@ class ChannelForward:
 
     def _activate(self, zs: Sequence[Tensor]) -> list[Tensor]:
         sig = activation_derivatives(self.model.activation_name, zs[0], self.order)
-        out = []
+        out: list[Tensor] = []
         for terms in self.terms:
-            total = None
+            total: Tensor | None = None
             for n_blocks, blocks in terms:
                 term = sig[n_blocks]
                 for b in blocks:
                     term = term * zs[b]
                 total = term if total is None else total + term
+            assert total is not None  # every channel has at least one Faà di Bruno term
             out.append(total)
         return out
 

@@ -15,6 +15,7 @@ and runs unchanged on three implementations:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -25,6 +26,9 @@ from .derivatives import partial
 
 class Fields:
     """Base: coordinate names and the lookup from names to multi-indices."""
+
+    x: Tensor
+    """The points (N, dim), or one point (dim,)."""
 
     def __init__(self, names: Sequence[str], params: Mapping[str, Tensor], extras: Mapping[str, Tensor]) -> None:
         self.names = tuple(names)
@@ -68,19 +72,20 @@ class Fields:
     def laplacian(self, out: int = 0, names: Sequence[str] | None = None) -> Tensor:
         """Σ_k ∂²u/∂x_k² over ``names`` (default: every coordinate except 't')."""
         names = names if names is not None else [n for n in self.names if n != "t"]
-        return sum(self.d(n, n, out=out) for n in names)
+        return cast(Tensor, sum(self.d(n, n, out=out) for n in names))
 
     def normal_derivative(self, out: int = 0, names: Sequence[str] | None = None) -> Tensor:
         """∂u/∂n = Σ_k n_k ∂u/∂x_k with the block's outward normals (data 'normals')."""
         normals = self.data("normals")
         names = names if names is not None else [n for n in self.names if n != "t"]
-        return sum(normals[..., self.names.index(n)] * self.d(n, out=out) for n in names)
+        return cast(Tensor, sum(normals[..., self.names.index(n)] * self.d(n, out=out) for n in names))
 
 
 class ChannelFields(Fields):
     """Batched fields from derivative channels: ``values`` (C, N, outputs), ``index`` multi-index → c."""
 
-    def __init__(self, names, x, values, index, params, extras) -> None:  # noqa: ANN001 - internal
+    def __init__(self, names: Sequence[str], x: Tensor, values: Tensor, index: Mapping[MultiIndex, int],
+                 params: Mapping[str, Tensor], extras: Mapping[str, Tensor]) -> None:
         super().__init__(names, params, extras)
         self.x, self._values, self._index = x, values, index
 
@@ -96,7 +101,7 @@ class ChannelFields(Fields):
 class RecordingFields(Fields):
     """Dry run: returns ones and records the multi-indices requested."""
 
-    def __init__(self, names, dim, params, extras) -> None:  # noqa: ANN001 - internal
+    def __init__(self, names: Sequence[str], dim: int, params: Mapping[str, Tensor], extras: Mapping[str, Tensor]) -> None:
         super().__init__(names, params, extras)
         self.x = torch.ones(1, dim, dtype=torch.float64)
         self.requested: set[tuple[MultiIndex, int]] = set()
@@ -111,7 +116,8 @@ class PointFields(Fields):
     """Fields at a single point (x of shape (dim,)), derivatives by nested forward-mode autodiff of
     ``u_fn(point) -> (outputs,)``. Composes with vmap over points and jacrev over parameters."""
 
-    def __init__(self, names, x, u_fn: Callable[[Tensor], Tensor], params, extras) -> None:  # noqa: ANN001
+    def __init__(self, names: Sequence[str], x: Tensor, u_fn: Callable[[Tensor], Tensor], params: Mapping[str, Tensor],
+                 extras: Mapping[str, Tensor]) -> None:
         super().__init__(names, params, extras)
         self.x, self._u_fn = x, u_fn
         self._cache: dict[MultiIndex, Tensor] = {}

@@ -7,6 +7,7 @@ The exact per-point Jacobian of an MLP (derivative channels) lives in :mod:`pinn
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -63,6 +64,7 @@ class MLP(nn.Module):
         self.act = ACTIVATIONS[activation]()
         if init == "xavier":
             for layer in self.linears:
+                assert isinstance(layer, nn.Linear)
                 nn.init.xavier_normal_(layer.weight)
                 nn.init.zeros_(layer.bias)
         elif init != "default":
@@ -83,7 +85,7 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Outputs (N, outputs) at points x (N, inputs)."""
-        x = x * self.input_scale + self.input_shift
+        x = x * cast(Tensor, self.input_scale) + cast(Tensor, self.input_shift)
         for layer in self.linears[:-1]:
             x = self.act(layer(x))
         return self.linears[-1](x)

@@ -55,6 +55,8 @@ def load_problem(name_or_path: str) -> Problem:
         if not path.is_file():
             raise ProblemNotFound(f"problem file {path} does not exist")
         spec = importlib.util.spec_from_file_location(f"pinnlma_user_problem_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise ProblemNotFound(f"{path} cannot be loaded as a Python module")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return _from_module(module, str(path))

@@ -55,7 +55,7 @@ def relative_l2(prediction: np.ndarray, reference: np.ndarray | None) -> float:
     """‖prediction − reference‖ / ‖reference‖ (NaN without a reference)."""
     if reference is None:
         return math.nan
-    return float(np.linalg.norm(prediction - reference) / max(np.linalg.norm(reference), 1e-300))
+    return float(np.linalg.norm(prediction - reference)) / max(float(np.linalg.norm(reference)), 1e-300)
 
 
 def make_record(run: RunState, status: str) -> RunRecord:

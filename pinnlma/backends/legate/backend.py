@@ -223,7 +223,7 @@ class LegateResidualSystem(LinearSystem):
 
     def _scaled_kernel(self, scale: Tensor) -> EquilibratedSPD:
         """J D⁻¹ Jᵀ, equilibrated; rebuilt only when D changes (once per iteration, not once per trial λ)."""
-        if self._kernel_scale is None or not torch.equal(self._kernel_scale, scale):
+        if self._kernel is None or self._kernel_scale is None or not torch.equal(self._kernel_scale, scale):
             np = self.np
             kernel = (self.jac * to_legate(np, 1.0 / scale)[None, :]) @ self.jac.T
             diag = ((self._j_t * self._j_t) @ (1.0 / scale)).to(self.dtype)  # diag(J D⁻¹ Jᵀ), in torch

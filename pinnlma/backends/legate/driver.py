@@ -135,7 +135,9 @@ def _os_release() -> dict[str, str]:
 
 
 def _deb822_stanzas(text: str) -> list[dict[str, str]]:
-    stanzas, current, key = [], {}, None
+    stanzas: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    key: str | None = None
     for raw in text.splitlines():
         if raw.startswith("#"):
             continue

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from ...machine import version
 from ..base import BackendUnavailable
@@ -34,7 +35,7 @@ print(json.dumps({"sum": total, "config": env.legate_config,
 """
 
 
-def verify(timeout: float = 300.0) -> dict[str, object]:
+def verify(timeout: float = 300.0) -> dict[str, Any]:
     """Import cupynumeric in a fresh interpreter and multiply two 100×100 matrices of ones."""
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[3])

@@ -27,18 +27,19 @@ class TorchNormalSystem(LinearSystem):
         self.n, self.m = n, 0
         self._jt_times = jt_times
         self._on_breakdown = on_breakdown
-        self.matrix: PackedNormalMatrix | DenseNormalMatrix | None = None
-        self.g: Tensor | None = None
+        matrix: PackedNormalMatrix | DenseNormalMatrix | None = None
+        g: Tensor | None = None
         for r_s, j_s in slices:
-            if self.matrix is None:
-                self.matrix = normal_matrix(n, j_s.dtype, j_s.device, gram_dtype)
-                self.g = torch.zeros(n, dtype=j_s.dtype, device=j_s.device)
-            self.matrix.add_rows(j_s)  # A += J_sᵀ J_s
-            self.g.addmv_(j_s.T, r_s)  # g += J_sᵀ r_s
+            if matrix is None or g is None:
+                matrix = normal_matrix(n, j_s.dtype, j_s.device, gram_dtype)
+                g = torch.zeros(n, dtype=j_s.dtype, device=j_s.device)
+            matrix.add_rows(j_s)  # A += J_sᵀ J_s
+            g.addmv_(j_s.T, r_s)  # g += J_sᵀ r_s
             self.m += r_s.shape[0]
-        if self.matrix is None:
+        if matrix is None or g is None:
             raise ValueError("the Jacobian has no rows: the residual vector is empty")
-        self.matrix.finish()
+        matrix.finish()
+        self.matrix, self.g = matrix, g
         self.fallback_solves = 0
 
     @property
@@ -97,7 +98,7 @@ class TorchResidualSystem(LinearSystem):
 
     def _scaled_kernel(self, scale: Tensor) -> Tensor:
         """J D⁻¹ Jᵀ, rebuilt only when D changes (once per iteration, not once per trial λ)."""
-        if self._kernel_scale is None or not torch.equal(self._kernel_scale, scale):
+        if self._kernel is None or self._kernel_scale is None or not torch.equal(self._kernel_scale, scale):
             self._kernel = (self.jac / scale) @ self.jac.T
             self._kernel_scale = scale.clone()
         return self._kernel

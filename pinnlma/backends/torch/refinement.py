@@ -45,24 +45,25 @@ class RefinedNormalSystem(LinearSystem):
         self._jt_times = jt_times
         self._on_breakdown = on_breakdown
         self.rows: list[Tensor] = []
-        self.matrix: PackedNormalMatrix | DenseNormalMatrix | None = None
-        self.g: Tensor | None = None
+        matrix: PackedNormalMatrix | DenseNormalMatrix | None = None
+        g: Tensor | None = None
         diag: Tensor | None = None
         for r_s, j_s in slices:
-            if self.matrix is None:
-                self.matrix = normal_matrix(n, gram_dtype, j_s.device)
-                self.g = torch.zeros(n, dtype=j_s.dtype, device=j_s.device)
+            if matrix is None or g is None or diag is None:
+                matrix = normal_matrix(n, gram_dtype, j_s.device)
+                g = torch.zeros(n, dtype=j_s.dtype, device=j_s.device)
                 diag = torch.zeros(n, dtype=j_s.dtype, device=j_s.device)
             j_s = j_s.detach()
-            self.matrix.add_rows(j_s.to(gram_dtype))  # Ã += J_sᵀ J_s, all in gram_dtype
-            self.g.addmv_(j_s.T, r_s)  # g += J_sᵀ r_s
+            matrix.add_rows(j_s.to(gram_dtype))  # Ã += J_sᵀ J_s, all in gram_dtype
+            g.addmv_(j_s.T, r_s)  # g += J_sᵀ r_s
             diag += torch.linalg.vector_norm(j_s, dim=0).square()
             self.rows.append(j_s)
             self.m += r_s.shape[0]
-        if self.matrix is None or diag is None:
+        if matrix is None or g is None or diag is None:
             raise ValueError("the Jacobian has no rows: the residual vector is empty")
-        self.diag = diag
-        self.matrix.finish(diag)
+        self.diag, self.g = diag, g
+        matrix.finish(diag)
+        self.matrix: PackedNormalMatrix | DenseNormalMatrix = matrix
         self.exact = False  # True once rebuilt with full-precision products
         self.sweeps: list[int] = []  # refinement sweeps each solve needed
         self.fallback_solves = 0
@@ -120,7 +121,9 @@ class RefinedNormalSystem(LinearSystem):
     def _refined(self, shift: Tensor, rhs: Tensor) -> Tensor | None:
         """x with K x = rhs to full-precision backward error, or None (M indefinite, no contraction)."""
         solver = self.matrix.factor(shift)
-        x = solver(rhs) if solver is not None else None
+        if solver is None:
+            return None
+        x = solver(rhs)
         if x is None:
             return None
         x = x.to(rhs.dtype)
@@ -149,7 +152,7 @@ class RefinedNormalSystem(LinearSystem):
 
     def _rebuild_exact(self) -> None:
         """JᵀJ again from the kept rows, in their own precision; later systems too (``on_breakdown``)."""
-        self.matrix = None  # release the n×n of the single-precision products first
+        del self.matrix  # release the n×n of the single-precision products first
         matrix = normal_matrix(self.n, self.g.dtype, self.g.device)
         for rows in self.rows:
             matrix.add_rows(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from copy import deepcopy
 
 from .base import Damping
@@ -10,7 +11,7 @@ from .nielsen import Nielsen
 
 __all__ = ["DAMPINGS", "make_damping"]
 
-DAMPINGS: dict[str, type[Damping]] = {"nielsen": Nielsen, "levenberg": Levenberg, "marquardt": Marquardt}
+DAMPINGS: dict[str, Callable[[], Damping]] = {"nielsen": Nielsen, "levenberg": Levenberg, "marquardt": Marquardt}
 """Damping rule name → class (built with its default settings); the first is the default."""
 
 

@@ -59,7 +59,7 @@ def run(out: Path, size: BurgersSize, echo: Callable[[str], None] = print) -> di
             config = RunConfig(optimizer=name, iters=10**9, time_limit=size.budget_s, seed=seed)
             result = solve(problem, config, progress=False)
             h, a = result.record.history, result.record.attrs
-            r = {"iteration": np.asarray(h["iteration"]), "time": np.asarray(h["time"]),
+            r: dict[str, Any] = {"iteration": np.asarray(h["iteration"]), "time": np.asarray(h["time"]),
                  "loss": np.asarray(h["loss"]), "rel_l2": np.asarray(h["rel_l2"]),
                  "prediction": np.asarray(result.record.solution["prediction"])[:, 0],
                  "final_rel_l2": float(a["final_rel_l2"]), "final_loss": float(a["final_loss"]),
@@ -98,7 +98,7 @@ def _at_lm_iterations(runs: dict[str, dict[int, dict[str, Any]]]) -> dict[str, A
     out: dict[str, Any] = {}
     for seed, lm in runs["lm"].items():
         k = int(lm["iteration"][-1])
-        row = {"iterations": k}
+        row: dict[str, Any] = {"iterations": k}
         for name in OPTIMIZERS:
             r = runs[name][seed]
             ok = np.isfinite(r["rel_l2"]) & (r["iteration"] <= k)

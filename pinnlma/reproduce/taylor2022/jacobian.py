@@ -97,7 +97,7 @@ def _measure(widths: tuple[int, ...], strategy: str, m: int, repeats: int) -> di
         t0 = time.perf_counter()
         engine.full(theta)
         times.append(time.perf_counter() - t0)
-    return {"seconds": statistics.median(times), "peak": peak, "plan": engine.plan.strategy}
+    return {"seconds": statistics.median(times), "peak": peak, "plan": engine.plan.strategy if engine.plan else ''}
 
 
 def _trim() -> None:

@@ -44,6 +44,7 @@ def keras_network(seed: int) -> nn.Sequential:
     torch.manual_seed(seed)
     net = nn.Sequential(nn.Linear(1, 20), nn.Tanh(), nn.Linear(20, 1)).double()
     for layer in (net[0], net[2]):
+        assert isinstance(layer, nn.Linear)
         nn.init.xavier_uniform_(layer.weight)
         nn.init.zeros_(layer.bias)
     return net

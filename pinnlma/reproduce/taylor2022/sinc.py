@@ -78,7 +78,7 @@ def run(out: Path, size: SincSize, echo: Callable[[str], None] = print) -> dict[
             wall = time.perf_counter() - t0
             h = result.record.history
             fit = result.assembler.predict(result.theta, xs[:, None])[:, 0]
-            r = {"iteration": np.asarray(h["iteration"]), "time": np.asarray(h["time"]),
+            r: dict[str, Any] = {"iteration": np.asarray(h["iteration"]), "time": np.asarray(h["time"]),
                  "mse": np.asarray(h["loss"]), "fit": fit, "wall_s": wall,
                  "optimizer_s": float(result.record.attrs["elapsed"]), "status": result.status,
                  "final_mse": float(result.record.attrs["final_loss"]), **part_errors(xs, fit)}
@@ -106,7 +106,7 @@ def _summarize(runs: dict[str, dict[int, dict[str, Any]]], size: SincSize, n_par
     for name, per_seed in runs.items():
         rs = list(per_seed.values())
         mse = pad_curves([r["mse"] for r in rs])
-        at = {str(k): spread(mse[:, k]) for k in (100, 200) if k < mse.shape[1]}
+        at = {str(k): spread(mse[:, k].tolist()) for k in (100, 200) if k < mse.shape[1]}
         per_opt[name] = {
             "iterations": size.iters[name], "final_mse": spread([r["final_mse"] for r in rs]),
             "mse_at_iteration": at, "optimizer_s": spread([r["optimizer_s"] for r in rs]),

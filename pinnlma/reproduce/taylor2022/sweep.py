@@ -67,7 +67,7 @@ def run(out: Path, size: SweepSize, lm_target: float, base_params: int,
             keep = thin(len(mse))
             curves[f"seed{seed}"] = {"iteration": keep.astype(float), "mse": mse[keep]}
         p = n_params(widths)
-        row = {"arch": arch(widths), "widths": list(widths), "n_params": p, "ratio": p / base_params,
+        row: dict[str, Any] = {"arch": arch(widths), "widths": list(widths), "n_params": p, "ratio": p / base_params,
                "final_mse": spread(finals), "optimizer_s": spread(seconds)}
         rows.append(row)
         data[arch(widths).replace("–", "-")] = {"n_params": p, **curves}
