@@ -146,13 +146,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         problem = load_problem(args.problem)
-        problem = apply_options(problem, quick=args.quick, points=args.points, boundary_points=args.boundary_points,
-                                width=args.width, depth=args.depth, activation=args.activation)
-        chosen = {"optimizer": args.optimizer, "backend": args.backend, "dtype": args.dtype, "damping": args.damping,
-                  "jacobian": args.jacobian}
-        config = RunConfig(iters=args.iters, time_limit=args.time_limit, seed=args.seed, lr=args.lr,
-                           geodesic=args.geodesic, devices=tuple(args.devices.split(",")) if args.devices else None,
-                           **{k: v for k, v in chosen.items() if v is not None})  # unset: RunConfig's defaults
+        problem = apply_options(
+            problem,
+            quick=args.quick,
+            points=args.points,
+            boundary_points=args.boundary_points,
+            width=args.width,
+            depth=args.depth,
+            activation=args.activation,
+        )
+        chosen = {
+            "optimizer": args.optimizer,
+            "backend": args.backend,
+            "dtype": args.dtype,
+            "damping": args.damping,
+            "jacobian": args.jacobian,
+        }
+        config = RunConfig(
+            iters=args.iters,
+            time_limit=args.time_limit,
+            seed=args.seed,
+            lr=args.lr,
+            geodesic=args.geodesic,
+            devices=tuple(args.devices.split(",")) if args.devices else None,
+            **{k: v for k, v in chosen.items() if v is not None},
+        )  # unset: RunConfig's defaults
     except (ProblemNotFound, ValueError) as err:
         raise UsageError(str(err)) from None
     if args.plot:
@@ -167,16 +185,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
         except OSError as err:
             raise UsageError(str(err)) from None
     try:
-        result = solve(problem, config, out=out, overwrite=args.overwrite, resume=args.resume,
-                       progress=None if not args.quiet else False)
+        result = solve(
+            problem,
+            config,
+            out=out,
+            overwrite=args.overwrite,
+            resume=args.resume,
+            progress=None if not args.quiet else False,
+        )
     except (FileExistsError, FileNotFoundError, RunFileError, ResumeError, BackendUnavailable, SetupError) as err:
         raise UsageError(str(err)) from None
     except FloatingPointError as err:  # a baseline optimizer met a non-finite loss
         raise UsageError(str(err)) from None
     attrs = result.record.attrs
     coefs = "".join(f", {k[6:]}={v:.6g}" for k, v in attrs.items() if k.startswith("param_"))
-    print(f"{problem.name}: {config.optimizer} {attrs['iterations']} iterations in {attrs['elapsed']:.1f} s, "
-          f"loss {attrs['final_loss']:.3e}, rel_l2 {attrs['final_rel_l2']:.3e}{coefs} ({result.status})")
+    print(
+        f"{problem.name}: {config.optimizer} {attrs['iterations']} iterations in {attrs['elapsed']:.1f} s, "
+        f"loss {attrs['final_loss']:.3e}, rel_l2 {attrs['final_rel_l2']:.3e}{coefs} ({result.status})"
+    )
     if out is not None:
         print(f"run written to {out}")
     if args.plot:
@@ -218,8 +244,18 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     if args.report_only:
         only = []
     out = args.out or str(paper.DEFAULT_OUT)
-    command = " ".join(["pinnlma reproduce", args.paper, *(["--quick"] if args.quick else []),
-                        *(["--only", args.only] if args.only else []), "--out", out, "--threads", str(args.threads)])
+    command = " ".join(
+        [
+            "pinnlma reproduce",
+            args.paper,
+            *(["--quick"] if args.quick else []),
+            *(["--only", args.only] if args.only else []),
+            "--out",
+            out,
+            "--threads",
+            str(args.threads),
+        ]
+    )
     try:
         paper.run(out, size=size, experiments=only, command=command)
     except ValueError as err:
@@ -251,23 +287,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boundary-points", type=_count, help="points per boundary/initial condition")
     p.add_argument("--width", type=_count, help="hidden layer width")
     p.add_argument("--depth", type=_count, help="number of hidden layers")
-    p.add_argument("--activation", choices=Choices(_activations),
-                   help="hidden-layer activation (default: the problem's, usually tanh)")
+    p.add_argument(
+        "--activation",
+        choices=Choices(_activations),
+        help="hidden-layer activation (default: the problem's, usually tanh)",
+    )
     p.add_argument("--lr", type=_positive_float, help="learning rate (adam, lbfgs)")
     p.add_argument("--damping", choices=Choices(_dampings), help="LM damping rule (default: nielsen)")
     p.add_argument("--geodesic", action="store_true", help="LM with geodesic acceleration")
-    p.add_argument("--jacobian", choices=Choices(_jacobian_paths),
-                   help="PINN Jacobian path: exact MLP channels (fast) or generic per-point autograd (default: auto)")
-    p.add_argument("--devices", metavar="DEV,DEV,...",
-                   help="torch devices that compute Jacobian slices in parallel, e.g. cuda:0,cuda:1 or cpu,cpu")
+    p.add_argument(
+        "--jacobian",
+        choices=Choices(_jacobian_paths),
+        help="PINN Jacobian path: exact MLP channels (fast) or generic per-point autograd (default: auto)",
+    )
+    p.add_argument(
+        "--devices",
+        metavar="DEV,DEV,...",
+        help="torch devices that compute Jacobian slices in parallel, e.g. cuda:0,cuda:1 or cpu,cpu",
+    )
     p.add_argument("--quiet", action="store_true", help="no live progress line")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("reproduce", help=f"reproduce a paper's evidence on this machine ({', '.join(PAPERS)})")
     p.add_argument("paper", metavar="NAME", help=f"one of {', '.join(PAPERS)}")
     p.add_argument("--quick", action="store_true", help="small sizes that finish in under 5 minutes")
-    p.add_argument("--out", metavar="DIR", help="folder for the HDF5 data, figures and README.md "
-                   "(default results/taylor2022)")
+    p.add_argument(
+        "--out", metavar="DIR", help="folder for the HDF5 data, figures and README.md (default results/taylor2022)"
+    )
     p.add_argument("--only", metavar="EXP,...", help="run only these experiments (an unknown name lists the paper's)")
     p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="torch intra-op threads (default 1)")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test-only sizes
@@ -275,13 +321,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("bench", help=f"benchmark cases ({', '.join(CASES)}); JSON out")
-    p.add_argument("case", nargs="?", metavar="CASE",
-                   help=f"one of {', '.join(CASES)} (default: all, in that order)")
+    p.add_argument("case", nargs="?", metavar="CASE", help=f"one of {', '.join(CASES)} (default: all, in that order)")
     p.add_argument("--quick", action="store_true", help="smaller variants that finish in a few minutes")
-    p.add_argument("--out", default="results/benchmarks", metavar="DIR",
-                   help="folder for <case>.json (and figures); default results/benchmarks")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
-                   help="torch intra-op threads (default: torch's default for the machine)")
+    p.add_argument(
+        "--out",
+        default="results/benchmarks",
+        metavar="DIR",
+        help="folder for <case>.json (and figures); default results/benchmarks",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="torch intra-op threads (default: torch's default for the machine)",
+    )
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test-only sizes
     p.set_defaults(func=_cmd_bench)
 

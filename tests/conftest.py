@@ -1,4 +1,5 @@
 """Fixtures shared by the test suite."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """`pinnlma run` and the run loop through it: the run file, resume, overwrite protection, error paths."""
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,19 @@ def test_run_file_follows_the_contract(tmp_path: Path) -> None:
     out = tmp_path / "run.h5"
     assert main(["run", "burgers", "--quick", "--iters", "3", "--out", str(out), "--quiet"]) == 0
     with h5py.File(out) as f:
-        for key in ("problem", "optimizer", "backend", "dtype", "seed", "n_params", "n_residuals", "status",
-                    "final_loss", "final_rel_l2", "pinnlma_version"):
+        for key in (
+            "problem",
+            "optimizer",
+            "backend",
+            "dtype",
+            "seed",
+            "n_params",
+            "n_residuals",
+            "status",
+            "final_loss",
+            "final_rel_l2",
+            "pinnlma_version",
+        ):
             assert key in f.attrs, key
         assert f.attrs["problem"] == "burgers" and f.attrs["optimizer"] == "lm" and f.attrs["dtype"] == "float64"
         for key in ("iteration", "time", "loss", "rel_l2", "damping"):
@@ -98,48 +110,151 @@ def test_error_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_bad_resume_files_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = tmp_path / "notes.h5"
     text.write_text("not a run file\n")
-    assert main(["run", "burgers", "--quick", "--iters", "1", "--resume", str(text), "--out", str(tmp_path / "a.h5"),
-                 "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--iters",
+                "1",
+                "--resume",
+                str(text),
+                "--out",
+                str(tmp_path / "a.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "not an HDF5 file" in capsys.readouterr().err
     heat = tmp_path / "heat.h5"
     assert main(["run", "heat1d", "--quick", "--iters", "1", "--out", str(heat), "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["run", "burgers", "--quick", "--iters", "1", "--resume", str(heat), "--out", str(tmp_path / "b.h5"),
-                 "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--iters",
+                "1",
+                "--resume",
+                str(heat),
+                "--out",
+                str(tmp_path / "b.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "run file has problem='heat1d'" in capsys.readouterr().err
     small = tmp_path / "small.h5"
     assert main(["run", "burgers", "--quick", "--iters", "1", "--out", str(small), "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["run", "burgers", "--quick", "--width", "12", "--iters", "1", "--resume", str(small),
-                 "--out", str(tmp_path / "c.h5"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--width",
+                "12",
+                "--iters",
+                "1",
+                "--resume",
+                str(small),
+                "--out",
+                str(tmp_path / "c.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "--width/--depth" in capsys.readouterr().err
-    assert main(["run", "burgers", "--quick", "--points", "40", "--iters", "1", "--resume", str(small),
-                 "--out", str(tmp_path / "d.h5"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--points",
+                "40",
+                "--iters",
+                "1",
+                "--resume",
+                str(small),
+                "--out",
+                str(tmp_path / "d.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "--quick/--points/--boundary-points" in capsys.readouterr().err
-    assert main(["run", "burgers", "--quick", "--damping", "levenberg", "--iters", "2", "--resume", str(small),
-                 "--out", str(tmp_path / "e.h5"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--damping",
+                "levenberg",
+                "--iters",
+                "2",
+                "--resume",
+                str(small),
+                "--out",
+                str(tmp_path / "e.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "the run used --damping nielsen" in capsys.readouterr().err
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(small.read_bytes()[:3000])
-    assert main(["run", "burgers", "--quick", "--iters", "2", "--resume", str(truncated),
-                 "--out", str(tmp_path / "f.h5"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--iters",
+                "2",
+                "--resume",
+                str(truncated),
+                "--out",
+                str(tmp_path / "f.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "truncated or damaged" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    (["--devices", "nonsense"], "unknown device 'nonsense'"),
-    (["--devices", "cpu,,cpu"], "unknown device ''"),
-    (["--devices", "cuda:7"], "is not available"),
-    (["--seed", str(2**64)], "seed must be a whole number"),
-    (["--jacobian", "channels", "--activation", "gelu"], "channel Jacobian needs"),
-    (["--plot", "figure.jpg"], "ending in .png"),
-    (["--plot", "."], "is a folder"),
-    (["--out", "."], "is a folder"),
-    (["--out", "blocker/run.h5"], "blocker is a file, not a folder"),
-])
-def test_bad_options_are_refused_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str], options: list[str],
-                                                 message: str) -> None:
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--devices", "nonsense"], "unknown device 'nonsense'"),
+        (["--devices", "cpu,,cpu"], "unknown device ''"),
+        (["--devices", "cuda:7"], "is not available"),
+        (["--seed", str(2**64)], "seed must be a whole number"),
+        (["--jacobian", "channels", "--activation", "gelu"], "channel Jacobian needs"),
+        (["--plot", "figure.jpg"], "ending in .png"),
+        (["--plot", "."], "is a folder"),
+        (["--out", "."], "is a folder"),
+        (["--out", "blocker/run.h5"], "blocker is a file, not a folder"),
+    ],
+)
+def test_bad_options_are_refused_before_training(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    message: str,
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "blocker").write_text("a file where a folder would go\n")
     assert main(["run", "burgers", "--quick", "--iters", "1", "--quiet", *options]) == 2
@@ -153,8 +268,9 @@ def test_sizes_must_be_at_least_one(option: str) -> None:
         main(["run", "burgers", option, "0"])
 
 
-def test_a_residual_that_is_nan_at_the_start_is_a_one_line_error(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_residual_that_is_nan_at_the_start_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     problem_file = tmp_path / "nan_problem.py"
     source = EXAMPLE.read_text()
     pde = '    return f.d("t", "t") + '
@@ -168,8 +284,19 @@ def test_ctrl_c_stops_after_an_iteration_and_the_checkpoint_resumes(tmp_path: Pa
     """SIGINT to a real `pinnlma run`: exit 130, a checkpoint whose history ends at its iteration count, and
     a resume that continues from there without a gap."""
     out = tmp_path / "run.h5"
-    command = [sys.executable, "-m", "pinnlma", "run", "burgers", "--quick", "--iters", "100000", "--out", str(out),
-               "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "pinnlma",
+        "run",
+        "burgers",
+        "--quick",
+        "--iters",
+        "100000",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300

@@ -71,8 +71,9 @@ def test_every_python_m_command_in_the_docs_names_a_module_with_a_command_line()
         seen.update(re.findall(r"python -m (pinnlma[\w.]*)", path.read_text()))
     assert {"pinnlma.validation.nist_strd", "pinnlma.validation.problems"} <= seen
     for module in sorted(seen):
-        done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120,
-                              check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120, check=False
+        )
         assert done.returncode == 0 and "usage" in done.stdout.lower(), f"python -m {module} --help: {done.stderr}"
 
 
@@ -92,7 +93,9 @@ def test_make_targets_and_ci_named_in_the_readme_exist() -> None:
 def test_paths_and_modules_named_in_the_docs_exist(path: Path) -> None:
     text = path.read_text()
     for name in set(re.findall(r"\b(?:tests|docs|pinnlma|problems|scripts)/[\w/]+\.(?:py|md)\b", text)):
-        assert (ROOT / name).exists() or (path.parent / name).exists(), f"{path.name} names {name}, which does not exist"
+        assert (ROOT / name).exists() or (path.parent / name).exists(), (
+            f"{path.name} names {name}, which does not exist"
+        )
     for dotted in set(re.findall(r"`(pinnlma(?:\.\w+)+)", text)):
         parts = dotted.split(".")
         for k in range(len(parts), 0, -1):  # the longest importable prefix, then attributes
@@ -113,9 +116,25 @@ def test_custom_problem_tutorial_runs_and_is_accurate(tmp_path: Path) -> None:
     result = solve(problem, RunConfig(), progress=False)  # the tutorial's own defaults
     assert result.rel_l2 < 1e-4, result.rel_l2  # measured 1.7e-5 at 150 iterations
     argv = next(a for a in commands(ROOT / "docs" / "custom_problem.md", "pinnlma") if a[1] == "run")
-    out = subprocess.run([sys.executable, "-m", "pinnlma", *argv[1:3], "--quick", "--quiet",
-                          "--out", str(tmp_path / "osc.h5"), "--plot", str(tmp_path / "osc.png")],
-                         capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pinnlma",
+            *argv[1:3],
+            "--quick",
+            "--quiet",
+            "--out",
+            str(tmp_path / "osc.h5"),
+            "--plot",
+            str(tmp_path / "osc.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     assert "damped_oscillator: lm 40 iterations" in out.stdout
 
@@ -129,8 +148,9 @@ def test_tutorial_snippets_match_the_example_file() -> None:
             assert line.strip() in source, f"tutorial line not in the example file: {line!r}"
 
 
-def test_the_run_file_reading_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_run_file_reading_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["run", "burgers", "--quick", "--iters", "2", "--out", "run.h5", "--quiet"]) == 0
     (block,) = blocks(ROOT / "docs" / "run_file.md", "python")

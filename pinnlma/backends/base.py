@@ -13,6 +13,7 @@ form keeps J (m×n, m < n) and uses the push-through identity
 which costs m²·n instead of m·n². Everything that crosses the interface is a torch n-vector or m-vector
 (or a float); the matrices stay wherever the backend keeps them.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -79,9 +80,7 @@ class Backend(ABC):
     name: str
 
     @abstractmethod
-    def normal_system(
-        self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]
-    ) -> LinearSystem:
+    def normal_system(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]) -> LinearSystem:
         """Accumulate JᵀJ and Jᵀr over the slices. ``jt_times(w)`` returns Jᵀw (for right-hand
         sides other than r, e.g. geodesic acceleration), computed by the caller without storing J."""
 

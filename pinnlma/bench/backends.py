@@ -11,6 +11,7 @@ Key read by other tools: ``ratio`` = cupynumeric step time / torch step time (ta
 Legate runs with the processors pinnlma chooses (``--cpus 1`` on a CPU-only machine unless
 ``LEGATE_CONFIG`` or ``PINNLMA_LEGATE_CPUS`` says otherwise), torch with its default threads.
 """
+
 from __future__ import annotations
 
 import time
@@ -62,8 +63,10 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     rows, width, depth, boundary = _size(quick, tiny)
     legate = _legate_backend()
     backends = {"torch": "torch", "cupynumeric": legate}
-    echo(f"{CASE}: Burgers PINN m={rows}, 2→{width}×{depth}→1; {repeats} alternating repeats of one LM step "
-         f"per backend; torch threads {torch.get_num_threads()}; legate: {legate.describe()}")
+    echo(
+        f"{CASE}: Burgers PINN m={rows}, 2→{width}×{depth}→1; {repeats} alternating repeats of one LM step "
+        f"per backend; torch threads {torch.get_num_threads()}; legate: {legate.describe()}"
+    )
     cores = {name: _core(backend, rows, width, depth, boundary) for name, backend in backends.items()}
     probes = {name: StepProbe(core) for name, (core, _) in cores.items()}
     state = snapshot(cores["torch"][0])
@@ -77,6 +80,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
             result = probes[name].step()
             result["x"] = core.state.x.clone()
             return result
+
         return go
 
     samples = timing.alternate({name: step(name) for name in BACKENDS}, repeats)
@@ -99,17 +103,30 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     for name in BACKENDS:
         p = per_backend[name]
         echo(f"  {name}: step {fmt_s(p['step_s'])}; " + ", ".join(f"{k} {fmt_s(v)}" for k, v in p["parts_s"].items()))
-    summary = (f"{CASE}: cupynumeric/torch per-iteration time {ratio:.2f}x (target <= {TARGET}: "
-               f"{'met' if ratio <= TARGET else 'missed'}), m={core.m}, n={core.n}, update rel. diff {update_diff:.1e}")
+    summary = (
+        f"{CASE}: cupynumeric/torch per-iteration time {ratio:.2f}x (target <= {TARGET}: "
+        f"{'met' if ratio <= TARGET else 'missed'}), m={core.m}, n={core.n}, update rel. diff {update_diff:.1e}"
+    )
     payload = {
-        "quick": quick, "tiny": tiny,
-        "configuration": {"problem": "burgers", "m": core.m, "n": core.n, "width": width, "depth": depth,
-                          "dtype": "float64", "repeats": repeats, "torch_threads": torch.get_num_threads(),
-                          "legate": legate.describe(), "timing": "median of alternating repeats, same process, "
-                                                                 "each step from the same restored state"},
+        "quick": quick,
+        "tiny": tiny,
+        "configuration": {
+            "problem": "burgers",
+            "m": core.m,
+            "n": core.n,
+            "width": width,
+            "depth": depth,
+            "dtype": "float64",
+            "repeats": repeats,
+            "torch_threads": torch.get_num_threads(),
+            "legate": legate.describe(),
+            "timing": "median of alternating repeats, same process, each step from the same restored state",
+        },
         "backends": per_backend,
         "name": f"burgers-pinn{core.n}-m{core.m}",
-        "ratio": ratio, "target_ratio": TARGET, "meets_target": bool(ratio <= TARGET),
+        "ratio": ratio,
+        "target_ratio": TARGET,
+        "meets_target": bool(ratio <= TARGET),
         "extra_time_by_part_s": where,
         "update_relative_difference": update_diff,
         "wall_s": time.perf_counter() - started,

@@ -58,7 +58,9 @@ def sinc_data(m: int, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor,
     return x, torch.sinc(10 * x)
 
 
-def sinc_network(widths: Sequence[int] = SINC_WIDTHS, seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Sequential:
+def sinc_network(
+    widths: Sequence[int] = SINC_WIDTHS, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> nn.Sequential:
     """1 → widths → 1 with tanh, torch's default initialisation under ``torch.manual_seed(seed)``."""
     torch.manual_seed(seed)
     sizes = [1, *widths, 1]
@@ -71,7 +73,7 @@ def sinc_network(widths: Sequence[int] = SINC_WIDTHS, seed: int = 0, dtype: torc
 
 
 def architecture(widths: Sequence[int], inputs: int = 1) -> str:
-    """"1→20→20→14→1 tanh" for widths (20, 20, 14)."""
+    """ "1→20→20→14→1 tanh" for widths (20, 20, 14)."""
     return "→".join(str(s) for s in (inputs, *widths, 1)) + " tanh"
 
 
@@ -91,8 +93,9 @@ def sinc_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return float(((model(x) - y) ** 2).mean())
 
 
-def sinc_assembler(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor,
-                   memory_budget: int | None = None) -> ResidualAssembler:
+def sinc_assembler(
+    net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, memory_budget: int | None = None
+) -> ResidualAssembler:
     """The same fit through pinnlma's PINN layer: a pure-data Problem (one PointData block) and a pinnlma
     MLP holding ``net``'s weights, so the ResidualAssembler's exact channel Jacobian applies. The rows
     are (u − y)/√m: the loss ‖r‖² is the MSE, the minimiser and the LM steps are those of u − y."""
@@ -104,10 +107,13 @@ def sinc_assembler(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor,
             assert isinstance(mine, nn.Linear)
             mine.weight.copy_(theirs.weight)
             mine.bias.copy_(theirs.bias)
-    problem = Problem(name="sinc", domain=Interval(-1.0, 1.0, name="x"), pde=None,
-                      conditions=[PointData(x.numpy(), y.numpy().reshape(-1), name="data")])
-    return ResidualAssembler(problem, mlp, dtype=x.dtype,
-                             memory_budget=memory_budget or DEFAULT_MEMORY_BUDGET)
+    problem = Problem(
+        name="sinc",
+        domain=Interval(-1.0, 1.0, name="x"),
+        pde=None,
+        conditions=[PointData(x.numpy(), y.numpy().reshape(-1), name="data")],
+    )
+    return ResidualAssembler(problem, mlp, dtype=x.dtype, memory_budget=memory_budget or DEFAULT_MEMORY_BUDGET)
 
 
 # -- Burgers -----------------------------------------------------------------------------------------------------
@@ -119,11 +125,23 @@ def burgers_problem(rows: int, width: int, depth: int, boundary: int = BURGERS_B
     return apply_options(load_problem("burgers"), points=interior, boundary_points=boundary, width=width, depth=depth)
 
 
-def burgers_assembler(rows: int, width: int, depth: int, *, boundary: int = BURGERS_BOUNDARY, seed: int = 0,
-                      memory_budget: int | None = None, dtype: torch.dtype = torch.float64) -> ResidualAssembler:
+def burgers_assembler(
+    rows: int,
+    width: int,
+    depth: int,
+    *,
+    boundary: int = BURGERS_BOUNDARY,
+    seed: int = 0,
+    memory_budget: int | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> ResidualAssembler:
     """The Burgers residual of :func:`burgers_problem`, set up from ``seed`` as ``pinnlma run`` does."""
-    return build_assembler(burgers_problem(rows, width, depth, boundary), seed=seed, dtype=dtype,
-                           memory_budget=memory_budget or DEFAULT_MEMORY_BUDGET)
+    return build_assembler(
+        burgers_problem(rows, width, depth, boundary),
+        seed=seed,
+        dtype=dtype,
+        memory_budget=memory_budget or DEFAULT_MEMORY_BUDGET,
+    )
 
 
 def burgers_params(width: int, depth: int) -> int:

@@ -31,8 +31,10 @@ def _openblas_threads(threads: int) -> int | None:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for setter, getter in (("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
-                               ("openblas_set_num_threads", "openblas_get_num_threads")):
+        for setter, getter in (
+            ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
+            ("openblas_set_num_threads", "openblas_get_num_threads"),
+        ):
             if hasattr(lib, setter) and hasattr(lib, getter):
                 getattr(lib, setter)(int(threads))
                 return int(getattr(lib, getter)())

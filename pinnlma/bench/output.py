@@ -18,8 +18,13 @@ class BenchUnavailable(RuntimeError):
     """A case cannot run on this installation (an optional dependency is missing)."""
 
 
-def write_json(out: Path, case: str, payload: dict[str, Any], started_load: list[float] | None = None,
-               extra_versions: Sequence[str] = ()) -> Path:
+def write_json(
+    out: Path,
+    case: str,
+    payload: dict[str, Any],
+    started_load: list[float] | None = None,
+    extra_versions: Sequence[str] = (),
+) -> Path:
     """``<out>/<case>.json`` with the machine, the versions (plus those of ``extra_versions``), the time,
     then the case's payload."""
     out.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,12 @@ __all__ = ["StepProbe", "restore", "snapshot"]
 PARTS = ("jacobian", "normal_equations", "solve", "trial_residuals", "overhead")
 """The parts a probed step is split into (``overhead``: everything the phases do not cover)."""
 
-_PHASE_PART = {"jacobian": "jacobian", "normal_equations": "normal_equations", "solve": "solve",
-               "trial_residual": "trial_residuals"}
+_PHASE_PART = {
+    "jacobian": "jacobian",
+    "normal_equations": "normal_equations",
+    "solve": "solve",
+    "trial_residual": "trial_residuals",
+}
 
 
 class StepProbe:
@@ -57,8 +61,13 @@ class StepProbe:
         total = time.perf_counter() - start
         parts = dict(self.parts)
         parts["overhead"] = total - sum(v for k, v in parts.items() if k != "overhead")
-        return {"step": total, "parts": parts, "trials": int(self.core.state.history["trials"][-1]),
-                "n_slices": self.n_slices, "slice_rows": self.slice_rows}
+        return {
+            "step": total,
+            "parts": parts,
+            "trials": int(self.core.state.history["trials"][-1]),
+            "n_slices": self.n_slices,
+            "slice_rows": self.slice_rows,
+        }
 
 
 def snapshot(core: LMCore) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def alternate(measures: dict[str, Callable[[], Any]], repeats: int) -> dict[str,
     names = list(measures)
     out: dict[str, list[Any]] = {name: [] for name in names}
     for k in range(repeats):
-        for name in (names if k % 2 == 0 else names[::-1]):
+        for name in names if k % 2 == 0 else names[::-1]:
             out[name].append(measures[name]())
     return out
 

@@ -1,6 +1,6 @@
 """The Levenberg–Marquardt core: knows residuals and Jacobians, nothing about PDEs.
 
-- :mod:`.core`: the iteration (:class:`LMCore`) on any :class:`ResidualModel`;
+- :mod:`.core`: the iteration (:class:`LMCore`) on any :class:`ResidualModel` (:mod:`.model`);
 - :mod:`.options`: options, stop reasons, per-iteration info and results;
 - :mod:`.damping`: the damping rules and their registry;
 - :mod:`.jacobian`: :class:`JacobianEngine`, J = ∂r/∂θ by autograd in memory-bounded row slices;
@@ -9,7 +9,7 @@
   :class:`LevenbergMarquardt`.
 """
 
-from .core import PHASES, LMCore, PhaseCallback, ResidualModel
+from .core import PHASES, LMCore, PhaseCallback
 from .damping import (
     DAMPINGS,
     Damping,
@@ -23,6 +23,7 @@ from .damping import (
 )
 from .jacobian import STRATEGIES, JacobianEngine, choose_strategy
 from .least_squares import least_squares
+from .model import ResidualModel, check_residual
 from .module import LevenbergMarquardt
 from .options import (
     IterationInfo,
@@ -55,6 +56,7 @@ __all__ = [
     "ResidualModel",
     "Scaling",
     "StopReason",
+    "check_residual",
     "choose_strategy",
     "least_squares",
     "make_damping",

@@ -14,19 +14,21 @@ One iteration at parameters x with residual r and cost F = ½‖r‖²:
    ftol or xtol fires in an iteration whose longer trial steps met NaN/Inf residuals, the steps were cut
    short by that region, not by a minimum: the run stops as ``nonfinite_boundary``, not as converged.
 """
+
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from ..backends import Backend, LinearSystem, get_backend
 from .damping import Damping, make_damping
+from .model import ResidualModel, check_residual
 from .options import (
     HISTORY_KEYS,
     MESSAGES,
@@ -37,7 +39,7 @@ from .options import (
     StopReason,
 )
 
-__all__ = ["PHASES", "LMCore", "PhaseCallback", "ResidualModel", "check_residual"]
+__all__ = ["PHASES", "LMCore", "PhaseCallback"]
 
 PHASES = ("jacobian", "normal_equations", "solve", "trial_residual")
 """The parts of an iteration :attr:`LMCore.on_phase` times (see :data:`PhaseCallback`)."""
@@ -57,26 +59,6 @@ raise; its own cost counts in the iteration's time.
 """
 
 
-class ResidualModel(Protocol):
-    """What the LM core needs to see of a problem: r(x), its Jacobian in slices, and two products."""
-
-    def residual(self, x: Tensor) -> Tensor:
-        """r(x): a 1-D tensor of x's dtype and fixed length m."""
-        ...
-
-    def slices(self, x: Tensor, m: int) -> Iterator[tuple[Tensor, Tensor]]:
-        """Row slices ``(r_s, J_s)`` of r and J = ∂r/∂x covering all m rows in order."""
-        ...
-
-    def jt_times(self, x: Tensor, w: Tensor) -> Tensor:
-        """Jᵀw at x (an n-vector) without storing J."""
-        ...
-
-    def second_directional(self, x: Tensor, v: Tensor) -> Tensor:
-        """d²/dt² r(x + t·v) at t = 0 (an m-vector), for geodesic acceleration."""
-        ...
-
-
 @dataclass
 class _State:
     x: Tensor
@@ -92,23 +74,6 @@ class _State:
     grad: Tensor | None = None
     fallback_solves: int = 0
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
-
-
-def check_residual(r: Tensor, x: Tensor, m: int | None, where: str) -> None:
-    """Shape and dtype contract of r(x): a 1-D tensor of x's dtype and (after the start) fixed length."""
-    if not isinstance(r, Tensor):
-        raise TypeError(f"the residual function returned {type(r).__name__} {where}; it must return a torch.Tensor")
-    if r.ndim != 1:
-        raise ValueError(
-            f"the residual must be a 1-D tensor, got shape {tuple(r.shape)} {where}; flatten it with .reshape(-1)"
-        )
-    if r.dtype != x.dtype:
-        raise TypeError(
-            f"the residual has dtype {r.dtype} but the parameters are {x.dtype} {where}; "
-            "make them match (e.g. build data tensors with the parameters' dtype)"
-        )
-    if m is not None and r.shape[0] != m:
-        raise ValueError(f"the residual changed length from {m} to {r.shape[0]} {where}; it must stay fixed")
 
 
 class LMCore:
@@ -198,8 +163,13 @@ class LMCore:
     def _record(self, *, step_norm: float, trials: int, grad_norm: float) -> None:
         s, h = self.state, self.state.history
         for key, value in (
-            ("iteration", s.iteration), ("time", s.elapsed), ("cost", s.cost), ("lam", self.damping.lam),
-            ("grad_norm", grad_norm), ("step_norm", step_norm), ("trials", trials),
+            ("iteration", s.iteration),
+            ("time", s.elapsed),
+            ("cost", s.cost),
+            ("lam", self.damping.lam),
+            ("grad_norm", grad_norm),
+            ("step_norm", step_norm),
+            ("trials", trials),
         ):
             h[key].append(float(value))
 
@@ -223,10 +193,15 @@ class LMCore:
         if bool(bad.any()) or not bool(torch.isfinite(grad).all()):
             status, grad_norm = StopReason.NONFINITE_JACOBIAN, math.nan
             columns = bad.nonzero().flatten().tolist()
-            where = (f"in {len(columns)} of {self.n} parameter columns (first: parameter {columns[0]})" if columns
-                     else "(in Jᵀr)")
-            s.detail = (f"{where} at iteration {s.iteration}, so the residual is not differentiable there (e.g. "
-                        "sqrt or log at 0, or an overflow); start from other parameters or guard the residual")
+            where = (
+                f"in {len(columns)} of {self.n} parameter columns (first: parameter {columns[0]})"
+                if columns
+                else "(in Jᵀr)"
+            )
+            s.detail = (
+                f"{where} at iteration {s.iteration}, so the residual is not differentiable there (e.g. "
+                "sqrt or log at 0, or an overflow); start from other parameters or guard the residual"
+            )
         else:
             grad_norm = float(grad.abs().max())
             if grad_norm <= gtol:
@@ -271,9 +246,11 @@ class LMCore:
             break
         if status in (StopReason.FTOL, StopReason.XTOL) and nonfinite_trials:
             status = StopReason.NONFINITE_BOUNDARY
-            s.detail = (f"(iteration {s.iteration + 1}: {nonfinite_trials} trial step(s) gave NaN/Inf, damping "
-                        f"{self.damping.lam:.3g}, gradient ‖Jᵀr‖∞ {grad_norm:.3g}); the minimum may lie beyond "
-                        "that region: constrain or reparametrize the parameters there, or start elsewhere")
+            s.detail = (
+                f"(iteration {s.iteration + 1}: {nonfinite_trials} trial step(s) gave NaN/Inf, damping "
+                f"{self.damping.lam:.3g}, gradient ‖Jᵀr‖∞ {grad_norm:.3g}); the minimum may lie beyond "
+                "that region: constrain or reparametrize the parameters there, or start elsewhere"
+            )
         s.fallback_solves += system.fallback_solves
         s.iteration += 1
         s.elapsed += time.perf_counter() - started
@@ -358,11 +335,21 @@ class LMCore:
         s = self.state
         plan = getattr(self.model, "plan", None)
         return LMResult(
-            x=s.x, cost=s.cost, fun=s.r, grad=s.grad, nit=s.iteration, nfev=s.nfev, njev=s.njev,
-            status=s.status, message=self.message,
+            x=s.x,
+            cost=s.cost,
+            fun=s.r,
+            grad=s.grad,
+            nit=s.iteration,
+            nfev=s.nfev,
+            njev=s.njev,
+            status=s.status,
+            message=self.message,
             history={k: list(v) for k, v in s.history.items()},
-            time=s.elapsed, jacobian=plan.strategy if plan is not None else self.jacobian_name,
-            backend=self.backend.name, form=self.form, fallback_solves=s.fallback_solves,
+            time=s.elapsed,
+            jacobian=plan.strategy if plan is not None else self.jacobian_name,
+            backend=self.backend.name,
+            form=self.form,
+            fallback_solves=s.fallback_solves,
         )
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -370,9 +357,17 @@ class LMCore:
         """Everything needed to continue this run exactly (parameters, damping, counters, history)."""
         s = self.state
         return {
-            "x": s.x.clone(), "iteration": s.iteration, "nfev": s.nfev, "njev": s.njev, "elapsed": s.elapsed,
-            "first": s.first, "status": s.status.value, "history": {k: list(v) for k, v in s.history.items()},
-            "damping": self.damping.state_dict(), "fallback_solves": s.fallback_solves, "detail": s.detail,
+            "x": s.x.clone(),
+            "iteration": s.iteration,
+            "nfev": s.nfev,
+            "njev": s.njev,
+            "elapsed": s.elapsed,
+            "first": s.first,
+            "status": s.status.value,
+            "history": {k: list(v) for k, v in s.history.items()},
+            "damping": self.damping.state_dict(),
+            "fallback_solves": s.fallback_solves,
+            "detail": s.detail,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -381,14 +376,26 @@ class LMCore:
         if x.shape != self.state.x.shape:
             raise ValueError(f"checkpoint has {x.shape[0]} parameters, this problem has {self.n}")
         r = self._residual_at(x)
-        s = _State(x=x, r=r, cost=0.5 * float(r @ r), iteration=int(state["iteration"]), nfev=int(state["nfev"]),
-                   njev=int(state["njev"]), elapsed=float(state["elapsed"]), first=bool(state["first"]),
-                   fallback_solves=int(state.get("fallback_solves", 0)), detail=str(state.get("detail", "")))
+        s = _State(
+            x=x,
+            r=r,
+            cost=0.5 * float(r @ r),
+            iteration=int(state["iteration"]),
+            nfev=int(state["nfev"]),
+            njev=int(state["njev"]),
+            elapsed=float(state["elapsed"]),
+            first=bool(state["first"]),
+            fallback_solves=int(state.get("fallback_solves", 0)),
+            detail=str(state.get("detail", "")),
+        )
         s.history = {k: list(map(float, state["history"][k])) for k in HISTORY_KEYS}
         status = StopReason(state.get("status", "running"))
         # a run stopped by a limit may be continued with a larger limit
-        s.status = StopReason.RUNNING if status in (StopReason.MAX_ITER, StopReason.TIME_LIMIT,
-                                                    StopReason.CALLBACK) else status
+        s.status = (
+            StopReason.RUNNING
+            if status in (StopReason.MAX_ITER, StopReason.TIME_LIMIT, StopReason.CALLBACK)
+            else status
+        )
         self.damping.load_state_dict(state["damping"])
         self.state = s
 

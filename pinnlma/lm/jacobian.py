@@ -13,6 +13,7 @@ Strategies (each gives the same J; they differ in cost):
 
 ``auto`` picks from the shapes and the memory budget (see :func:`choose_strategy`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +34,7 @@ budget // (SLICE_WORK_FACTOR·n·itemsize) rows (room for the rows and the inter
 def rows_per_slice(memory_budget: int, n: int, itemsize: int) -> int:
     """Rows of J in one slice under ``memory_budget`` bytes: budget // (SLICE_WORK_FACTOR·n·itemsize), at least 1."""
     return max(1, memory_budget // max(1, SLICE_WORK_FACTOR * n * itemsize))
+
 
 ResidualFn = Callable[..., Tensor]
 
@@ -125,12 +127,13 @@ class JacobianEngine:
         self._fast_checked = False
         self._order_checked = False
         self._strategies: dict[str, Callable[[Tensor, int, JacobianPlan], Iterator[tuple[Tensor, Tensor]]]] = {
-            "explicit": self._explicit_slices, "forward": self._forward_slices,
-            "reverse": self._reverse_slices, "rowwise": self._rowwise_slices,
+            "explicit": self._explicit_slices,
+            "forward": self._forward_slices,
+            "reverse": self._reverse_slices,
+            "rowwise": self._rowwise_slices,
         }
 
-    def rebind(self, *, args: Sequence[object] | None = None,
-               row_jacobian: RowJacobian | _Keep | None = _KEEP) -> None:
+    def rebind(self, *, args: Sequence[object] | None = None, row_jacobian: RowJacobian | _Keep | None = _KEEP) -> None:
         """Point the engine at new data or a new row shortcut; what is not given stays.
 
         ``args``: the new extra arguments of ``fun`` (e.g. the next mini-batch); the plan is made afresh
@@ -152,7 +155,11 @@ class JacobianEngine:
     def make_plan(self, m: int, n: int, itemsize: int) -> JacobianPlan:
         """Decide (and remember) the strategy and slice length for an m×n Jacobian of ``itemsize`` bytes."""
         auto = choose_strategy(
-            m, n, itemsize, rowwise_possible=self.rowwise, explicit=self.jac is not None,
+            m,
+            n,
+            itemsize,
+            rowwise_possible=self.rowwise,
+            explicit=self.jac is not None,
             memory_budget=self.memory_budget,
         )
         if self.requested == "auto":
@@ -189,7 +196,7 @@ class JacobianEngine:
     @staticmethod
     def _split(r: Tensor, jac: Tensor, rows: int) -> Iterator[tuple[Tensor, Tensor]]:
         for start in range(0, r.shape[0], rows):
-            yield r[start:start + rows], jac[start:start + rows]
+            yield r[start : start + rows], jac[start : start + rows]
 
     def _explicit(self, x: Tensor, rows: int) -> Iterator[tuple[Tensor, Tensor]]:
         assert self.jac is not None  # the plan is explicit only with a jac function
@@ -209,7 +216,7 @@ class JacobianEngine:
         eye = torch.eye(n, dtype=x.dtype, device=x.device)
         blocks, r = [], None
         for start in range(0, n, columns):
-            values, tangents = vmap(pushforward)(eye[start:start + columns])  # type: ignore[misc]
+            values, tangents = vmap(pushforward)(eye[start : start + columns])  # type: ignore[misc]
             r = values[0]
             blocks.append(tangents)
         assert r is not None  # n >= 1
@@ -245,7 +252,7 @@ class JacobianEngine:
         row_jac = vmap(jacrev(one_row, has_aux=True), in_dims=(None,) + (0,) * len(tensor_idx))
         data_rows = max(1, rows // per_row)
         for start in range(0, m // per_row, data_rows):
-            part = [self.args[i][start:start + data_rows] for i in tensor_idx]
+            part = [self.args[i][start : start + data_rows] for i in tensor_idx]
             fast = self._fast_rows(x, slice(start, start + data_rows), part, row_jac) if per_row == 1 else None
             if fast is None:
                 jac, r = row_jac(x, *part)
@@ -260,27 +267,33 @@ class JacobianEngine:
         """Positions in ``args`` of the tensors sliced by row (0-d tensors are passed whole)."""
         tensor_idx = [i for i, a in enumerate(self.args) if isinstance(a, Tensor) and a.ndim > 0]
         if not tensor_idx:
-            raise ValueError("rowwise=True needs the data rows as tensors in args (sliced along dim 0), "
-                             "but args holds no tensor with a row dimension; pass rowwise=False")
+            raise ValueError(
+                "rowwise=True needs the data rows as tensors in args (sliced along dim 0), "
+                "but args holds no tensor with a row dimension; pass rowwise=False"
+            )
         lengths = {int(self.args[i].shape[0]) for i in tensor_idx}
         if len(lengths) != 1:
             shapes = ", ".join(f"args[{i}] {tuple(self.args[i].shape)}" for i in tensor_idx)
-            raise ValueError(f"rowwise=True slices every tensor in args along dim 0, so they must have the same "
-                             f"number of rows; got {shapes}")
+            raise ValueError(
+                f"rowwise=True slices every tensor in args along dim 0, so they must have the same "
+                f"number of rows; got {shapes}"
+            )
         return tensor_idx
 
     def _residuals_per_row(self, m: int, tensor_idx: list[int]) -> int:
         rows = int(self.args[tensor_idx[0]].shape[0])
         if rows == 0 or m % rows:
-            raise ValueError(f"rowwise=True: the residual has {m} entries but the data has {rows} rows; every "
-                             "data row must give the same number of residuals (or pass rowwise=False)")
+            raise ValueError(
+                f"rowwise=True: the residual has {m} entries but the data has {rows} rows; every "
+                "data row must give the same number of residuals (or pass rowwise=False)"
+            )
         return m // rows
 
     def _check_row_order(self, x: Tensor, r_rows: Tensor, offset: int) -> None:
         """The first rowwise slice must reproduce r(x) at its positions; otherwise the residual breaks the
         rowwise promise (rows mixed, e.g. batch statistics, or k outputs stored column by column)."""
         with torch.no_grad():
-            expected = self.residual(x).detach()[offset:offset + r_rows.shape[0]]
+            expected = self.residual(x).detach()[offset : offset + r_rows.shape[0]]
         tol = 1e-8 if x.dtype == torch.float64 else 1e-3
         scale = float(expected.abs().max()) if expected.numel() else 0.0
         if expected.shape != r_rows.shape or not torch.allclose(r_rows, expected, rtol=tol, atol=tol * max(scale, 1.0)):
@@ -288,11 +301,13 @@ class JacobianEngine:
                 "rowwise=True, but evaluating the residual row by row does not reproduce r(x): the residuals of "
                 "data row i must depend on row i of each tensor in args alone, and a row with k residuals must "
                 "put them at positions k·i … k·i + k − 1 (e.g. (model(a) - b).reshape(-1), not .T.reshape(-1)); "
-                "fix the residual or pass rowwise=False")
+                "fix the residual or pass rowwise=False"
+            )
         self._order_checked = True
 
-    def _fast_rows(self, x: Tensor, rows: slice, part: list[Tensor],
-                   row_jac: Callable[..., tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor] | None:
+    def _fast_rows(
+        self, x: Tensor, rows: slice, part: list[Tensor], row_jac: Callable[..., tuple[Tensor, Tensor]]
+    ) -> tuple[Tensor, Tensor] | None:
         """The ``row_jacobian`` shortcut for this slice, or None. Its first result is compared once with
         the generic per-row Jacobian on a few rows; a mismatch turns the shortcut off for good."""
         if self.row_jacobian is None:
@@ -303,8 +318,10 @@ class JacobianEngine:
             jac, r = row_jac(x, *[p[:k] for p in part])
             rtol = 1e-9 if x.dtype == torch.float64 else 1e-4
             scale = float(jac.abs().max()) or 1.0
-            if not (torch.allclose(fast[0][:k], r, rtol=rtol, atol=rtol * float(r.abs().max() or 1.0))
-                    and torch.allclose(fast[1][:k], jac, rtol=rtol, atol=rtol * scale)):
+            if not (
+                torch.allclose(fast[0][:k], r, rtol=rtol, atol=rtol * float(r.abs().max() or 1.0))
+                and torch.allclose(fast[1][:k], jac, rtol=rtol, atol=rtol * scale)
+            ):
                 fast = None
             self._fast_checked = True
         if fast is None:

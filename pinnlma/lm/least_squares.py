@@ -1,4 +1,5 @@
 """``pinnlma.least_squares``: minimize ½‖r(x)‖² by Levenberg–Marquardt, scipy-style."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -35,7 +36,9 @@ def check_parameters(x0: object) -> Tensor:
     if x0.numel() == 0:
         raise ValueError("x0 is empty: there are no parameters to fit")
     if not bool(torch.isfinite(x0).all()):
-        raise ValueError(f"x0 holds {int((~torch.isfinite(x0)).sum())} non-finite entries (NaN/Inf); start from finite values")
+        raise ValueError(
+            f"x0 holds {int((~torch.isfinite(x0)).sum())} non-finite entries (NaN/Inf); start from finite values"
+        )
     return x0
 
 
@@ -91,8 +94,10 @@ def least_squares(
     """
     x0 = check_parameters(x0)
     engine = JacobianEngine(fun, args, jac=jac, strategy=jac_strategy, rowwise=rowwise, memory_budget=memory_budget)
-    options = LMOptions(ftol=ftol, xtol=xtol, gtol=gtol, max_iter=max_iter, time_limit=time_limit,
-                        geodesic=geodesic, form=form)
-    core = LMCore(engine, x0, damping=make_damping(damping, copy=True), backend=backend, options=options,
-                  callback=callback)
+    options = LMOptions(
+        ftol=ftol, xtol=xtol, gtol=gtol, max_iter=max_iter, time_limit=time_limit, geodesic=geodesic, form=form
+    )
+    core = LMCore(
+        engine, x0, damping=make_damping(damping, copy=True), backend=backend, options=options, callback=callback
+    )
     return core.run()

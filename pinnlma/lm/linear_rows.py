@@ -12,6 +12,7 @@ its preconditions on every slice (each Linear called once on a 2-D batch of the 
 once, compares its rows with the generic per-row Jacobian; if anything does not fit it says so
 (returns None) and the engine keeps the generic path.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -38,8 +39,9 @@ class LinearRowJacobian:
         self.checked = False
 
     @classmethod
-    def for_model(cls, model: nn.Module, names: Sequence[str],
-                  residual: Callable[..., Tensor]) -> LinearRowJacobian | None:
+    def for_model(
+        cls, model: nn.Module, names: Sequence[str], residual: Callable[..., Tensor]
+    ) -> LinearRowJacobian | None:
         """The row Jacobian of ``model``, or None when some parameter is not in an ``nn.Linear`` layer."""
         try:
             return cls(model, names, residual)
@@ -80,9 +82,11 @@ class LinearRowJacobian:
             if leaf_name == "weight":  # (out, in, s) = g ⊗ a along unit strides of the transposed copies
                 width = g.shape[1] * a.shape[1]
                 g_t, a_t = g.T.contiguous(), a.T.contiguous()
-                torch.mul(g_t.unsqueeze(1), a_t.unsqueeze(0), out=jac_t[start:start + width].view(g.shape[1], a.shape[1], s))
+                torch.mul(
+                    g_t.unsqueeze(1), a_t.unsqueeze(0), out=jac_t[start : start + width].view(g.shape[1], a.shape[1], s)
+                )
             else:
                 width = g.shape[1]
-                jac_t[start:start + width] = g.T
+                jac_t[start : start + width] = g.T
             start += width
         return r.detach(), jac_t.T

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from .base import ResidualFunction, StepReport, check_finite, loss_and_grad, start_vector, state_tensor, state_vector
 
-__all__ = ['Adam']
+__all__ = ["Adam"]
 
 
 class Adam:
@@ -20,8 +20,14 @@ class Adam:
     name = "adam"
     eval_every = 10
 
-    def __init__(self, model: ResidualFunction, x0: Tensor, lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        model: ResidualFunction,
+        x0: Tensor,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
         if not lr > 0:
             raise ValueError(f"lr must be positive, got {lr}")
         self.model = model
@@ -98,5 +104,7 @@ class Adam:
         grad = state_tensor(state["grad"], self._x).reshape(-1)
         self._cache = None
         if grad.numel():
-            self._cache = (torch.tensor(float(state["loss"]), dtype=self._x.dtype, device=self._x.device),
-                           state_vector(grad, self._x, "grad"))
+            self._cache = (
+                torch.tensor(float(state["loss"]), dtype=self._x.dtype, device=self._x.device),
+                state_vector(grad, self._x, "grad"),
+            )

@@ -101,8 +101,11 @@ def start_vector(x0: Tensor) -> Tensor:
 
 def state_tensor(value: Any, like: Tensor) -> Tensor:
     """A tensor (or numpy array / number) from a state dict, with ``like``'s dtype and device, copied."""
-    return torch.as_tensor(np.asarray(value) if not isinstance(value, Tensor) else value).to(
-        dtype=like.dtype, device=like.device).clone()
+    return (
+        torch.as_tensor(np.asarray(value) if not isinstance(value, Tensor) else value)
+        .to(dtype=like.dtype, device=like.device)
+        .clone()
+    )
 
 
 def state_vector(value: Any, like: Tensor, what: str) -> Tensor:
@@ -134,4 +137,5 @@ def check_finite(name: str, loss: float, iteration: int) -> None:
         where = "at the starting point (iteration 0)" if iteration == 0 else f"at iteration {iteration}"
         raise FloatingPointError(
             f"{name}: the loss is not finite ({loss}) {where}; try a smaller learning rate, float64, or "
-            "another initialisation")
+            "another initialisation"
+        )

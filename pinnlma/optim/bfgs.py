@@ -12,7 +12,7 @@ from torch.optim.lbfgs import _strong_wolfe
 
 from .base import ResidualFunction, StepReport, check_finite, loss_and_grad, start_vector, state_tensor, state_vector
 
-__all__ = ['BFGS']
+__all__ = ["BFGS"]
 
 
 class _NonFiniteTrial(Exception):
@@ -36,8 +36,16 @@ class BFGS:
     name = "bfgs"
     eval_every = 1
 
-    def __init__(self, model: ResidualFunction, x0: Tensor, lr: float = 1.0, max_ls: int = 25,
-                 c1: float = 1e-4, c2: float = 0.9, curvature_eps: float | None = None) -> None:
+    def __init__(
+        self,
+        model: ResidualFunction,
+        x0: Tensor,
+        lr: float = 1.0,
+        max_ls: int = 25,
+        c1: float = 1e-4,
+        c2: float = 0.9,
+        curvature_eps: float | None = None,
+    ) -> None:
         if not lr > 0:
             raise ValueError(f"lr must be positive, got {lr}")
         if not 0 < c1 < c2 < 1:
@@ -105,8 +113,9 @@ class BFGS:
             gtd = g.dot(d)
         t0 = self.lr if self._scaled else min(1.0, 1.0 / float(g.abs().sum())) * self.lr
         try:
-            f_new, g_new, t, _ = _strong_wolfe(self._trial, self._x, t0, d, self._f, g, gtd,
-                                               c1=self.c1, c2=self.c2, max_ls=self.max_ls)
+            f_new, g_new, t, _ = _strong_wolfe(
+                self._trial, self._x, t0, d, self._f, g, gtd, c1=self.c1, c2=self.c2, max_ls=self.max_ls
+            )
         except _NonFiniteTrial as err:
             f_new, g_new, t = self._backtrack(err.t, d, float(gtd))
         if g_new is None or not f_new < self._f or float(t) == 0.0:
@@ -143,10 +152,14 @@ class BFGS:
         """Parameters, loss and gradient there, the inverse Hessian and the counters."""
         empty = self._x.new_zeros(0)
         return {
-            "x": self._x.clone(), "H": self._H.clone(), "scaled": self._scaled,
+            "x": self._x.clone(),
+            "H": self._H.clone(),
+            "scaled": self._scaled,
             "loss": self._f if self._g is not None else math.nan,
             "grad": self._g.clone() if self._g is not None else empty,
-            "iteration": self.iteration, "evaluations": self.evaluations, "updates_skipped": self.updates_skipped,
+            "iteration": self.iteration,
+            "evaluations": self.evaluations,
+            "updates_skipped": self.updates_skipped,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:

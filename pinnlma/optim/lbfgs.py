@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .base import ResidualFunction, StepReport, check_finite, loss_and_grad, start_vector, state_tensor, state_vector
 
-__all__ = ['LBFGS']
+__all__ = ["LBFGS"]
 
 
 # how a number that torch's L-BFGS keeps as either a Python number or a 0-d tensor is stored
@@ -41,7 +41,6 @@ def _decode_number(value: Any, kind: Any, like: Tensor) -> Any:
     return int(number) if kind == _INT else number
 
 
-
 _LBFGS_NUMBERS = ("t", "H_diag")
 
 
@@ -56,8 +55,16 @@ class LBFGS:
     name = "lbfgs"
     eval_every = 10
 
-    def __init__(self, model: ResidualFunction, x0: Tensor, lr: float = 1.0, history_size: int = 50,
-                 max_ls: int = 25, tolerance_grad: float = 0.0, tolerance_change: float = 0.0) -> None:
+    def __init__(
+        self,
+        model: ResidualFunction,
+        x0: Tensor,
+        lr: float = 1.0,
+        history_size: int = 50,
+        max_ls: int = 25,
+        tolerance_grad: float = 0.0,
+        tolerance_change: float = 0.0,
+    ) -> None:
         if not lr > 0:
             raise ValueError(f"lr must be positive, got {lr}")
         if history_size < 1:
@@ -66,9 +73,16 @@ class LBFGS:
             raise ValueError(f"max_ls must be >= 1, got {max_ls}")
         self.model = model
         self._x = start_vector(x0).requires_grad_(True)
-        self._opt = torch.optim.LBFGS([self._x], lr=lr, max_iter=1, max_eval=1 + max_ls,
-                                      history_size=history_size, tolerance_grad=tolerance_grad,
-                                      tolerance_change=tolerance_change, line_search_fn="strong_wolfe")
+        self._opt = torch.optim.LBFGS(
+            [self._x],
+            lr=lr,
+            max_iter=1,
+            max_eval=1 + max_ls,
+            history_size=history_size,
+            tolerance_grad=tolerance_grad,
+            tolerance_change=tolerance_change,
+            line_search_fn="strong_wolfe",
+        )
         self.history_size = history_size
         self.iteration = 0
         self.evaluations = 0
@@ -142,12 +156,15 @@ class LBFGS:
             "d": st["d"].detach().clone() if started else empty.clone(),
             "prev_flat_grad": st["prev_flat_grad"].detach().clone() if started else empty.clone(),
             "prev_loss": float(st["prev_loss"]) if started else math.nan,
-            "old_dirs": torch.stack(st["old_dirs"]).detach().clone() if started and st["old_dirs"]
+            "old_dirs": torch.stack(st["old_dirs"]).detach().clone()
+            if started and st["old_dirs"]
             else like.new_zeros(0, n),
-            "old_stps": torch.stack(st["old_stps"]).detach().clone() if started and st["old_stps"]
+            "old_stps": torch.stack(st["old_stps"]).detach().clone()
+            if started and st["old_stps"]
             else like.new_zeros(0, n),
             "ro": torch.stack([torch.as_tensor(v, dtype=like.dtype) for v in st["ro"]]).detach().clone()
-            if started and st["ro"] else empty.clone(),
+            if started and st["ro"]
+            else empty.clone(),
             "loss": float(self._cache[0]) if self._cache is not None else math.nan,
             "grad": self._cache[1].clone() if self._cache is not None else empty.clone(),
         }
@@ -171,18 +188,23 @@ class LBFGS:
             ro = state_tensor(state["ro"], like).reshape(-1)
             if not dirs.shape[0] == stps.shape[0] == ro.shape[0]:
                 raise ValueError("inconsistent L-BFGS memory in the state (old_dirs, old_stps, ro lengths differ)")
-            st.update({
-                "d": state_vector(state["d"], like, "d"),
-                "prev_flat_grad": state_vector(state["prev_flat_grad"], like, "prev_flat_grad"),
-                "prev_loss": float(state["prev_loss"]),
-                "old_dirs": [v.clone() for v in dirs], "old_stps": [v.clone() for v in stps],
-                "ro": [v.clone() for v in ro],
-            })
+            st.update(
+                {
+                    "d": state_vector(state["d"], like, "d"),
+                    "prev_flat_grad": state_vector(state["prev_flat_grad"], like, "prev_flat_grad"),
+                    "prev_loss": float(state["prev_loss"]),
+                    "old_dirs": [v.clone() for v in dirs],
+                    "old_stps": [v.clone() for v in stps],
+                    "ro": [v.clone() for v in ro],
+                }
+            )
             for key in _LBFGS_NUMBERS:
                 st[key] = _decode_number(state[key], state[f"{key}_kind"], like)
         self._opt.state[self._x] = st
         grad = state_tensor(state["grad"], like).reshape(-1)
         self._cache = None
         if grad.numel():
-            self._cache = (torch.tensor(float(state["loss"]), dtype=like.dtype, device=like.device),
-                           state_vector(grad, like, "grad"))
+            self._cache = (
+                torch.tensor(float(state["loss"]), dtype=like.dtype, device=like.device),
+                state_vector(grad, like, "grad"),
+            )

@@ -27,10 +27,22 @@ class LM:
     name: ClassVar[str] = "lm"
     eval_every: ClassVar[int] = 1
 
-    def __init__(self, model: ResidualModel, x0: Tensor, *, damping: str | Damping = "nielsen",
-                 backend: str | Backend = "torch", geodesic: bool = False) -> None:
-        self.core = LMCore(model, x0, damping=make_damping(damping, copy=True), backend=backend,
-                           options=LMOptions.unlimited(geodesic=geodesic))
+    def __init__(
+        self,
+        model: ResidualModel,
+        x0: Tensor,
+        *,
+        damping: str | Damping = "nielsen",
+        backend: str | Backend = "torch",
+        geodesic: bool = False,
+    ) -> None:
+        self.core = LMCore(
+            model,
+            x0,
+            damping=make_damping(damping, copy=True),
+            backend=backend,
+            options=LMOptions.unlimited(geodesic=geodesic),
+        )
 
     @property
     def x(self) -> Tensor:
@@ -41,9 +53,13 @@ class LM:
         """One LM iteration; ``stop`` carries the core's stop reason when it has one."""
         before = self.core.state.nfev
         status = self.core.step()
-        return StepReport(loss=2 * self.core.state.cost, damping=self.core.damping.lam,
-                          evaluations=self.core.state.nfev - before, residual=self.core.state.r,
-                          stop=None if status is StopReason.RUNNING else status.value)
+        return StepReport(
+            loss=2 * self.core.state.cost,
+            damping=self.core.damping.lam,
+            evaluations=self.core.state.nfev - before,
+            residual=self.core.state.r,
+            stop=None if status is StopReason.RUNNING else status.value,
+        )
 
     def refresh(self) -> None:
         """Re-evaluate the residual at the current parameters (the points changed)."""

@@ -12,6 +12,7 @@ Jacobian uses the exact MLP channel path (``jacobian="channels"``, see :mod:`pin
 the model allows it, else per-point ``vmap(jacrev(...))`` with derivatives by nested forward mode
 (``jacobian="generic"``). Both give the same J.
 """
+
 from __future__ import annotations
 
 import math
@@ -86,7 +87,9 @@ class ResidualAssembler:
         self.names = problem.domain.names
         self.dtype, self.device = dtype, torch.device(device)
         self.sampler = sampler or Sampler(problem.sampling, seed=0)
-        self.jacobian = "channels" if (jacobian == "auto" and fast_ok) else ("generic" if jacobian == "auto" else jacobian)
+        self.jacobian = (
+            "channels" if (jacobian == "auto" and fast_ok) else ("generic" if jacobian == "auto" else jacobian)
+        )
         self.memory_budget = memory_budget
         self._param_names = [n for n, _ in model.named_parameters()]
         self._param_shapes = [p.shape for _, p in model.named_parameters()]
@@ -120,8 +123,11 @@ class ResidualAssembler:
             sampled = cond.sample(p.domain, self.sampler, cond.n_points or p.n_boundary)
             extras = [{k: self._tensor(v) for k, v in e.items()} for e in sampled.extras]
             weight = p.weights.get(cond.name, cond.weight)
-            blocks.append(Block(cond.name, cond.residual, [self._tensor(g) for g in sampled.groups], extras,
-                                weight, cond.resample))
+            blocks.append(
+                Block(
+                    cond.name, cond.residual, [self._tensor(g) for g in sampled.groups], extras, weight, cond.resample
+                )
+            )
         self.blocks = blocks
         if self.jacobian == "channels":
             self._prepare_channels()
@@ -142,8 +148,10 @@ class ResidualAssembler:
         to evaluate exactly the residual rows it stopped on (``{"points", "extras", "sampler"}``)."""
         return {
             "points": {b.name: {f"group{i}": g.detach().clone() for i, g in enumerate(b.groups)} for b in self.blocks},
-            "extras": {b.name: {f"group{i}": {k: v.detach().clone() for k, v in e.items()} for i, e in enumerate(b.extras)}
-                       for b in self.blocks},
+            "extras": {
+                b.name: {f"group{i}": {k: v.detach().clone() for k, v in e.items()} for i, e in enumerate(b.extras)}
+                for b in self.blocks
+            },
             "sampler": self.sampler.state_dict(),
         }
 
@@ -156,17 +164,21 @@ class ResidualAssembler:
         restored: dict[str, tuple[list[Tensor], list[dict[str, Tensor]]]] = {}
         for name, groups in points.items():
             if name not in blocks:
-                raise ValueError(f"block {name!r} of the saved state is not in this problem "
-                                 f"(its blocks: {', '.join(blocks)})")
+                raise ValueError(
+                    f"block {name!r} of the saved state is not in this problem (its blocks: {', '.join(blocks)})"
+                )
             block = blocks[name]
             keys = [f"group{i}" for i in range(len(block.groups))]
             if sorted(groups) != sorted(keys):
-                raise ValueError(f"block {name!r}: the saved state has point groups {sorted(groups)}, "
-                                 f"this problem {keys}")
+                raise ValueError(
+                    f"block {name!r}: the saved state has point groups {sorted(groups)}, this problem {keys}"
+                )
             new_groups = [self._tensor(groups[k]) for k in keys]
             if any(g.shape != old.shape for g, old in zip(new_groups, block.groups)):
-                raise ValueError(f"block {name!r}: the saved points have shapes {[tuple(g.shape) for g in new_groups]}, "
-                                 f"this problem {[tuple(g.shape) for g in block.groups]}")
+                raise ValueError(
+                    f"block {name!r}: the saved points have shapes {[tuple(g.shape) for g in new_groups]}, "
+                    f"this problem {[tuple(g.shape) for g in block.groups]}"
+                )
             saved_extras = extras.get(name, {})
             new_extras = [{k: self._tensor(v) for k, v in saved_extras.get(key, {}).items()} for key in keys]
             restored[name] = (new_groups, new_extras)
@@ -200,10 +212,11 @@ class ResidualAssembler:
         """θ → (model tensors in parameter order, coefficient dict known ∪ unknown)."""
         tensors, start = [], 0
         for shape in self._param_shapes:
-            tensors.append(theta[start:start + shape.numel()].view(shape))
+            tensors.append(theta[start : start + shape.numel()].view(shape))
             start += shape.numel()
-        coefs = {k: torch.as_tensor(v, dtype=theta.dtype, device=theta.device)
-                 for k, v in self.problem.parameters.items()}
+        coefs = {
+            k: torch.as_tensor(v, dtype=theta.dtype, device=theta.device) for k, v in self.problem.parameters.items()
+        }
         for i, k in enumerate(self.unknown_names):
             coefs[k] = theta[self.n_model + i]
         return tensors, coefs
@@ -220,22 +233,33 @@ class ResidualAssembler:
         return {k: float(theta[self.n_model + i]) for i, k in enumerate(self.unknown_names)}
 
     # -- evaluation: fast channel path ---------------------------------------------------------------
-    def _channel_rows(self, block: Block, rows: slice, tensors: Sequence[Tensor], coefs: dict[str, Tensor],
-                      keep: bool, model: nn.Module | None = None) -> tuple[Tensor, list[tuple[list[Tensor], list[Tensor]]]]:
+    def _channel_rows(
+        self,
+        block: Block,
+        rows: slice,
+        tensors: Sequence[Tensor],
+        coefs: dict[str, Tensor],
+        keep: bool,
+        model: nn.Module | None = None,
+    ) -> tuple[Tensor, list[tuple[list[Tensor], list[Tensor]]]]:
         fields, graphs = [], []
         assert block.channels is not None  # prepared by sample() on the channel path
         for group, extras, chans in zip(block.groups, block.extras, block.channels):
             forward = ChannelForward(cast(MLP, model or self.model), chans)
             out, pre, acts = forward(group[rows], tensors)
-            fields.append(ChannelFields(self.names, group[rows], out, forward.index, coefs,
-                                        {k: v[rows] for k, v in extras.items()}))
+            fields.append(
+                ChannelFields(
+                    self.names, group[rows], out, forward.index, coefs, {k: v[rows] for k, v in extras.items()}
+                )
+            )
             graphs.append((pre, acts))
         raw = block.fn(*fields)
         n = fields[0].x.shape[0]
         return block.scale * _rows(raw, n, block.name), graphs if keep else []
 
-    def _channel_jacobian(self, block: Block, rows: slice, theta: Tensor,
-                          model: nn.Module | None = None) -> tuple[Tensor, Tensor]:
+    def _channel_jacobian(
+        self, block: Block, rows: slice, theta: Tensor, model: nn.Module | None = None
+    ) -> tuple[Tensor, Tensor]:
         leaf = theta.detach().requires_grad_(True)
         tensors, coefs = self._split(leaf)
         n_rows = block.groups[0][rows].shape[0]
@@ -248,11 +272,11 @@ class ResidualAssembler:
         wrt = pre_all + list(per_row.values())
         raw = torch.autograd.grad(r.sum(), wrt, allow_unused=True)
         grads = [torch.zeros_like(t) if g is None else g for g, t in zip(raw, wrt)]
-        coef_grads = grads[len(pre_all):]
+        coef_grads = grads[len(pre_all) :]
         jac: Tensor | None = None
         offset = 0
         for pre, acts in graphs:
-            jac = per_point_jacobian(grads[offset:offset + len(pre)], acts, extra_cols=len(coef_grads), out=jac)
+            jac = per_point_jacobian(grads[offset : offset + len(pre)], acts, extra_cols=len(coef_grads), out=jac)
             offset += len(pre)
         assert jac is not None  # a block has at least one point group
         for i, g in enumerate(coef_grads):
@@ -282,8 +306,9 @@ class ResidualAssembler:
         extras = [{k: v[rows] for k, v in e.items()} for e in block.extras]
         return vmap(row, in_dims=(None, 0, 0))(theta, points, extras)
 
-    def _generic_jacobian(self, block: Block, rows: slice, theta: Tensor,
-                          model: nn.Module | None = None) -> tuple[Tensor, Tensor]:
+    def _generic_jacobian(
+        self, block: Block, rows: slice, theta: Tensor, model: nn.Module | None = None
+    ) -> tuple[Tensor, Tensor]:
         row = self._row_function(block, model)
         points = [g[rows] for g in block.groups]
         extras = [{k: v[rows] for k, v in e.items()} for e in block.extras]
@@ -302,8 +327,11 @@ class ResidualAssembler:
         """r(θ), all blocks stacked in order; evaluated in row chunks of ``slice_rows()`` so that the
         network's activations and derivative channels never need memory for all m points at once."""
         step = self.slice_rows()
-        parts = [self._block_residual(b, slice(start, start + step), theta)
-                 for b in self.blocks for start in range(0, b.n_rows, step)]
+        parts = [
+            self._block_residual(b, slice(start, start + step), theta)
+            for b in self.blocks
+            for start in range(0, b.n_rows, step)
+        ]
         return torch.cat(parts) if parts else theta.new_zeros(0)
 
     def slice_rows(self) -> int:
@@ -359,7 +387,7 @@ class ResidualAssembler:
         outs = []
         with torch.no_grad():
             for start in range(0, len(points), batch):
-                x = self._tensor(points[start:start + batch])
+                x = self._tensor(points[start : start + batch])
                 outs.append(functional_call(self.model, params, (x,)))
         return torch.cat(outs).cpu().numpy().reshape(len(points), -1)
 
@@ -369,6 +397,8 @@ def _rows(raw: Tensor, n: int, name: str) -> Tensor:
         raise TypeError(f"block {name!r}: the residual function returned {type(raw).__name__}, not a tensor")
     raw = raw.reshape(-1) if raw.numel() == n else raw
     if raw.shape != (n,):
-        raise ValueError(f"block {name!r}: the residual function returned shape {tuple(raw.shape)}, expected ({n},) "
-                         "(one row per point)")
+        raise ValueError(
+            f"block {name!r}: the residual function returned shape {tuple(raw.shape)}, expected ({n},) "
+            "(one row per point)"
+        )
     return raw

@@ -94,8 +94,9 @@ CHANNEL_ACTIVATIONS: dict[str, Callable[[Tensor, int], list[Tensor]]] = {
 def activation_derivatives(name: str, z: Tensor, order: int) -> list[Tensor]:
     """[σ(z), σ'(z), ..., σ^(order)(z)] in closed form (for the channel propagation)."""
     if name not in CHANNEL_ACTIVATIONS:
-        raise ValueError(f"no closed-form derivatives for activation {name!r}; "
-                         f"channels exist for {', '.join(CHANNEL_ACTIVATIONS)}")
+        raise ValueError(
+            f"no closed-form derivatives for activation {name!r}; channels exist for {', '.join(CHANNEL_ACTIVATIONS)}"
+        )
     return CHANNEL_ACTIVATIONS[name](z, order)
 
 
@@ -108,7 +109,7 @@ def set_partitions(n: int) -> tuple[tuple[tuple[int, ...], ...], ...]:
     for part in set_partitions(n - 1):
         out.append(part + ((n - 1,),))
         for i in range(len(part)):
-            out.append(part[:i] + (part[i] + (n - 1,),) + part[i + 1:])
+            out.append(part[:i] + (part[i] + (n - 1,),) + part[i + 1 :])
     return tuple(out)
 
 
@@ -186,8 +187,9 @@ class ChannelForward:
         return out
 
 
-def per_point_jacobian(pre_grads: Sequence[Tensor], acts: Sequence[Tensor], extra_cols: int = 0,
-                       out: Tensor | None = None) -> Tensor:
+def per_point_jacobian(
+    pre_grads: Sequence[Tensor], acts: Sequence[Tensor], extra_cols: int = 0, out: Tensor | None = None
+) -> Tensor:
     """Assemble J (N, n + extra_cols) from δ = ∂r_i/∂z (per layer, (C, N, p)) and layer inputs a
     ((C, N, q)), in the order of ``MLP.parameters()`` (weight then bias per layer, weight row-major).
 
@@ -206,7 +208,7 @@ def per_point_jacobian(pre_grads: Sequence[Tensor], acts: Sequence[Tensor], extr
         # (for Burgers slices 52 ms instead of 89 ms with the strided views)
         delta, a = delta.detach().transpose(1, 2).contiguous(), a.detach().transpose(1, 2).contiguous()
         p, q = delta.shape[1], a.shape[1]
-        weight = out[:, col:col + p * q].T.view(p, q, n_points)  # ∂r/∂W as (p, q, N)
+        weight = out[:, col : col + p * q].T.view(p, q, n_points)  # ∂r/∂W as (p, q, N)
         for c in range(delta.shape[0]):
             if c == 0 and not accumulate:
                 torch.mul(delta[0].unsqueeze(1), a[0].unsqueeze(0), out=weight)
@@ -214,8 +216,8 @@ def per_point_jacobian(pre_grads: Sequence[Tensor], acts: Sequence[Tensor], extr
                 weight.addcmul_(delta[c].unsqueeze(1), a[c].unsqueeze(0))
         col += p * q
         if accumulate:
-            out[:, col:col + p] += delta[0].T
+            out[:, col : col + p] += delta[0].T
         else:
-            out[:, col:col + p] = delta[0].T
+            out[:, col : col + p] = delta[0].T
         col += p
     return out

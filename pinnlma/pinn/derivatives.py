@@ -6,6 +6,7 @@ They are built from ``torch.func`` transforms, so they compose with ``vmap`` ove
     partial(u, 0, 0)(x)   = ∂²u/∂x₀²       gradient(u)(x) = ∂u/∂x  (outputs, dim)
     laplacian(u)(x)       = Σ_k ∂²u/∂x_k²
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

@@ -12,6 +12,7 @@ and runs unchanged on three implementations:
   vmap/jacrev: the generic path for any model);
 - :class:`RecordingFields`: a dry run that records which derivatives a residual asks for.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -84,8 +85,15 @@ class Fields:
 class ChannelFields(Fields):
     """Batched fields from derivative channels: ``values`` (C, N, outputs), ``index`` multi-index → c."""
 
-    def __init__(self, names: Sequence[str], x: Tensor, values: Tensor, index: Mapping[MultiIndex, int],
-                 params: Mapping[str, Tensor], extras: Mapping[str, Tensor]) -> None:
+    def __init__(
+        self,
+        names: Sequence[str],
+        x: Tensor,
+        values: Tensor,
+        index: Mapping[MultiIndex, int],
+        params: Mapping[str, Tensor],
+        extras: Mapping[str, Tensor],
+    ) -> None:
         super().__init__(names, params, extras)
         self.x, self._values, self._index = x, values, index
 
@@ -101,7 +109,9 @@ class ChannelFields(Fields):
 class RecordingFields(Fields):
     """Dry run: returns ones and records the multi-indices requested."""
 
-    def __init__(self, names: Sequence[str], dim: int, params: Mapping[str, Tensor], extras: Mapping[str, Tensor]) -> None:
+    def __init__(
+        self, names: Sequence[str], dim: int, params: Mapping[str, Tensor], extras: Mapping[str, Tensor]
+    ) -> None:
         super().__init__(names, params, extras)
         self.x = torch.ones(1, dim, dtype=torch.float64)
         self.requested: set[tuple[MultiIndex, int]] = set()
@@ -116,8 +126,14 @@ class PointFields(Fields):
     """Fields at a single point (x of shape (dim,)), derivatives by nested forward-mode autodiff of
     ``u_fn(point) -> (outputs,)``. Composes with vmap over points and jacrev over parameters."""
 
-    def __init__(self, names: Sequence[str], x: Tensor, u_fn: Callable[[Tensor], Tensor], params: Mapping[str, Tensor],
-                 extras: Mapping[str, Tensor]) -> None:
+    def __init__(
+        self,
+        names: Sequence[str],
+        x: Tensor,
+        u_fn: Callable[[Tensor], Tensor],
+        params: Mapping[str, Tensor],
+        extras: Mapping[str, Tensor],
+    ) -> None:
         super().__init__(names, params, extras)
         self.x, self._u_fn = x, u_fn
         self._cache: dict[MultiIndex, Tensor] = {}
@@ -131,12 +147,16 @@ class PointFields(Fields):
 
 
 def requested_channels(
-    fn: Callable[..., Tensor], names: Sequence[str], n_groups: int, params: Mapping[str, Tensor],
+    fn: Callable[..., Tensor],
+    names: Sequence[str],
+    n_groups: int,
+    params: Mapping[str, Tensor],
     extras: Sequence[Mapping[str, Tensor]],
 ) -> list[set[tuple[MultiIndex, int]]]:
     """Run ``fn`` on recording fields (one per point group) and return what each group asked for."""
-    recorders = [RecordingFields(names, len(names), params, {k: v[:1] for k, v in extras[g].items()})
-                 for g in range(n_groups)]
+    recorders = [
+        RecordingFields(names, len(names), params, {k: v[:1] for k, v in extras[g].items()}) for g in range(n_groups)
+    ]
     with torch.no_grad():
         fn(*recorders)
     return [r.requested for r in recorders]

@@ -17,7 +17,6 @@ from .channels import CHANNEL_ACTIVATIONS
 __all__ = ["ACTIVATIONS", "MLP", "Sine"]
 
 
-
 class Sine(nn.Module):
     """σ(z) = sin(z)."""
 
@@ -27,7 +26,11 @@ class Sine(nn.Module):
 
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "tanh": nn.Tanh, "sin": Sine, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "sin": Sine,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
     "softplus": nn.Softplus,
 }
 """Hidden-layer activation name → module factory (the ``--activation`` choices)."""
@@ -71,7 +74,11 @@ class MLP(nn.Module):
             raise ValueError(f"unknown init {init!r}; choose 'xavier' or 'default'")
         self.sizes = sizes
         # x̂ = 2(x − lo)/(hi − lo) − 1 maps the domain onto [−1, 1]² so tanh units start unsaturated
-        lo = torch.tensor([r[0] for r in input_range], dtype=dtype) if input_range else torch.full((inputs,), -1.0, dtype=dtype)
+        lo = (
+            torch.tensor([r[0] for r in input_range], dtype=dtype)
+            if input_range
+            else torch.full((inputs,), -1.0, dtype=dtype)
+        )
         hi = torch.tensor([r[1] for r in input_range], dtype=dtype) if input_range else torch.ones(inputs, dtype=dtype)
         if lo.shape != (inputs,) or not bool(torch.all(hi > lo)):
             raise ValueError(f"input_range must give {inputs} (lo, hi) pairs with hi > lo")

@@ -5,6 +5,7 @@ returning one (called with no arguments). The bundled problems are plug-ins foun
 (:func:`bundled_names` lists the modules of the ``pinnlma.problems`` package); this module imports none
 of them by name, so the PINN layer does not depend on the problems built on it.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -62,8 +63,10 @@ def load_problem(name_or_path: str) -> Problem:
         return _from_module(module, str(path))
     names = bundled_names()
     if name_or_path not in names:
-        raise ProblemNotFound(f"unknown problem {name_or_path!r}; bundled problems: {', '.join(names)} "
-                              "(or give a path to your own problem file)")
+        raise ProblemNotFound(
+            f"unknown problem {name_or_path!r}; bundled problems: {', '.join(names)} "
+            "(or give a path to your own problem file)"
+        )
     return _from_module(importlib.import_module(f"{PROBLEMS_PACKAGE}.{name_or_path}"), name_or_path)
 
 

@@ -40,14 +40,20 @@ class Replica:
         key = id(block)
         if key not in self._blocks:
             self._blocks[key] = dataclasses.replace(
-                block, groups=[g.to(self.device) for g in block.groups],
+                block,
+                groups=[g.to(self.device) for g in block.groups],
                 extras=[{k: v.to(self.device) for k, v in e.items()} for e in block.extras],
             )
         return self._blocks[key]
 
 
-def replicated_slices(replicas: Sequence[Replica], tasks: list[tuple[Block, slice]], theta: Tensor,
-                      jac_fn: Callable[..., tuple[Tensor, Tensor]], device: torch.device) -> Iterator[tuple[Tensor, Tensor]]:
+def replicated_slices(
+    replicas: Sequence[Replica],
+    tasks: list[tuple[Block, slice]],
+    theta: Tensor,
+    jac_fn: Callable[..., tuple[Tensor, Tensor]],
+    device: torch.device,
+) -> Iterator[tuple[Tensor, Tensor]]:
     """Deal the slices round-robin to the device replicas, each in its own thread (torch releases
     the GIL in its kernels, and CUDA devices run concurrently); yield them in row order on the
     primary device. At most one slice per replica is in flight beyond the one being consumed."""

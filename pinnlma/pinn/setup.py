@@ -47,5 +47,6 @@ def build_assembler(
     torch.manual_seed(seed)
     model = build_model(problem, dtype)
     sampler = Sampler(problem.sampling, seed=seed)
-    return ResidualAssembler(problem, model, sampler=sampler, dtype=dtype, jacobian=jacobian, devices=devices,
-                             memory_budget=memory_budget)
+    return ResidualAssembler(
+        problem, model, sampler=sampler, dtype=dtype, jacobian=jacobian, devices=devices, memory_budget=memory_budget
+    )

@@ -64,24 +64,40 @@ def make_record(run: RunState, status: str) -> RunRecord:
     prediction = a.predict(opt.x, run.eval_points)
     finite = [v for v in run.history["rel_l2"] if math.isfinite(v)]
     attrs: dict[str, Any] = {
-        "problem": p.name, "optimizer": c.optimizer, "backend": c.backend, "dtype": c.dtype, "seed": c.seed,
-        "n_params": a.n_params, "n_residuals": a.n_residuals, "status": status,
-        "final_loss": run.history["loss"][-1], "final_rel_l2": relative_l2(prediction, run.reference),
-        "pinnlma_version": __version__, "iterations": run.iteration, "elapsed": run.elapsed,
-        "jacobian": a.jacobian, "coordinates": ",".join(p.domain.names),
+        "problem": p.name,
+        "optimizer": c.optimizer,
+        "backend": c.backend,
+        "dtype": c.dtype,
+        "seed": c.seed,
+        "n_params": a.n_params,
+        "n_residuals": a.n_residuals,
+        "status": status,
+        "final_loss": run.history["loss"][-1],
+        "final_rel_l2": relative_l2(prediction, run.reference),
+        "pinnlma_version": __version__,
+        "iterations": run.iteration,
+        "elapsed": run.elapsed,
+        "jacobian": a.jacobian,
+        "coordinates": ",".join(p.domain.names),
         "best_rel_l2": min(finite) if finite else math.nan,
         "config": repr(c.record()),
         "backend_info": opt.describe(),
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(opt.x).items()})
-    resume = {"optimizer": to_storable(opt.state_dict()), "torch_rng": torch.get_rng_state().numpy(),
-              **to_storable(a.state_dict())}
+    resume = {
+        "optimizer": to_storable(opt.state_dict()),
+        "torch_rng": torch.get_rng_state().numpy(),
+        **to_storable(a.state_dict()),
+    }
     return RunRecord(
         attrs=attrs,
         history={k: np.asarray(v) for k, v in run.history.items()},
         params=opt.x.detach().cpu().numpy(),
-        solution={"inputs": run.eval_points, "prediction": prediction,
-                  **({"reference": run.reference} if run.reference is not None else {})},
+        solution={
+            "inputs": run.eval_points,
+            "prediction": prediction,
+            **({"reference": run.reference} if run.reference is not None else {}),
+        },
         resume=resume,
     )
 
@@ -103,12 +119,16 @@ def check_compatible(saved: RunRecord, problem: Problem, config: RunConfig) -> N
             raise ResumeError(f"cannot resume: the run file has {key}={a[key]!r}, this run asks for {want!r}")
     missing = [k for k in RESUME_KEYS if k not in saved.resume]
     if missing:
-        raise ResumeError(f"cannot resume: the run file has no resume state ({', '.join(missing)} missing); it was "
-                          "not written by `pinnlma run`, so start a new run")
+        raise ResumeError(
+            f"cannot resume: the run file has no resume state ({', '.join(missing)} missing); it was "
+            "not written by `pinnlma run`, so start a new run"
+        )
     damping = saved_config(saved).get("damping")
     if "damping" in accepted_options(config.optimizer) and damping is not None and damping != config.damping_name:
-        raise ResumeError(f"cannot resume: the run used --damping {damping}, this run asks for {config.damping_name}; "
-                          "the saved damping state belongs to that rule")
+        raise ResumeError(
+            f"cannot resume: the run used --damping {damping}, this run asks for {config.damping_name}; "
+            "the saved damping state belongs to that rule"
+        )
 
 
 def restore(run: RunState, saved: RunRecord) -> None:
@@ -117,12 +137,16 @@ def restore(run: RunState, saved: RunRecord) -> None:
     a, opt = run.assembler, run.optimizer
     n_saved = len(saved.params)
     if n_saved != len(opt.x):
-        raise ResumeError(f"cannot resume: the run file has {n_saved} parameters, this network has "
-                          f"{len(opt.x)}; use the same --width/--depth/--activation as the saved run")
+        raise ResumeError(
+            f"cannot resume: the run file has {n_saved} parameters, this network has "
+            f"{len(opt.x)}; use the same --width/--depth/--activation as the saved run"
+        )
     m_saved = int(saved.attrs.get("n_residuals", a.n_residuals))
     if m_saved != a.n_residuals:
-        raise ResumeError(f"cannot resume: the run file has {m_saved} residual rows, this problem has "
-                          f"{a.n_residuals}; use the same --quick/--points/--boundary-points as the saved run")
+        raise ResumeError(
+            f"cannot resume: the run file has {m_saved} residual rows, this problem has "
+            f"{a.n_residuals}; use the same --quick/--points/--boundary-points as the saved run"
+        )
     points = {key: saved.resume[key] for key in ("points", "extras", "sampler")}
     try:
         a.load_state_dict(from_storable(points, a.state_dict()))

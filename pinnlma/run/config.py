@@ -57,9 +57,11 @@ class RunConfig:
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time limit must be positive seconds, got {self.time_limit}")
         if self.backend != "torch" and "backend" not in accepted_options(self.optimizer):
-            raise ValueError(f"backend {self.backend!r} applies to optimizers that solve linear systems "
-                             f"({', '.join(n for n in OPTIMIZERS if 'backend' in accepted_options(n))}), "
-                             f"not to {self.optimizer}")
+            raise ValueError(
+                f"backend {self.backend!r} applies to optimizers that solve linear systems "
+                f"({', '.join(n for n in OPTIMIZERS if 'backend' in accepted_options(n))}), "
+                f"not to {self.optimizer}"
+            )
         if not 0 <= self.seed < 2**63:
             raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed}")
         for device in self.devices or ():

@@ -30,11 +30,10 @@ __all__ = [
     "write_tree",
 ]
 
-KEY_ATTR = "pinnlma_key"          # original key of a dataset / group whose name had to be escaped
-STR_ATTR = "pinnlma_str_array"    # a dataset holding an array of str
-MISSING_ATTR = "missing"          # solution/reference written as NaN placeholder
+KEY_ATTR = "pinnlma_key"  # original key of a dataset / group whose name had to be escaped
+STR_ATTR = "pinnlma_str_array"  # a dataset holding an array of str
+MISSING_ATTR = "missing"  # solution/reference written as NaN placeholder
 INTERNAL = (KEY_ATTR, STR_ATTR)
-
 
 
 def is_scalar(value: Any) -> bool:
@@ -66,8 +65,9 @@ def attr_value(value: Any, where: str) -> Any:
     raise TypeError(f"{where}: cannot store a value of type {type(value).__name__} as an HDF5 attribute")
 
 
-def write_array(group: h5py.Group, key: str, arr: np.ndarray, where: str,
-                compression: str | None = None) -> h5py.Dataset:
+def write_array(
+    group: h5py.Group, key: str, arr: np.ndarray, where: str, compression: str | None = None
+) -> h5py.Dataset:
     """Store ``arr`` as dataset ``key`` of ``group`` (``compression`` e.g. "gzip" for numeric arrays)."""
     name = h5name(key, where)
     if name in group:
@@ -108,8 +108,10 @@ def write_tree(group: h5py.Group, tree: Mapping[str, Any], where: str = "", comp
             write_array(group, key, value, here, compression)
         elif isinstance(value, (list, tuple)):
             if all(isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)) for v in value):
-                arr = np.asarray(value, dtype=np.float64 if not value or any(
-                    isinstance(v, (float, np.floating)) for v in value) else None)
+                arr = np.asarray(
+                    value,
+                    dtype=np.float64 if not value or any(isinstance(v, (float, np.floating)) for v in value) else None,
+                )
             elif all(isinstance(v, str) for v in value):
                 arr = np.asarray(value, dtype=str)
             else:
@@ -119,8 +121,10 @@ def write_tree(group: h5py.Group, tree: Mapping[str, Any], where: str = "", comp
             h5name(key, here)
             group.attrs[key] = attr_value(value, here)
         else:
-            raise TypeError(f"{here}: cannot store a value of type {type(value).__name__} in a run file "
-                            "(use numpy arrays, numbers, strings, None, lists of numbers and dicts)")
+            raise TypeError(
+                f"{here}: cannot store a value of type {type(value).__name__} in a run file "
+                "(use numpy arrays, numbers, strings, None, lists of numbers and dicts)"
+            )
 
 
 def py_value(value: Any) -> Any:
@@ -161,5 +165,3 @@ def read_tree(group: h5py.Group) -> dict[str, Any]:
         key = stored_key(member, name)
         out[key] = read_tree(member) if isinstance(member, h5py.Group) else read_array(member)
     return out
-
-

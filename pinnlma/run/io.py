@@ -21,6 +21,7 @@ Layout of a run file::
 Files are written to a temporary file in the target folder and moved into place with ``os.replace``,
 so a crash or an error never leaves a half-written run file nor damages an existing one.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,14 +47,32 @@ from .hdf5 import (
 )
 
 __all__ = [
-    "REQUIRED_ATTRS", "REQUIRED_HISTORY", "SOLUTION_KEYS", "RunFileError", "RunRecord", "read_run",
-    "save_checkpoint", "write_run",
+    "REQUIRED_ATTRS",
+    "REQUIRED_HISTORY",
+    "SOLUTION_KEYS",
+    "RunFileError",
+    "RunRecord",
+    "read_run",
+    "save_checkpoint",
+    "write_run",
 ]
 
-REQUIRED_ATTRS = ("problem", "optimizer", "backend", "dtype", "seed", "n_params", "n_residuals", "status",
-                  "final_loss", "final_rel_l2", "pinnlma_version")
+REQUIRED_ATTRS = (
+    "problem",
+    "optimizer",
+    "backend",
+    "dtype",
+    "seed",
+    "n_params",
+    "n_residuals",
+    "status",
+    "final_loss",
+    "final_rel_l2",
+    "pinnlma_version",
+)
 REQUIRED_HISTORY = ("iteration", "time", "loss", "rel_l2", "damping")
 SOLUTION_KEYS = ("inputs", "prediction", "reference")
+
 
 class RunFileError(ValueError):
     """A file that is not a (complete) pinnlma run file."""
@@ -77,6 +96,7 @@ class RunRecord:
 
 
 # -- validation ----------------------------------------------------------------------------------------
+
 
 def _numeric(value: Any, what: str) -> np.ndarray:
     try:
@@ -131,11 +151,14 @@ def _validate(record: RunRecord) -> tuple[dict[str, np.ndarray], np.ndarray, dic
         solution[key] = _numeric(value, f"solution[{key!r}]")
     inputs, prediction = solution["inputs"], solution["prediction"]
     if inputs.ndim not in (1, 2) or prediction.ndim not in (1, 2) or len(inputs) != len(prediction):
-        raise ValueError(f"solution inputs {inputs.shape} and prediction {prediction.shape} must be (N, dim) and "
-                         "(N, outputs) (or (N,)) with the same N")
+        raise ValueError(
+            f"solution inputs {inputs.shape} and prediction {prediction.shape} must be (N, dim) and "
+            "(N, outputs) (or (N,)) with the same N"
+        )
     if "reference" in solution and solution["reference"].shape != prediction.shape:
-        raise ValueError(f"solution reference has shape {solution['reference'].shape}, "
-                         f"prediction has {prediction.shape}")
+        raise ValueError(
+            f"solution reference has shape {solution['reference'].shape}, prediction has {prediction.shape}"
+        )
     if not isinstance(record.resume, Mapping):
         raise ValueError(f"resume must be a dict, got {type(record.resume).__name__}")
     return history, params, solution
@@ -143,8 +166,10 @@ def _validate(record: RunRecord) -> tuple[dict[str, np.ndarray], np.ndarray, dic
 
 # -- writing -------------------------------------------------------------------------------------------
 
-def _write(f: h5py.File, record: RunRecord, history: dict[str, np.ndarray], params: np.ndarray,
-           solution: dict[str, np.ndarray]) -> None:
+
+def _write(
+    f: h5py.File, record: RunRecord, history: dict[str, np.ndarray], params: np.ndarray, solution: dict[str, np.ndarray]
+) -> None:
     for key, value in record.attrs.items():
         f.attrs[key] = attr_value(value, f"attribute {key!r}")
     group = f.create_group("history", track_order=True)
@@ -204,6 +229,7 @@ def save_checkpoint(path: str | os.PathLike[str], record: RunRecord) -> Path:
 
 # -- reading -------------------------------------------------------------------------------------------
 
+
 def check_file_target(path: str | os.PathLike[str], example: str) -> Path:
     """``path`` as a Path, or IsADirectoryError/NotADirectoryError when no file can be written there: it
     is a folder (``example`` names a file to suggest inside it), or a file stands where one of its parent
@@ -231,23 +257,29 @@ def read_run(path: str | os.PathLike[str]) -> RunRecord:
     try:
         return _read_run(path)
     except (OSError, KeyError) as err:  # a truncated or damaged file: h5py's low-level errors
-        raise RunFileError(f"{path} cannot be read as a pinnlma run file ({err}); it may be truncated or damaged, "
-                           "so resume from another copy or start a new run") from None
+        raise RunFileError(
+            f"{path} cannot be read as a pinnlma run file ({err}); it may be truncated or damaged, "
+            "so resume from another copy or start a new run"
+        ) from None
 
 
 def _read_run(path: Path) -> RunRecord:
     with h5py.File(path, "r") as f:
         missing = [f"attribute {k}" for k in REQUIRED_ATTRS if k not in f.attrs]
-        missing += [f"dataset {p}" for p in
-                    [f"history/{k}" for k in REQUIRED_HISTORY] + ["params"] + [f"solution/{k}" for k in SOLUTION_KEYS]
-                    if not isinstance(f.get(p), h5py.Dataset)]
+        missing += [
+            f"dataset {p}"
+            for p in [f"history/{k}" for k in REQUIRED_HISTORY] + ["params"] + [f"solution/{k}" for k in SOLUTION_KEYS]
+            if not isinstance(f.get(p), h5py.Dataset)
+        ]
         if missing:
             raise RunFileError(f"{path} is not a pinnlma run file: missing {', '.join(missing)}")
         attrs = {k: py_value(v) for k, v in f.attrs.items()}
-        history = {stored_key(ds, name): read_array(ds) for name, ds in f["history"].items()
-                   if isinstance(ds, h5py.Dataset)}
-        solution = {stored_key(ds, name): read_array(ds) for name, ds in f["solution"].items()
-                    if isinstance(ds, h5py.Dataset)}
+        history = {
+            stored_key(ds, name): read_array(ds) for name, ds in f["history"].items() if isinstance(ds, h5py.Dataset)
+        }
+        solution = {
+            stored_key(ds, name): read_array(ds) for name, ds in f["solution"].items() if isinstance(ds, h5py.Dataset)
+        }
         resume = read_tree(f["resume"]) if isinstance(f.get("resume"), h5py.Group) else {}
         params = np.asarray(f["params"][()])
     return RunRecord(attrs=attrs, history=history, params=params, solution=solution, resume=resume)

@@ -105,8 +105,12 @@ def solve(
     return RunResult(record, run.optimizer.x.detach().clone(), run.assembler, status)
 
 
-def _iterate(run: RunState, out: Path | None, progress: bool | None,
-             callback: Callable[[int, dict[str, float]], bool | None] | None) -> str:
+def _iterate(
+    run: RunState,
+    out: Path | None,
+    progress: bool | None,
+    callback: Callable[[int, dict[str, float]], bool | None] | None,
+) -> str:
     """Step until a limit, the optimizer, the callback or Ctrl-C stops the run; the status."""
     problem, config, optimizer = run.problem, run.config, run.optimizer
     iters = config.iters if config.iters is not None else int(problem.run.get("iters", 1000))
@@ -150,10 +154,12 @@ def _iterate(run: RunState, out: Path | None, progress: bool | None,
 
 def _set_up(problem: Problem, config: RunConfig) -> RunState:
     """Network, sampler, residual assembler and optimizer, all from ``config.seed``."""
-    assembler = build_assembler(problem, seed=config.seed, dtype=config.torch_dtype, jacobian=config.jacobian,
-                                devices=config.devices)
-    optimizer = make_optimizer(config.optimizer, assembler, assembler.initial_parameters(),
-                               **config.optimizer_options())
+    assembler = build_assembler(
+        problem, seed=config.seed, dtype=config.torch_dtype, jacobian=config.jacobian, devices=config.devices
+    )
+    optimizer = make_optimizer(
+        config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options()
+    )
     eval_points, reference = problem.evaluation()
     return RunState(problem, config, assembler, optimizer, eval_points, reference)
 
@@ -167,8 +173,13 @@ def _record(run: RunState, loss: float, damping: float, evaluate: bool = True, r
     """Append one history row; the per-block losses come from ``residual`` (r at the current parameters)
     when the optimizer has it, which saves a residual evaluation with all its derivatives."""
     blocks = run.assembler.block_losses(run.optimizer.x, residual)
-    row = {"iteration": run.iteration, "time": run.elapsed, "loss": loss, "damping": damping,
-           "rel_l2": _rel_l2(run) if evaluate else math.nan}
+    row = {
+        "iteration": run.iteration,
+        "time": run.elapsed,
+        "loss": loss,
+        "damping": damping,
+        "rel_l2": _rel_l2(run) if evaluate else math.nan,
+    }
     row.update({f"loss/{name}": value for name, value in blocks.items()})
     for key, value in run.assembler.coefficients(run.optimizer.x).items():
         row[f"param/{key}"] = value

@@ -2,6 +2,7 @@
 
 Shown on stderr only when it is a terminal (or when forced); silent in pipes, logs and CI.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,10 @@ def format_metrics(metrics: dict[str, float]) -> str:
     """'it 12 | loss 1.2e-03 (pde 1.0e-03, boundary 2.0e-04) | rel_l2 3.1e-02 | λ 1.0e-03 | 4.2 s'."""
     blocks = ", ".join(f"{k.split('/', 1)[1]} {_fmt(v)}" for k, v in metrics.items() if k.startswith("loss/"))
     params = ", ".join(f"{k.split('/', 1)[1]}={v:.6g}" for k, v in metrics.items() if k.startswith("param/"))
-    parts = [f"it {int(metrics.get('iteration', 0))}", f"loss {_fmt(metrics.get('loss', math.nan))}"
-             + (f" ({blocks})" if blocks else "")]
+    parts = [
+        f"it {int(metrics.get('iteration', 0))}",
+        f"loss {_fmt(metrics.get('loss', math.nan))}" + (f" ({blocks})" if blocks else ""),
+    ]
     if math.isfinite(metrics.get("rel_l2", math.nan)):
         parts.append(f"rel_l2 {_fmt(metrics['rel_l2'])}")
     if math.isfinite(metrics.get("damping", math.nan)):
@@ -59,8 +62,9 @@ class ProgressDisplay:
             self._live.update(Text(f"{self.title}  {self._text}"), refresh=True)
             self._last = now
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._live is not None:
             self._live.update(Text(f"{self.title}  {self._text}"), refresh=True)
             self._live.__exit__(exc_type, exc, tb)

@@ -10,6 +10,7 @@ table with the targets of the project's issue next to the measured values::
 
     python -m pinnlma.validation.problems [--out docs/problems.md] [--runs results/runs] [NAME ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,10 +64,14 @@ def run_one(name: str, runs: Path) -> dict[str, Any]:
     with h5py.File(out, "r") as f:
         attrs = dict(f.attrs)
         row.update(
-            rel_l2=float(attrs["final_rel_l2"]), loss=float(attrs["final_loss"]), status=str(attrs["status"]),
-            iterations=int(f["history/iteration"][-1]), train_s=float(f["history/time"][-1]),
-            n_params=int(attrs["n_params"]), n_residuals=int(attrs["n_residuals"]),
-            coefficients={k[len("param_"):]: float(v) for k, v in attrs.items() if k.startswith("param_")},
+            rel_l2=float(attrs["final_rel_l2"]),
+            loss=float(attrs["final_loss"]),
+            status=str(attrs["status"]),
+            iterations=int(f["history/iteration"][-1]),
+            train_s=float(f["history/time"][-1]),
+            n_params=int(attrs["n_params"]),
+            n_residuals=int(attrs["n_residuals"]),
+            coefficients={k[len("param_") :]: float(v) for k, v in attrs.items() if k.startswith("param_")},
         )
     return row
 
@@ -99,10 +104,15 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             lines.append(f"| {row['name']} | {asked} | | | | {row['wall_s']:.0f} s | error: {row['error']} | no |")
             continue
         true = TARGETS[row["name"]].coefficients or {}
-        ident = ", ".join(f"{k} = {v:.6g} ({100 * (v - true[k]) / true[k]:+.2f} %)"
-                          for k, v in row["coefficients"].items() if k in true)
-        lines.append(f"| {row['name']} | {asked} | {row['rel_l2']:.2e} | {ident} | {row['iterations']} "
-                     f"| {row['wall_s']:.0f} s | {row['status']} | {'yes' if met else 'no'} |")
+        ident = ", ".join(
+            f"{k} = {v:.6g} ({100 * (v - true[k]) / true[k]:+.2f} %)"
+            for k, v in row["coefficients"].items()
+            if k in true
+        )
+        lines.append(
+            f"| {row['name']} | {asked} | {row['rel_l2']:.2e} | {ident} | {row['iterations']} "
+            f"| {row['wall_s']:.0f} s | {row['status']} | {'yes' if met else 'no'} |"
+        )
     return "\n".join(lines) + "\n"
 
 

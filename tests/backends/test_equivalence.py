@@ -4,6 +4,7 @@ scores of both: tests/test_nist_suite.py and tests/test_nist_suite_mgh10.py).
 Nothing here skips: on a machine where cupynumeric cannot start (no `pinnlma setup-legate`), these fail
 with the reason.
 """
+
 from __future__ import annotations
 
 import os
@@ -75,8 +76,26 @@ def test_cli_run_with_two_legate_cpu_processors(tmp_path) -> None:
     env["PINNLMA_LEGATE_CPUS"] = "2"
     out = tmp_path / "run.h5"
     proc = subprocess.run(
-        [sys.executable, "-m", "pinnlma", "run", "burgers", "--quick", "--iters", "4", "--backend", "cupynumeric",
-         "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=600, env=env)
+        [
+            sys.executable,
+            "-m",
+            "pinnlma",
+            "run",
+            "burgers",
+            "--quick",
+            "--iters",
+            "4",
+            "--backend",
+            "cupynumeric",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     torch_run = solve(apply_options(load_problem("burgers"), quick=True), RunConfig(iters=4), progress=False)
     import h5py

@@ -7,6 +7,7 @@ Legate reads its configuration once per process, so the multi-processor test run
 with ``LEGATE_CONFIG="--cpus 2 --gpus 0"``; the in-process tests use whatever this process got
 (pinnlma's default CPU configuration unless the user set LEGATE_CONFIG).
 """
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,7 @@ def make_problem(m: int, n: int, dtype=torch.float64, seed: int = 0):
 
 
 def row_slices(res, jac, rows):
-    return [(res[i:i + rows], jac[i:i + rows]) for i in range(0, res.shape[0], rows)]
+    return [(res[i : i + rows], jac[i : i + rows]) for i in range(0, res.shape[0], rows)]
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -302,8 +303,9 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def run_python(code: str, env_update: dict[str, str | None], timeout: float = 240,
-               args: list[str] | None = None) -> subprocess.CompletedProcess:
+def run_python(
+    code: str, env_update: dict[str, str | None], timeout: float = 240, args: list[str] | None = None
+) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     for key, value in env_update.items():
         if value is None:
@@ -311,15 +313,16 @@ def run_python(code: str, env_update: dict[str, str | None], timeout: float = 24
         else:
             env[key] = value
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    return subprocess.run([sys.executable, "-c", code, *(args or [])], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code, *(args or [])], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_two_cpu_processors_partition_and_agree(backend):
     done = run_python(TWO_PROCS, {"LEGATE_CONFIG": "--cpus 2 --gpus 0 --logging gpu=6"})
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
     assert out["machine"]["cpus"] == 2  # the user's LEGATE_CONFIG was used
     for key, (m, n, form) in {"normal": (2000, 300, "normal"), "residual": (200, 600, "residual")}.items():
         result = out["results"][key]
@@ -431,7 +434,8 @@ def test_missing_tools_give_actionable_error(monkeypatch, tmp_path):
 def test_debian_sources_from_deb822(tmp_path):
     parts = tmp_path / "sources.list.d"
     parts.mkdir()
-    (parts / "debian.sources").write_text(textwrap.dedent("""\
+    (parts / "debian.sources").write_text(
+        textwrap.dedent("""\
         Types: deb
         # http://snapshot.debian.org/archive/debian/20250520T000000Z
         URIs: http://mirror.example/debian
@@ -443,10 +447,13 @@ def test_debian_sources_from_deb822(tmp_path):
         URIs: http://deb.nodesource.example/node
         Suites: nodistro
         Components: main
-        """))
+        """)
+    )
     found = driver.debian_sources(parts, tmp_path / "missing.list", {"VERSION_CODENAME": "bookworm"})
     assert [(s.uri, s.suite) for s in found] == [
-        ("http://mirror.example/debian", "bookworm"), ("http://mirror.example/debian", "bookworm-updates")]
+        ("http://mirror.example/debian", "bookworm"),
+        ("http://mirror.example/debian", "bookworm-updates"),
+    ]
     assert found[0].line("non-free").endswith("http://mirror.example/debian bookworm non-free")
     fallback = driver.debian_sources(tmp_path / "none", tmp_path / "none.list", {"VERSION_CODENAME": "trixie"})
     assert ("http://deb.debian.org/debian-security", "trixie-security") in [(s.uri, s.suite) for s in fallback]

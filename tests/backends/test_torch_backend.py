@@ -1,4 +1,5 @@
 """The torch backend's two system forms against dense solves, the singular fallback, float32 products."""
+
 from __future__ import annotations
 
 import pytest
@@ -63,9 +64,11 @@ def test_float32_gram_products_keep_float64_elsewhere_and_widen_after_a_breakdow
     # a fit converges with it
     t = torch.linspace(0, 1, 50, dtype=torch.float64)
     target = 2.0 * torch.exp(-1.3 * t) + 0.5
-    result = pinnlma.least_squares(lambda p: p[0] * torch.exp(-p[1] * t) + p[2] - target,
-                                   torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64),
-                                   backend=TorchBackend(gram_dtype=torch.float32))
+    result = pinnlma.least_squares(
+        lambda p: p[0] * torch.exp(-p[1] * t) + p[2] - target,
+        torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64),
+        backend=TorchBackend(gram_dtype=torch.float32),
+    )
     assert torch.allclose(result.x, torch.tensor([2.0, 1.3, 0.5], dtype=torch.float64), atol=1e-8)
 
     # a singular system breaks Cholesky down: the fallback solves it, and the next systems are float64

@@ -1,4 +1,5 @@
 """The rank-k update and torch's own LAPACK (potrf/potrs) against torch.linalg."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,7 @@ def test_rank_k_update_fills_the_lower_triangle_only(dtype: torch.dtype) -> None
     acc = torch.zeros(n, n, dtype=dtype)
     acc.triu_(1).add_(torch.triu(torch.full((n, n), 7.0, dtype=dtype), 1))  # the upper part must survive
     for start in range(0, 500, 128):  # contiguous row slices, as the engines yield them
-        rank_k_update(acc, jac[start:start + 128])
+        rank_k_update(acc, jac[start : start + 128])
     rank_k_update(acc, jac.T.contiguous().T[:10])  # a column-major view works too
     ref = torch.tril(jac.T @ jac + jac[:10].T @ jac[:10])
     tol = 1e-12 if dtype == torch.float64 else 1e-5

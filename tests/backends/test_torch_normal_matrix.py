@@ -1,4 +1,5 @@
 """Packed and dense storage of JᵀJ: the same solves, the fallback, one factor for several right-hand sides."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,8 @@ def test_packed_normal_matrix_matches_the_dense_one(dtype: torch.dtype, lapack: 
     if lapack == "scipy":
         packed._lapack = None
     for start in range(0, 900, 200):
-        packed.add_rows(jac[start:start + 200])
-        dense.add_rows(jac[start:start + 200])
+        packed.add_rows(jac[start : start + 200])
+        dense.add_rows(jac[start : start + 200])
     packed.finish()
     dense.finish()
     tol = 1e-11 if dtype == torch.float64 else 1e-4
@@ -68,8 +69,11 @@ def test_factor_reuses_one_cholesky_and_inf_norm_is_the_row_sum_norm(storage: st
 
     gen = torch.Generator().manual_seed(9)
     jac = torch.randn(300, 37, dtype=torch.float64, generator=gen)
-    matrix = (PackedNormalMatrix(37, torch.float64) if storage == "packed"
-              else DenseNormalMatrix(37, torch.float64, torch.device("cpu")))
+    matrix = (
+        PackedNormalMatrix(37, torch.float64)
+        if storage == "packed"
+        else DenseNormalMatrix(37, torch.float64, torch.device("cpu"))
+    )
     matrix.add_rows(jac[:100])
     matrix.add_rows(jac[100:])
     matrix.finish()

@@ -1,4 +1,5 @@
 """float32 JᵀJ products with solves refined against J to float64 accuracy."""
+
 from __future__ import annotations
 
 import pytest
@@ -43,7 +44,9 @@ def test_refined_float32_products_solve_the_float64_system() -> None:
             reference = torch.linalg.solve(damped, b)
             assert float((v - reference).norm() / reference.norm()) < 1e-11, lam
             # the backward error of a float64 solve, not of a float32 one
-            assert float((damped @ v - b).abs().max()) <= 80 * 2.3e-16 * float(damped.abs().sum(1).max() * v.abs().max())
+            assert float((damped @ v - b).abs().max()) <= 80 * 2.3e-16 * float(
+                damped.abs().sum(1).max() * v.abs().max()
+            )
             assert system.curvature(-v) == pytest.approx(float((jac @ v).square().sum()), rel=1e-13)
     assert not system.exact and system.sweeps and max(system.sweeps) <= 4
     assert backend.gram_dtype_now == torch.float32

@@ -1,5 +1,6 @@
 """``pinnlma bench``: every case at a tiny size (hidden --tiny) writes its JSON with the keys other tools
 read and prints its one-line summary last. Sizes are meaningless for performance; the figures are not checked."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -69,22 +70,27 @@ def test_lm_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "burgers jacobian/gemm" in data["summary"]
 
 
-def test_peer_tlm_without_the_package_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_peer_tlm_without_the_package_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(peers, "TLM_MODULE", "torch_levenberg_marquardt_not_installed_for_this_test")
     code, _, err, data = _bench("peer-tlm", tmp_path, capsys)
     assert code != 0 and not data
     assert "torch-levenberg-marquardt" in err and "not installed" in err and "pip install" in err
 
 
-@pytest.mark.skipif(not TLM_INSTALLED, reason="torch-levenberg-marquardt is not installed (pip install 'pinnlma[bench]')")
+@pytest.mark.skipif(
+    not TLM_INSTALLED, reason="torch-levenberg-marquardt is not installed (pip install 'pinnlma[bench]')"
+)
 def test_peer_tlm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, lines, _, data = _bench("peer-tlm", tmp_path, capsys)
     assert code == 0
     _common_keys(data, "peer-tlm", lines)
     assert data["speedup_vs_tlm"] > 0 and data["final_mse_tlm"] > 0 and data["final_mse_pinnlma"] > 0
     variants = data["variants"]
-    assert {"tlm", "pinnlma", "pinnlma-levenberg", "pinnlma-channels", "pinnlma-refined", "pinnlma-gram32"} <= set(variants)
+    assert {"tlm", "pinnlma", "pinnlma-levenberg", "pinnlma-channels", "pinnlma-refined", "pinnlma-gram32"} <= set(
+        variants
+    )
     assert data["speedup_vs_tlm_refined"] > 0 and "speedup_vs_tlm_refined >= 2" in data["targets"]
     # the speed-up pairs each repeat's runs: the median of the per-repeat ratios
     tlm_runs, ours = variants["tlm"]["samples_time_per_step_s"], variants["pinnlma"]["samples_time_per_step_s"]
@@ -97,10 +103,12 @@ def test_peer_tlm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     products = data["products"]
     t_tlm = variants["tlm"]["time_per_step_s"]
     assert products["speedup_bound_float64"] == pytest.approx(
-        t_tlm / (products["pinnlma_jtj_s"] + products["cholesky_s"]))
+        t_tlm / (products["pinnlma_jtj_s"] + products["cholesky_s"])
+    )
     assert products["pinnlma_jacobian_s"] > 0
     assert products["speedup_bound_float64_with_jacobian"] == pytest.approx(
-        t_tlm / (products["pinnlma_jtj_s"] + products["cholesky_s"] + products["pinnlma_jacobian_s"]))
+        t_tlm / (products["pinnlma_jtj_s"] + products["cholesky_s"] + products["pinnlma_jacobian_s"])
+    )
     assert 0 < products["tlm_jtj_share_of_tlm_step"] < 1.5
 
 

@@ -1,4 +1,5 @@
 """The LM iteration: system forms, fallback, geodesic acceleration, stop reasons, history, errors, hooks."""
+
 from __future__ import annotations
 
 import math
@@ -82,8 +83,9 @@ def test_nan_during_trial_step_is_rejected_not_poisoning() -> None:
 
 def test_float32_works() -> None:
     t, y = exp_data()
-    res = pinnlma.least_squares(exp_model, torch.tensor([1.0, 1.0, 0.0], dtype=torch.float32),
-                                args=(t.float(), y.float()))
+    res = pinnlma.least_squares(
+        exp_model, torch.tensor([1.0, 1.0, 0.0], dtype=torch.float32), args=(t.float(), y.float())
+    )
     assert res.x.dtype == torch.float32
     assert torch.allclose(res.x, torch.tensor([2.5, 1.3, 0.5], dtype=torch.float32), atol=1e-2)
 
@@ -131,8 +133,9 @@ def test_a_nonfinite_jacobian_stops_the_run_and_says_where() -> None:
     result = pinnlma.least_squares(lambda b: torch.sqrt(b) - 1, torch.tensor([0.0, 4.0]))
     assert result.status is StopReason.NONFINITE_JACOBIAN and not result.success
     assert "parameter columns (first: parameter 0) at iteration 0" in result.message
-    explicit = pinnlma.least_squares(lambda b: b - 1, torch.zeros(2),
-                                     jac=lambda b: torch.tensor([[1.0, float("inf")], [0.0, 1.0]]))
+    explicit = pinnlma.least_squares(
+        lambda b: b - 1, torch.zeros(2), jac=lambda b: torch.tensor([[1.0, float("inf")], [0.0, 1.0]])
+    )
     assert "in 1 of 2 parameter columns (first: parameter 1)" in explicit.message
     model = torch.nn.Linear(1, 1).double()
     lm = pinnlma.LevenbergMarquardt(model, lambda net, a: torch.sqrt(net(a) * 0).reshape(-1), rowwise=True)
@@ -146,8 +149,9 @@ def test_steps_cut_short_by_a_nonfinite_region_are_not_reported_as_converged() -
     """The exponential fit's optimum (b0 = 2.5) lies where log(2 − b0) is NaN: xtol fires at b0 → 2 with a
     huge damping and a gradient far from zero, which must not read as success."""
     t, y = exp_data()
-    result = pinnlma.least_squares(lambda b: exp_model(b, t, y) + 0 * torch.log(2 - b[0]),
-                                   torch.tensor([1.0, 1.0, 0.0]))
+    result = pinnlma.least_squares(
+        lambda b: exp_model(b, t, y) + 0 * torch.log(2 - b[0]), torch.tensor([1.0, 1.0, 0.0])
+    )
     assert result.status is StopReason.NONFINITE_BOUNDARY and not result.success
     assert "gave NaN/Inf" in result.message and float(result.grad.abs().max()) > 0.1
     assert 1.99 < float(result.x[0]) < 2.0
@@ -160,8 +164,11 @@ def test_on_phase_times_every_part_of_an_iteration_and_changes_nothing() -> None
     x0 = torch.tensor([1.0, 1.0, 0.0])
     plain = LMCore(JacobianEngine(exp_model, (t, y), memory_budget=4 * 3 * 8 * 10), x0)
     seen: list[tuple[str, float, int]] = []
-    timed = LMCore(JacobianEngine(exp_model, (t, y), memory_budget=4 * 3 * 8 * 10), x0,
-                   on_phase=lambda phase, seconds, rows: seen.append((phase, seconds, rows)))
+    timed = LMCore(
+        JacobianEngine(exp_model, (t, y), memory_budget=4 * 3 * 8 * 10),
+        x0,
+        on_phase=lambda phase, seconds, rows: seen.append((phase, seconds, rows)),
+    )
     started = time.perf_counter()
     timed.step()
     wall = time.perf_counter() - started

@@ -1,4 +1,5 @@
 """Levenberg's rule: λ divided on success, multiplied on failure, identity scaling."""
+
 from __future__ import annotations
 
 import pytest

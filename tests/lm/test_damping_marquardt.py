@@ -1,4 +1,5 @@
 """Marquardt's scaling and rule: diag(JᵀJ) with a floor and a running maximum."""
+
 from __future__ import annotations
 
 import pytest

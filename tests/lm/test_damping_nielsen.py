@@ -1,4 +1,5 @@
 """Nielsen's gain-ratio rule and its resumable state."""
+
 from __future__ import annotations
 
 import pytest

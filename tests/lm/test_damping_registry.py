@@ -1,4 +1,5 @@
 """The damping registry: every named rule solves Rosenbrock; bad names and options are refused."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The Jacobian engine: slices, strategies, the automatic choice, explicit Jacobians, rowwise promises."""
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,7 @@ torch.set_default_dtype(torch.float64)
 
 def test_slice_accumulation_matches_full_jacobian() -> None:
     jac, r = random_system(1000, 40)
-    slices = [(r[i:i + 37], jac[i:i + 37]) for i in range(0, 1000, 37)]
+    slices = [(r[i : i + 37], jac[i : i + 37]) for i in range(0, 1000, 37)]
     system = TorchBackend().normal_system(slices, 40, lambda w: jac.T @ w)
     full = jac.T @ jac
     assert float((system.jtj - full).norm() / full.norm()) < 1e-12
@@ -33,8 +34,13 @@ def test_slice_accumulation_matches_full_jacobian() -> None:
 def test_memory_budget_bounds_slice_size() -> None:
     t = torch.linspace(0, 1, 5000).unsqueeze(1)
     y = torch.sin(t)
-    engine = JacobianEngine(lambda x, t, y: (x[0] * t + x[1] * t**2 - y).reshape(-1), (t, y), rowwise=True,
-                            strategy="rowwise", memory_budget=4 * 2 * 8 * 100)
+    engine = JacobianEngine(
+        lambda x, t, y: (x[0] * t + x[1] * t**2 - y).reshape(-1),
+        (t, y),
+        rowwise=True,
+        strategy="rowwise",
+        memory_budget=4 * 2 * 8 * 100,
+    )
     sizes = [s[1].shape[0] for s in engine.slices(torch.ones(2), 5000)]
     assert max(sizes) == 100 and sum(sizes) == 5000
 
@@ -50,8 +56,9 @@ def test_every_jacobian_strategy_gives_the_same_jacobian() -> None:
 
     jacobians = {}
     for strategy in ("forward", "reverse", "rowwise", "explicit"):
-        engine = JacobianEngine(exp_model, (t, y), strategy=strategy, rowwise=True, jac=explicit,
-                                memory_budget=4 * 3 * 8 * 7)  # 7-row slices
+        engine = JacobianEngine(
+            exp_model, (t, y), strategy=strategy, rowwise=True, jac=explicit, memory_budget=4 * 3 * 8 * 7
+        )  # 7-row slices
         r, jac = engine.full(x)
         assert torch.allclose(r, exp_model(x, t, y))
         jacobians[strategy] = jac
@@ -86,8 +93,9 @@ def test_rowwise_rows_with_several_residuals_give_the_generic_jacobian() -> None
     torch.testing.assert_close(r_rows, r_ref)
     torch.testing.assert_close(jac_rows, jac_ref)
     # small slices: several data rows per slice, never a row split between slices
-    tiny = JacobianEngine(lm._flat_residual, (x, y), rowwise=True, strategy="rowwise",
-                          memory_budget=7 * 3 * theta.numel() * 8 * 4)
+    tiny = JacobianEngine(
+        lm._flat_residual, (x, y), rowwise=True, strategy="rowwise", memory_budget=7 * 3 * theta.numel() * 8 * 4
+    )
     torch.testing.assert_close(tiny.full(theta)[1], jac_ref)
     assert lm.step(x, y).cost < 0.5 * float(r_ref @ r_ref)
 
@@ -95,13 +103,13 @@ def test_rowwise_rows_with_several_residuals_give_the_generic_jacobian() -> None
 def test_rowwise_promises_that_do_not_hold_are_reported() -> None:
     x = torch.linspace(-1, 1, 20).unsqueeze(1)
     y2 = torch.cat([x, -x], dim=1)
-    column_by_column = pinnlma.LevenbergMarquardt(mlp(4, outputs=2), lambda net, a, b: (net(a) - b).T.reshape(-1),
-                                                  rowwise=True)
+    column_by_column = pinnlma.LevenbergMarquardt(
+        mlp(4, outputs=2), lambda net, a, b: (net(a) - b).T.reshape(-1), rowwise=True
+    )
     with pytest.raises(ValueError, match=r"positions k·i"):
         column_by_column.step(x, y2)
     with pytest.raises(ValueError, match="same number of rows"):
-        pinnlma.LevenbergMarquardt(mlp(), lambda net, a, b: net(a).reshape(-1) - b.mean(),
-                                   rowwise=True).step(x, x[:10])
+        pinnlma.LevenbergMarquardt(mlp(), lambda net, a, b: net(a).reshape(-1) - b.mean(), rowwise=True).step(x, x[:10])
     with pytest.raises(ValueError, match="the residual has 19 entries but the data has 20 rows"):
         pinnlma.LevenbergMarquardt(mlp(), lambda net, a, b: (net(a) - b).reshape(-1)[1:], rowwise=True).step(x, x)
     # a 0-d tensor argument has no rows: it is passed whole

@@ -1,6 +1,7 @@
 """The one-backward-pass Jacobian rows for models whose parameters all sit in nn.Linear layers
 (pinnlma.lm.linear_rows): the same J as the generic per-row path, and a clean fall-back where the
 scheme does not apply."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,9 @@ def _jacobians(lm: pinnlma.LevenbergMarquardt, x: torch.Tensor, y: torch.Tensor)
 def test_mlp_rows_equal_the_generic_rows() -> None:
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(1, 12), nn.Tanh(), nn.Linear(12, 9), nn.Sigmoid(), nn.Linear(9, 1)).double()
-    lm = pinnlma.LevenbergMarquardt(net, lambda model, a, b: (model(a) - b).reshape(-1), rowwise=True,
-                                    memory_budget=4 * 8 * 151 * 64)  # n = 151: slices of 64 rows
+    lm = pinnlma.LevenbergMarquardt(
+        net, lambda model, a, b: (model(a) - b).reshape(-1), rowwise=True, memory_budget=4 * 8 * 151 * 64
+    )  # n = 151: slices of 64 rows
     x, y = _data()
     assert lm.engine.row_jacobian is not None
     fast, generic = _jacobians(lm, x, y)
@@ -70,8 +72,9 @@ def test_layers_used_twice_or_other_parameters_fall_back_to_generic_rows() -> No
     assert tied.engine.row_jacobian is not None  # all parameters are Linear ones ...
     tied.step(x, y)
     assert tied.engine.row_jacobian is None  # ... but a layer applied twice is caught and left to vmap
-    scaled = pinnlma.LevenbergMarquardt(_Scaled().double(), lambda model, a, b: (model(a) - b).reshape(-1),
-                                        rowwise=True)
+    scaled = pinnlma.LevenbergMarquardt(
+        _Scaled().double(), lambda model, a, b: (model(a) - b).reshape(-1), rowwise=True
+    )
     assert scaled.engine.row_jacobian is None  # a parameter outside nn.Linear: never tried
     info = scaled.step(x, y)
     assert info.cost < float("inf")
@@ -81,8 +84,7 @@ def test_rows_that_mix_samples_are_caught_by_the_one_time_check() -> None:
     torch.manual_seed(2)
     net = nn.Sequential(nn.Linear(1, 6), nn.Tanh(), nn.Linear(6, 1)).double()
     # wrongly declared rowwise: every residual row also depends on the batch mean
-    lm = pinnlma.LevenbergMarquardt(net, lambda model, a, b: (model(a) - model(a).mean() - b).reshape(-1),
-                                    rowwise=True)
+    lm = pinnlma.LevenbergMarquardt(net, lambda model, a, b: (model(a) - model(a).mean() - b).reshape(-1), rowwise=True)
     x, y = _data(50)
     before = lm.params
     # neither the shortcut nor the generic per-row Jacobian can be right: the step refuses, model untouched

@@ -1,4 +1,5 @@
 """LevenbergMarquardt on an nn.Module: checkpoints, damping templates, geodesic, dtype checks."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The paper's data-driven case through ``LevenbergMarquardt``: sinc(10x), 20000 points, 1–20–1 tanh."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Adam, L-BFGS and BFGS on the Rosenbrock residual: convergence, precision, exact resume, errors."""
+
 from __future__ import annotations
 
 import math

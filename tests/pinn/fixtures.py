@@ -1,4 +1,5 @@
 """A PINN layer fixture with a known solution: u = a·sin(x)·cos(t) on [0, 1]², rows read back per block."""
+
 from __future__ import annotations
 
 import torch
@@ -27,8 +28,15 @@ class Known(nn.Module):
 
 
 def known_problem(conditions: list, pde=None) -> Problem:
-    return Problem(name="known", domain=SpaceTime(Interval(0.0, 1.0), (0.0, 1.0)), pde=pde,
-                   conditions=conditions, n_interior=16, n_boundary=10, eval_grid=(5, 5))
+    return Problem(
+        name="known",
+        domain=SpaceTime(Interval(0.0, 1.0), (0.0, 1.0)),
+        pde=pde,
+        conditions=conditions,
+        n_interior=16,
+        n_boundary=10,
+        eval_grid=(5, 5),
+    )
 
 
 def rows_of(problem: Problem, name: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,4 +1,5 @@
 """The PINN layer: derivative channels and helpers, conditions, the assembler's blocks, weights, Jacobians."""
+
 from __future__ import annotations
 
 import math
@@ -88,13 +89,26 @@ def test_pde_rows_with_known_function() -> None:
 # -- assembler: weights, blocks, Jacobian paths ----------------------------------------------------------------
 def heat_like_problem(**kw) -> Problem:
     return Problem(
-        name="test", domain=SpaceTime(Interval(-1.0, 1.0), (0.0, 1.0)),
-        pde=lambda f: f.d("t") + f.param("c") * f.u() * f.d("x") - f.param("nu") * f.d("x", "x")
-        + f.param("k") * f.d("x", "x", "x"),
-        conditions=[Dirichlet(0.0, name="bc"), Initial(lambda p: -torch.sin(math.pi * p[:, 0]), name="ic"),
-                    Neumann(0.5, name="flux", weight=3.0), Periodic("x", order=1, name="per")],
-        parameters={"nu": 0.01, "k": 0.002}, unknowns={"c": 0.8}, n_interior=40, n_boundary=12,
-        weights={"ic": 5.0}, **kw,
+        name="test",
+        domain=SpaceTime(Interval(-1.0, 1.0), (0.0, 1.0)),
+        pde=lambda f: (
+            f.d("t")
+            + f.param("c") * f.u() * f.d("x")
+            - f.param("nu") * f.d("x", "x")
+            + f.param("k") * f.d("x", "x", "x")
+        ),
+        conditions=[
+            Dirichlet(0.0, name="bc"),
+            Initial(lambda p: -torch.sin(math.pi * p[:, 0]), name="ic"),
+            Neumann(0.5, name="flux", weight=3.0),
+            Periodic("x", order=1, name="per"),
+        ],
+        parameters={"nu": 0.01, "k": 0.002},
+        unknowns={"c": 0.8},
+        n_interior=40,
+        n_boundary=12,
+        weights={"ic": 5.0},
+        **kw,
     )
 
 
@@ -143,9 +157,15 @@ def test_jt_times_and_second_directional() -> None:
 
 
 def test_resampling_redraws_points_but_keeps_data() -> None:
-    problem = Problem(name="fit", domain=Box([(0, 1), (0, 1)]), pde=lambda f: f.laplacian(),
-                      conditions=[PointData(np.array([[0.5, 0.5]]), [1.0], name="obs")], n_interior=20,
-                      n_boundary=8, resample_every=5)
+    problem = Problem(
+        name="fit",
+        domain=Box([(0, 1), (0, 1)]),
+        pde=lambda f: f.laplacian(),
+        conditions=[PointData(np.array([[0.5, 0.5]]), [1.0], name="obs")],
+        n_interior=20,
+        n_boundary=8,
+        resample_every=5,
+    )
     a = ResidualAssembler(problem, MLP(2, 1, width=4, depth=1), sampler=Sampler("uniform", 3))
     before = {b.name: b.groups[0].clone() for b in a.blocks}
     a.sample()

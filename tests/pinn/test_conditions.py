@@ -1,4 +1,5 @@
 """Each condition's residual rows on a known function (generic path, any nn.Module), against closed forms."""
+
 from __future__ import annotations
 
 import math

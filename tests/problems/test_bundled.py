@@ -1,6 +1,7 @@
 """The bundled problems (``problems/``, importable as ``pinnlma.problems.<name>``), at their --quick size:
 each builds and loads by name, is described, has a finite residual that a few LM iterations reduce,
 its channel Jacobian equals the generic per-point one, and its reference has the right shape."""
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,18 @@ from pinnlma.lm import LMCore, LMOptions
 from pinnlma.pinn import MLP, PointData, Problem, ResidualAssembler
 from pinnlma.pinn.registry import apply_options, bundled_names, describe, load_problem
 
-EXPECTED = {"allen_cahn", "burgers", "burgers_inverse", "heat1d", "helmholtz2d", "kdv", "poisson2d",
-            "schrodinger", "sinc", "wave1d"}
+EXPECTED = {
+    "allen_cahn",
+    "burgers",
+    "burgers_inverse",
+    "heat1d",
+    "helmholtz2d",
+    "kdv",
+    "poisson2d",
+    "schrodinger",
+    "sinc",
+    "wave1d",
+}
 NAMES = bundled_names()
 
 
@@ -85,8 +96,12 @@ def test_quick_lm_iterations_reduce_the_loss(name: str) -> None:
 
 def small(problem: Problem, n_data: int = 12) -> Problem:
     """A few points per block (data blocks cut to their first ``n_data`` points)."""
-    conditions = [PointData(c.points[:n_data], c.values[:n_data], out=c.out, weight=c.weight, name=c.name)
-                  if isinstance(c, PointData) else c for c in problem.conditions]
+    conditions = [
+        PointData(c.points[:n_data], c.values[:n_data], out=c.out, weight=c.weight, name=c.name)
+        if isinstance(c, PointData)
+        else c
+        for c in problem.conditions
+    ]
     return problem.with_options(n_interior=16, n_boundary=8, conditions=conditions)
 
 

@@ -1,4 +1,5 @@
 """The Cole–Hopf Burgers solution against Raissi's data, PINNacle's COMSOL export and the PDE."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The shipped Raissi reference data: shapes, provenance, and what the files actually hold."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

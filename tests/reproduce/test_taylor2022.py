@@ -1,5 +1,6 @@
 """``pinnlma reproduce taylor2022`` at the hidden --tiny size: files, the generated README's table, and the
 paper's first claim (LM fits sinc(10x) better than Adam). Sizes are far too small for the other claims."""
+
 from __future__ import annotations
 
 import math
@@ -12,10 +13,22 @@ import torch
 from pinnlma import cli
 from pinnlma.reproduce.taylor2022.store import read_summary
 
-FILES = ("README.md", "sinc.h5", "sinc_mse.png", "sinc_fits.png", "minibatch.h5", "minibatch_mse.png", "sweep.h5",
-         "sweep_adam_size.png", "burgers.h5",
-         "burgers_solutions.png", "burgers_slices.png", "burgers_history.png", "jacobian.h5",
-         "jacobian_strategies.png")
+FILES = (
+    "README.md",
+    "sinc.h5",
+    "sinc_mse.png",
+    "sinc_fits.png",
+    "minibatch.h5",
+    "minibatch_mse.png",
+    "sweep.h5",
+    "sweep_adam_size.png",
+    "burgers.h5",
+    "burgers_solutions.png",
+    "burgers_slices.png",
+    "burgers_history.png",
+    "jacobian.h5",
+    "jacobian_strategies.png",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -76,8 +89,9 @@ def test_unknown_experiment_is_a_usage_error(tmp_path: Path, capsys: pytest.Capt
     assert "bogus" in capsys.readouterr().err
 
 
-def test_rerun_says_which_stored_result_it_replaces(tiny_run: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_rerun_says_which_stored_result_it_replaces(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     shutil.copy(tiny_run / "jacobian.h5", tmp_path / "jacobian.h5")

@@ -1,6 +1,7 @@
 """``pinnlma reproduce taylor2022 --quick`` as a user runs it (own process, the documented command): it
 finishes within the 5 minutes the issue allows and writes every file and a README for the quick size.
 Its own file so that ``pytest -n 2 --dist loadfile`` runs it beside the long NIST file."""
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,12 @@ from tests.reproduce.test_taylor2022 import FILES
 
 def test_quick_reproduction_runs_within_five_minutes(tmp_path: Path) -> None:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pinnlma", "reproduce", "taylor2022", "--quick", "--out",
-                           str(tmp_path)], capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "pinnlma", "reproduce", "taylor2022", "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     elapsed = time.perf_counter() - started
     assert done.returncode == 0, done.stderr[-3000:]
     for name in FILES:

@@ -40,8 +40,12 @@ class Remembering(Damping):
         self.lam *= 4.0
 
     def extra_state(self) -> dict[str, Any]:
-        return {"memory": self.memory.clone(), "ratios": list(self.ratios), "failures": self.failures,
-                "warm": self.warm}
+        return {
+            "memory": self.memory.clone(),
+            "ratios": list(self.ratios),
+            "failures": self.failures,
+            "warm": self.warm,
+        }
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.memory = torch.as_tensor(state["memory"], dtype=torch.float64).clone()
@@ -75,8 +79,17 @@ def test_a_resume_with_another_damping_rule_is_refused(tmp_path: Path) -> None:
 
 
 def test_storable_trees_come_back_typed_after_a_template() -> None:
-    live = {"x": torch.arange(3.0), "n": 4, "f": 0.5, "ok": True, "name": "a", "none": None,
-            "hist": [1.0, 2.0], "pair": (torch.ones(2), "b"), "nested": {"t": torch.zeros(1, dtype=torch.float32)}}
+    live = {
+        "x": torch.arange(3.0),
+        "n": 4,
+        "f": 0.5,
+        "ok": True,
+        "name": "a",
+        "none": None,
+        "hist": [1.0, 2.0],
+        "pair": (torch.ones(2), "b"),
+        "nested": {"t": torch.zeros(1, dtype=torch.float32)},
+    }
     stored = to_storable(live)
     assert isinstance(stored["x"], np.ndarray) and isinstance(stored["hist"], np.ndarray)
     back = from_storable(stored, live)

@@ -1,4 +1,5 @@
 """HDF5 run files: round trip, the contract's names, overwrite refusal, atomic writes, errors."""
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,17 @@ from pinnlma.run.io import (
     write_run,
 )
 
-CONTRACT_DATASETS = ("history/iteration", "history/time", "history/loss", "history/rel_l2", "history/damping",
-                     "params", "solution/inputs", "solution/prediction", "solution/reference")
+CONTRACT_DATASETS = (
+    "history/iteration",
+    "history/time",
+    "history/loss",
+    "history/rel_l2",
+    "history/damping",
+    "params",
+    "solution/inputs",
+    "solution/prediction",
+    "solution/reference",
+)
 
 
 def make_record(reference: bool = True, **resume: object) -> RunRecord:
@@ -29,23 +39,43 @@ def make_record(reference: bool = True, **resume: object) -> RunRecord:
     inputs = np.stack([x.ravel(), t.ravel()], axis=1)
     prediction = np.sin(inputs[:, :1]) * np.exp(-inputs[:, 1:])
     attrs = {
-        "problem": "burgers", "optimizer": "lm", "backend": "torch", "dtype": "float64", "seed": 3,
-        "n_params": 7, "n_residuals": 40, "status": "max_iter", "final_loss": 1.25e-4,
-        "final_rel_l2": 3.5e-3 if reference else math.nan, "pinnlma_version": "0.1.0",
-        "geodesic": False, "coordinates": "x,t", "iterations": n - 1, "elapsed": 0.5,
+        "problem": "burgers",
+        "optimizer": "lm",
+        "backend": "torch",
+        "dtype": "float64",
+        "seed": 3,
+        "n_params": 7,
+        "n_residuals": 40,
+        "status": "max_iter",
+        "final_loss": 1.25e-4,
+        "final_rel_l2": 3.5e-3 if reference else math.nan,
+        "pinnlma_version": "0.1.0",
+        "geodesic": False,
+        "coordinates": "x,t",
+        "iterations": n - 1,
+        "elapsed": 0.5,
     }
     history = {
-        "iteration": np.arange(n), "time": np.linspace(0, 0.5, n), "loss": np.logspace(0, -4, n),
-        "rel_l2": np.array([1.0, np.nan, 0.1, 3.5e-3]), "damping": np.logspace(-3, -6, n),
-        "loss/pde": np.logspace(-1, -5, n), "loss/initial": np.logspace(-1, -5, n), "param/nu": np.full(n, 0.01),
+        "iteration": np.arange(n),
+        "time": np.linspace(0, 0.5, n),
+        "loss": np.logspace(0, -4, n),
+        "rel_l2": np.array([1.0, np.nan, 0.1, 3.5e-3]),
+        "damping": np.logspace(-3, -6, n),
+        "loss/pde": np.logspace(-1, -5, n),
+        "loss/initial": np.logspace(-1, -5, n),
+        "param/nu": np.full(n, 0.01),
     }
     solution = {"inputs": inputs, "prediction": prediction}
     if reference:
         solution["reference"] = prediction + 1e-3
     state = {
         "optimizer": {
-            "x": np.arange(7, dtype=np.float32), "iteration": 3, "first": False, "status": "running",
-            "elapsed": 0.5, "damping": {"lam": 1e-6, "scaling": {"dmax": None, "d": np.ones(7)}},
+            "x": np.arange(7, dtype=np.float32),
+            "iteration": 3,
+            "first": False,
+            "status": "running",
+            "elapsed": 0.5,
+            "damping": {"lam": 1e-6, "scaling": {"dmax": None, "d": np.ones(7)}},
             "history": {"cost": [1.0, 0.5, 0.25], "empty": {}},
             "scalar": np.array(2.5),
         },

@@ -1,4 +1,5 @@
 """Run figures for 1-D, gridded 2-D, scattered 2-D and two-output solutions; history comparisons."""
+
 from __future__ import annotations
 
 import math
@@ -22,16 +23,30 @@ def history(n: int = 20, lm: bool = True) -> dict[str, np.ndarray]:
     rel = np.logspace(0, -3, n)
     rel[1::2] = np.nan  # evaluated every other iteration
     return {
-        "iteration": np.arange(n), "time": np.linspace(0, 2, n), "loss": np.logspace(0, -6, n), "rel_l2": rel,
+        "iteration": np.arange(n),
+        "time": np.linspace(0, 2, n),
+        "loss": np.logspace(0, -6, n),
+        "rel_l2": rel,
         "damping": np.logspace(-2, -5, n) if lm else np.full(n, np.nan),
-        "loss/pde": np.logspace(-1, -7, n), "loss/boundary": np.logspace(-1, -6, n),
+        "loss/pde": np.logspace(-1, -7, n),
+        "loss/boundary": np.logspace(-1, -6, n),
     }
 
 
 def record(inputs: np.ndarray, prediction: np.ndarray, reference: np.ndarray | None) -> RunRecord:
-    attrs = {"problem": "demo", "optimizer": "lm", "backend": "torch", "dtype": "float64", "seed": 0,
-             "n_params": 10, "n_residuals": 50, "status": "max_iter", "final_loss": 1e-6,
-             "final_rel_l2": math.nan if reference is None else 1e-3, "pinnlma_version": "0.1.0"}
+    attrs = {
+        "problem": "demo",
+        "optimizer": "lm",
+        "backend": "torch",
+        "dtype": "float64",
+        "seed": 0,
+        "n_params": 10,
+        "n_residuals": 50,
+        "status": "max_iter",
+        "final_loss": 1e-6,
+        "final_rel_l2": math.nan if reference is None else 1e-3,
+        "pinnlma_version": "0.1.0",
+    }
     solution = {"inputs": inputs, "prediction": prediction}
     if reference is not None:
         solution["reference"] = reference

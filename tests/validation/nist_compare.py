@@ -5,6 +5,7 @@ The suite is split in two files so that ``pytest -n 2 --dist loadfile`` (``make 
 worker about half of the Legate work: on Legate's CPU processors every small LM iteration costs task
 launches, and MGH10 from start 1 alone takes about 5600 iterations (as many as all other runs together).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """NIST StRD suite: parsing, the hand-written models, the LRE score, and the MINPACK anchor."""
+
 from __future__ import annotations
 
 import math

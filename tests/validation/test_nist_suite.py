@@ -6,6 +6,7 @@ This file takes every problem but MGH10 (52 runs, one of which, BoxBOD from star
 local minimum as MINPACK's does); test_nist_suite_mgh10.py takes MGH10 (2 runs, both must pass): see
 tests/validation/nist_compare.py for why the suite is split.
 """
+
 from __future__ import annotations
 
 from tests.validation.nist_compare import assert_backends_agree

@@ -1,6 +1,7 @@
 """NIST StRD MGH10 from both starts on the torch and the cupynumeric backend (the other 25 problems:
 test_nist_suite.py). Start 1 is the suite's longest run, about 5600 iterations; both starts must reach
 LRE ≥ 6 on both backends."""
+
 from __future__ import annotations
 
 from tests.validation.nist_compare import assert_backends_agree

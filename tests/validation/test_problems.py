@@ -1,5 +1,6 @@
 """The problem-accuracy report (python -m pinnlma.validation.problems): verdicts and table, on made-up rows
 (the real runs take half an hour; their output is docs/problems.md)."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,19 @@ from pinnlma.validation.problems import TARGETS, format_table, verdict
 
 
 def _row(name: str, **kw) -> dict:
-    base = {"name": name, "ok": True, "wall_s": 100.0, "rel_l2": 1e-6, "loss": 1e-9, "status": "max_iter",
-            "iterations": 10, "train_s": 90.0, "n_params": 10, "n_residuals": 20, "coefficients": {}}
+    base = {
+        "name": name,
+        "ok": True,
+        "wall_s": 100.0,
+        "rel_l2": 1e-6,
+        "loss": 1e-9,
+        "status": "max_iter",
+        "iterations": 10,
+        "train_s": 90.0,
+        "n_params": 10,
+        "n_residuals": 20,
+        "coefficients": {},
+    }
     return {**base, **kw}
 
 

@@ -58,8 +58,6 @@ def mirror_lower(acc: Any, tiles: list[tuple[int, int]]) -> None:
             acc[b0:b1, a0:a1] = acc[a0:a1, b0:b1].T
 
 
-
-
 def to_legate(np: Any, tensor: Tensor) -> Any:
     """A cuPyNumeric view of a torch tensor, without copying when the memory is reachable by Legate.
 

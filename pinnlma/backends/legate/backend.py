@@ -39,6 +39,7 @@ Always start Legate through this module (or :func:`~pinnlma.backends.legate.runt
 
 Measured against the torch backend by ``pinnlma bench backends`` (docs/performance.md).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -70,8 +71,7 @@ attached to Legate as they are, without a copy."""
 def _check_slice(r_s: Tensor, j_s: Tensor, n: int) -> None:
     if j_s.ndim != 2 or j_s.shape[1] != n or r_s.shape != (j_s.shape[0],):
         raise ValueError(
-            f"Jacobian slice has shape {tuple(j_s.shape)} with residuals {tuple(r_s.shape)}, "
-            f"expected (s, {n}) and (s,)"
+            f"Jacobian slice has shape {tuple(j_s.shape)} with residuals {tuple(r_s.shape)}, expected (s, {n}) and (s,)"
         )
 
 
@@ -266,8 +266,9 @@ class CupynumericBackend(Backend):
 
     name = "cupynumeric"
 
-    def __init__(self, slice_rows: int | None = None, *, block_bytes: int = DEFAULT_BLOCK_BYTES,
-                 cpus: int | None = None) -> None:
+    def __init__(
+        self, slice_rows: int | None = None, *, block_bytes: int = DEFAULT_BLOCK_BYTES, cpus: int | None = None
+    ) -> None:
         if slice_rows is not None and slice_rows < 1:
             raise ValueError(f"slice_rows must be a positive number of rows, got {slice_rows}")
         if block_bytes < 1:

@@ -111,6 +111,7 @@ def _inside(path: Path, folder: Path) -> bool:
 @dataclass(frozen=True)
 class AptSource:
     """One Debian package source: URI, suite and keyring."""
+
     uri: str
     suite: str
     signed_by: str | None
@@ -215,7 +216,7 @@ def debian_sources(
                 for opt in options.group(1).split():
                     if opt.startswith("signed-by="):
                         signed_by = opt.split("=", 1)[1]
-                line = line[: options.start()] + line[options.end():]
+                line = line[: options.start()] + line[options.end() :]
             parts = line.split()
             if len(parts) >= 3:
                 keep(parts[1], parts[2], signed_by)
@@ -287,11 +288,16 @@ def provision_driver(force: bool = False, directory: Path | None = None) -> Path
     # libcuda1 is in "non-free" on Debian (>= 12 splits firmware into "non-free-firmware", not drivers)
     source_file.write_text("".join(src.line("non-free") + "\n" for src in sources))
     options = [
-        "-o", f"Dir::Etc::SourceList={source_file}",
-        "-o", "Dir::Etc::SourceParts=/nonexistent",
-        "-o", f"Dir::State::Lists={apt / 'lists'}",
-        "-o", f"Dir::Cache={apt / 'cache'}",
-        "-o", "Dir::State::status=/var/lib/dpkg/status",
+        "-o",
+        f"Dir::Etc::SourceList={source_file}",
+        "-o",
+        "Dir::Etc::SourceParts=/nonexistent",
+        "-o",
+        f"Dir::State::Lists={apt / 'lists'}",
+        "-o",
+        f"Dir::Cache={apt / 'cache'}",
+        "-o",
+        "Dir::State::status=/var/lib/dpkg/status",
     ]
     if os.geteuid() == 0:
         # as root apt drops to the _apt user for downloads, which cannot write into a private folder

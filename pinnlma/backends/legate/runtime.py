@@ -216,9 +216,7 @@ def import_cupynumeric(cpus: int | None = None) -> ModuleType:
     except (ImportError, ValueError):
         missing = True
     if missing:
-        raise BackendUnavailable(
-            f"the cupynumeric backend needs the nvidia-cupynumeric package: {INSTALL_HINT}"
-        )
+        raise BackendUnavailable(f"the cupynumeric backend needs the nvidia-cupynumeric package: {INSTALL_HINT}")
     env = prepare_legate(cpus)
     if env.driver_source == "missing":
         raise BackendUnavailable(

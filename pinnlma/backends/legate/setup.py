@@ -40,8 +40,9 @@ def verify(timeout: float = 300.0) -> dict[str, Any]:
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[3])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    done = subprocess.run([sys.executable, "-c", _VERIFY], env=env, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _VERIFY], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if done.returncode != 0:
         lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
         reason = next((ln for ln in reversed(lines) if "BackendUnavailable" in ln), lines[-1] if lines else "")

@@ -14,7 +14,6 @@ from .arrays import to_legate, to_torch
 __all__ = ["EquilibratedSPD", "spd_solve_legate"]
 
 
-
 def spd_solve_legate(np: Any, matrix: Any, diag_add: Any, rhs: Any) -> tuple[Any, bool]:
     """Solve ``(matrix + diag(diag_add)) x = rhs`` for symmetric PSD ``matrix``, in cuPyNumeric.
 

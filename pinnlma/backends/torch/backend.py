@@ -1,4 +1,5 @@
 """The embedded default backend: the normal equations in torch, on whatever device the Jacobian lives."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -21,9 +22,14 @@ class TorchNormalSystem(LinearSystem):
 
     form = "normal"
 
-    def __init__(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor],
-                 gram_dtype: torch.dtype | None = None,
-                 on_breakdown: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        slices: Slices,
+        n: int,
+        jt_times: Callable[[Tensor], Tensor],
+        gram_dtype: torch.dtype | None = None,
+        on_breakdown: Callable[[], None] | None = None,
+    ) -> None:
         self.n, self.m = n, 0
         self._jt_times = jt_times
         self._on_breakdown = on_breakdown
@@ -161,8 +167,11 @@ class TorchBackend(Backend):
 
     def describe(self) -> str:
         """torch's version, threads and the precision of the JᵀJ products."""
-        products = "" if self.gram_dtype_now is None else (
-            f", JᵀJ products in {self.gram_dtype_now}" + (" with refined solves" if self.refine else ""))
+        products = (
+            ""
+            if self.gram_dtype_now is None
+            else (f", JᵀJ products in {self.gram_dtype_now}" + (" with refined solves" if self.refine else ""))
+        )
         return f"torch {torch.__version__} (threads={torch.get_num_threads()}{products})"
 
     def _widen_gram(self) -> None:

@@ -14,6 +14,7 @@ LAPACK integers on a little-endian machine. :func:`torch_lapack` checks the rout
 matrix against ``torch.linalg``; if anything is off (symbols missing, a big-endian machine, a wrong
 result) it returns None and callers use scipy instead.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -46,8 +47,13 @@ class TorchLapack:
         """Factor the column-major lower triangle of ``work`` in place; LAPACK's ``info`` (0: success)."""
         n = self._square(work)
         info = _word(0)
-        self._potrf(ctypes.c_char_p(b"L"), ctypes.byref(_word(n)), ctypes.c_void_p(work.data_ptr()),
-                    ctypes.byref(_word(max(1, n))), ctypes.byref(info))
+        self._potrf(
+            ctypes.c_char_p(b"L"),
+            ctypes.byref(_word(n)),
+            ctypes.c_void_p(work.data_ptr()),
+            ctypes.byref(_word(max(1, n))),
+            ctypes.byref(info),
+        )
         return _value(info)
 
     def potrs(self, factor: Tensor, rhs: Tensor) -> int:
@@ -56,16 +62,30 @@ class TorchLapack:
         if rhs.shape != (n,) or not rhs.is_contiguous() or rhs.dtype != self.dtype or rhs.device.type != "cpu":
             raise ValueError(f"potrs needs a contiguous CPU {self.dtype} vector of length {n}")
         info = _word(0)
-        self._potrs(ctypes.c_char_p(b"L"), ctypes.byref(_word(n)), ctypes.byref(_word(1)),
-                    ctypes.c_void_p(factor.data_ptr()), ctypes.byref(_word(max(1, n))),
-                    ctypes.c_void_p(rhs.data_ptr()), ctypes.byref(_word(max(1, n))), ctypes.byref(info))
+        self._potrs(
+            ctypes.c_char_p(b"L"),
+            ctypes.byref(_word(n)),
+            ctypes.byref(_word(1)),
+            ctypes.c_void_p(factor.data_ptr()),
+            ctypes.byref(_word(max(1, n))),
+            ctypes.c_void_p(rhs.data_ptr()),
+            ctypes.byref(_word(max(1, n))),
+            ctypes.byref(info),
+        )
         return _value(info)
 
     def _square(self, work: Tensor) -> int:
-        if (work.ndim != 2 or work.shape[0] != work.shape[1] or not work.is_contiguous()
-                or work.dtype != self.dtype or work.device.type != "cpu"):
-            raise ValueError(f"LAPACK routines here need a contiguous square CPU {self.dtype} tensor, "
-                             f"got {tuple(work.shape)} {work.dtype} on {work.device}")
+        if (
+            work.ndim != 2
+            or work.shape[0] != work.shape[1]
+            or not work.is_contiguous()
+            or work.dtype != self.dtype
+            or work.device.type != "cpu"
+        ):
+            raise ValueError(
+                f"LAPACK routines here need a contiguous square CPU {self.dtype} tensor, "
+                f"got {tuple(work.shape)} {work.dtype} on {work.device}"
+            )
         return int(work.shape[0])
 
 
@@ -102,8 +122,9 @@ def _torch_libraries() -> list[str]:
 def _passes_check(lapack: TorchLapack) -> bool:
     """Factor and solve a small SPD system and compare with torch.linalg; a non-SPD one must fail."""
     dtype = lapack.dtype
-    a = torch.tensor([[4.0, 2.0, 0.4, 0.0], [2.0, 5.0, 1.0, 0.3], [0.4, 1.0, 3.0, 0.2], [0.0, 0.3, 0.2, 2.0]],
-                     dtype=dtype)
+    a = torch.tensor(
+        [[4.0, 2.0, 0.4, 0.0], [2.0, 5.0, 1.0, 0.3], [0.4, 1.0, 3.0, 0.2], [0.0, 0.3, 0.2, 2.0]], dtype=dtype
+    )
     rhs = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=dtype)
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     try:

@@ -7,14 +7,16 @@ unchanged and often rescues Cholesky, and (2) falls back to a symmetric eigendec
 eigenvalues below rcond·max|λ_i| (the minimum-norm least-squares solution). It never raises on a
 singular system; it reports that it fell back.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
 
-def spd_solve(matrix: Tensor, rhs: Tensor, rcond: float | None = None, *,
-              overwrite: bool = False) -> tuple[Tensor, bool]:
+def spd_solve(
+    matrix: Tensor, rhs: Tensor, rcond: float | None = None, *, overwrite: bool = False
+) -> tuple[Tensor, bool]:
     """Solve ``matrix @ x = rhs`` for a symmetric positive semidefinite ``matrix``.
 
     Returns ``(x, used_fallback)``. ``rhs`` may be a vector or a matrix of columns. ``overwrite=True``
@@ -81,11 +83,13 @@ def rank_k_update(acc: Tensor, rows: Tensor, product_dtype: torch.dtype | None =
     most n²/4 numbers); the sums over slices stay in ``acc``'s precision.
     """
     if acc.ndim != 2 or acc.shape[0] != acc.shape[1] or rows.ndim != 2 or rows.shape[1] != acc.shape[0]:
-        raise ValueError(f"rank_k_update needs an n×n accumulator and s×n rows, got {tuple(acc.shape)} "
-                         f"and {tuple(rows.shape)}")
+        raise ValueError(
+            f"rank_k_update needs an n×n accumulator and s×n rows, got {tuple(acc.shape)} and {tuple(rows.shape)}"
+        )
     if rows.dtype != acc.dtype or rows.device != acc.device:
-        raise ValueError(f"rows ({rows.dtype} on {rows.device}) must match the accumulator "
-                         f"({acc.dtype} on {acc.device})")
+        raise ValueError(
+            f"rows ({rows.dtype} on {rows.device}) must match the accumulator ({acc.dtype} on {acc.device})"
+        )
     _lower_gram(acc, rows if product_dtype is None else rows.to(product_dtype), 0, acc.shape[0])
 
 

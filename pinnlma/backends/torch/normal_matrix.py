@@ -26,6 +26,7 @@ triangle across in bands of rows (temporary memory: one band, not another n×n m
 torch's own LAPACK (:mod:`~pinnlma.backends.torch.lapack`: same threads as torch) or, where that cannot
 be reached, scipy's. CPU float32/float64 tensors only; :func:`packed_available` says when.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -42,8 +43,9 @@ Solver = Callable[[Tensor], "Tensor | None"]
 """x = M⁻¹b for the damped matrix M of the last ``factor`` call (None if the triangular solve failed)."""
 
 
-def normal_matrix(n: int, dtype: torch.dtype, device: torch.device,
-                  product_dtype: torch.dtype | None = None) -> PackedNormalMatrix | DenseNormalMatrix:
+def normal_matrix(
+    n: int, dtype: torch.dtype, device: torch.device, product_dtype: torch.dtype | None = None
+) -> PackedNormalMatrix | DenseNormalMatrix:
     """The storage for A on ``device``: packed where LAPACK can work in place, dense elsewhere.
 
     ``product_dtype`` (e.g. float32 under float64 rows): the precision the products rowsᵀ·rows are formed
@@ -195,8 +197,9 @@ class PackedNormalMatrix:
 class DenseNormalMatrix:
     """A = JᵀJ as a full symmetric n×n tensor on any device (accumulated by matrix products)."""
 
-    def __init__(self, n: int, dtype: torch.dtype, device: torch.device,
-                 product_dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self, n: int, dtype: torch.dtype, device: torch.device, product_dtype: torch.dtype | None = None
+    ) -> None:
         self.n = n
         self.work = torch.zeros(n, n, dtype=dtype, device=device)
         self.product_dtype = product_dtype

@@ -19,6 +19,7 @@ tells the backend, which then forms JᵀJ in full precision from the next iterat
 Memory: the rows of J are kept for the matrix–vector products, m·n numbers on top of the n×n matrix —
 use it where J fits (the benchmark's sinc fit: 31 MB).
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,14 @@ class RefinedNormalSystem(LinearSystem):
 
     form = "normal"
 
-    def __init__(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor], gram_dtype: torch.dtype,
-                 on_breakdown: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        slices: Slices,
+        n: int,
+        jt_times: Callable[[Tensor], Tensor],
+        gram_dtype: torch.dtype,
+        on_breakdown: Callable[[], None] | None = None,
+    ) -> None:
         self.n, self.m = n, 0
         self._jt_times = jt_times
         self._on_breakdown = on_breakdown

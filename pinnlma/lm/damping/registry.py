@@ -26,5 +26,6 @@ def make_damping(damping: str | Damping | None, *, copy: bool = False) -> Dampin
     try:
         return DAMPINGS[damping]()
     except KeyError:
-        raise ValueError(f"unknown damping {damping!r}; choose one of {', '.join(DAMPINGS)} "
-                     "or pass a pinnlma.Damping instance") from None
+        raise ValueError(
+            f"unknown damping {damping!r}; choose one of {', '.join(DAMPINGS)} or pass a pinnlma.Damping instance"
+        ) from None

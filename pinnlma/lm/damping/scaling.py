@@ -80,5 +80,7 @@ def make_scaling(scaling: str | Scaling) -> Scaling:
     if isinstance(scaling, Scaling):
         return scaling
     if scaling not in SCALINGS:
-        raise ValueError(f"unknown scaling {scaling!r}; choose one of {', '.join(map(repr, SCALINGS))} or pass a Scaling")
+        raise ValueError(
+            f"unknown scaling {scaling!r}; choose one of {', '.join(map(repr, SCALINGS))} or pass a Scaling"
+        )
     return SCALINGS[scaling]()

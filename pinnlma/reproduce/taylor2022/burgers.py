@@ -7,6 +7,7 @@ a 2–32–16–32–1 tanh network); each optimizer runs through :func:`pinnlma
 seed (same points, same initial parameters) until ``budget_s`` seconds of optimizer time are spent.
 Error: relative L2 ‖u − u_ref‖/‖u_ref‖ on the problem's evaluation grid against the Cole–Hopf reference.
 """
+
 from __future__ import annotations
 
 import time
@@ -30,6 +31,7 @@ SLICES = (0.25, 0.5, 0.75)
 @dataclass(frozen=True)
 class BurgersSize:
     """Sizes of the Burgers experiment."""
+
     interior: int
     boundary: int  # points per condition (initial; boundary x = ±1)
     widths: tuple[int, ...]
@@ -41,8 +43,9 @@ class BurgersSize:
 def burgers_problem(size: BurgersSize) -> Any:
     """The bundled Burgers problem at this size."""
     problem = apply_options(load_problem("burgers"), points=size.interior, boundary_points=size.boundary)
-    return problem.with_options(model={"widths": list(size.widths), "activation": "tanh"},
-                                eval_grid=tuple(size.eval_grid))
+    return problem.with_options(
+        model={"widths": list(size.widths), "activation": "tanh"}, eval_grid=tuple(size.eval_grid)
+    )
 
 
 def run(out: Path, size: BurgersSize, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -52,42 +55,68 @@ def run(out: Path, size: BurgersSize, echo: Callable[[str], None] = print) -> di
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     runs: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in OPTIMIZERS}
-    data: dict[str, Any] = {"grid": {"points": points, "reference": reference[:, 0],
-                                     "shape": np.asarray(size.eval_grid, float)}}
+    data: dict[str, Any] = {
+        "grid": {"points": points, "reference": reference[:, 0], "shape": np.asarray(size.eval_grid, float)}
+    }
     for seed in size.seeds:
         for name in OPTIMIZERS:
             config = RunConfig(optimizer=name, iters=10**9, time_limit=size.budget_s, seed=seed)
             result = solve(problem, config, progress=False)
             h, a = result.record.history, result.record.attrs
-            r: dict[str, Any] = {"iteration": np.asarray(h["iteration"]), "time": np.asarray(h["time"]),
-                 "loss": np.asarray(h["loss"]), "rel_l2": np.asarray(h["rel_l2"]),
-                 "prediction": np.asarray(result.record.solution["prediction"])[:, 0],
-                 "final_rel_l2": float(a["final_rel_l2"]), "final_loss": float(a["final_loss"]),
-                 "iterations": int(a["iterations"]), "optimizer_s": float(a["elapsed"])}
+            r: dict[str, Any] = {
+                "iteration": np.asarray(h["iteration"]),
+                "time": np.asarray(h["time"]),
+                "loss": np.asarray(h["loss"]),
+                "rel_l2": np.asarray(h["rel_l2"]),
+                "prediction": np.asarray(result.record.solution["prediction"])[:, 0],
+                "final_rel_l2": float(a["final_rel_l2"]),
+                "final_loss": float(a["final_loss"]),
+                "iterations": int(a["iterations"]),
+                "optimizer_s": float(a["elapsed"]),
+            }
             runs[name][seed] = r
             n_params, n_rows = int(a["n_params"]), int(a["n_residuals"])
-            echo(f"  burgers seed {seed} {name:5s}: rel L2 {r['final_rel_l2']:.2e}, loss {r['final_loss']:.2e}, "
-                 f"{r['iterations']} iterations in {r['optimizer_s']:.0f} s")
+            echo(
+                f"  burgers seed {seed} {name:5s}: rel L2 {r['final_rel_l2']:.2e}, loss {r['final_loss']:.2e}, "
+                f"{r['iterations']} iterations in {r['optimizer_s']:.0f} s"
+            )
             keep = thin(len(r["time"]))
             data.setdefault(name, {})[f"seed{seed}"] = {
-                "iteration": r["iteration"][keep], "time": r["time"][keep], "loss": r["loss"][keep],
+                "iteration": r["iteration"][keep],
+                "time": r["time"][keep],
+                "loss": r["loss"][keep],
                 "rel_l2": r["rel_l2"][keep],
-                "prediction": r["prediction"], "final_rel_l2": r["final_rel_l2"], "final_loss": r["final_loss"],
-                "iterations": r["iterations"]}
+                "prediction": r["prediction"],
+                "final_rel_l2": r["final_rel_l2"],
+                "final_loss": r["final_loss"],
+                "iterations": r["iterations"],
+            }
     summary = {
-        "experiment": NAME, "interior": size.interior, "boundary": size.boundary, "widths": list(size.widths),
-        "n_params": n_params, "n_residuals": n_rows, "budget_s": size.budget_s, "seeds": list(size.seeds),
+        "experiment": NAME,
+        "interior": size.interior,
+        "boundary": size.boundary,
+        "widths": list(size.widths),
+        "n_params": n_params,
+        "n_residuals": n_rows,
+        "budget_s": size.budget_s,
+        "seeds": list(size.seeds),
         "nu": float(problem.parameters["nu"]),
-        "optimizers": {name: {"final_rel_l2": spread([r["final_rel_l2"] for r in rs.values()]),
-                              "final_loss": spread([r["final_loss"] for r in rs.values()]),
-                              "iterations": spread([r["iterations"] for r in rs.values()])}
-                       for name, rs in runs.items()},
+        "optimizers": {
+            name: {
+                "final_rel_l2": spread([r["final_rel_l2"] for r in rs.values()]),
+                "final_loss": spread([r["final_loss"] for r in rs.values()]),
+                "iterations": spread([r["iterations"] for r in rs.values()]),
+            }
+            for name, rs in runs.items()
+        },
         "at_lm_iterations": _at_lm_iterations(runs),
     }
     seed = size.seeds[0]
-    summary["figures"] = [_plot_maps(out, points, reference[:, 0], runs, seed, size.eval_grid),
-                          _plot_slices(out, points, reference[:, 0], runs, seed, size.eval_grid),
-                          _plot_history(out, runs, size.budget_s, n_params, n_rows)]
+    summary["figures"] = [
+        _plot_maps(out, points, reference[:, 0], runs, seed, size.eval_grid),
+        _plot_slices(out, points, reference[:, 0], runs, seed, size.eval_grid),
+        _plot_history(out, runs, size.budget_s, n_params, n_rows),
+    ]
     summary["seconds"] = time.perf_counter() - started
     write_h5(out / f"{NAME}.h5", data, summary)
     return summary
@@ -114,8 +143,9 @@ def _grid(points: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> tup
     return x, t, values.reshape(shape)
 
 
-def _plot_maps(out: Path, points: np.ndarray, ref: np.ndarray, runs: dict[str, Any], seed: int,
-               shape: tuple[int, int]) -> str:
+def _plot_maps(
+    out: Path, points: np.ndarray, ref: np.ndarray, runs: dict[str, Any], seed: int, shape: tuple[int, int]
+) -> str:
     plt = pyplot()
     fig, axes = plt.subplots(2, 4, figsize=(16, 6.5))
     x, t, u_ref = _grid(points, ref, shape)
@@ -146,8 +176,9 @@ def _plot_maps(out: Path, points: np.ndarray, ref: np.ndarray, runs: dict[str, A
     return path.name
 
 
-def _plot_slices(out: Path, points: np.ndarray, ref: np.ndarray, runs: dict[str, Any], seed: int,
-                 shape: tuple[int, int]) -> str:
+def _plot_slices(
+    out: Path, points: np.ndarray, ref: np.ndarray, runs: dict[str, Any], seed: int, shape: tuple[int, int]
+) -> str:
     plt = pyplot()
     x, t, u_ref = _grid(points, ref, shape)
     fig, axes = plt.subplots(1, len(SLICES), figsize=(14, 4))

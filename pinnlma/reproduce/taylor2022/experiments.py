@@ -13,6 +13,7 @@ Experiments (each writes ``<out>/<name>.h5`` and PNG figures; :mod:`.report` the
 
 Sizes: ``full`` (≈ 30 min on one thread), ``quick`` (≈ 3 min), ``tiny`` (≈ 30–60 s, for the tests).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -37,6 +38,7 @@ PAPER_BURGERS_WIDTHS = (32, 16, 32)
 @dataclass(frozen=True)
 class Size:
     """The sizes of every experiment for one named size (full, quick, tiny)."""
+
     name: str
     sinc: sinc.SincSize
     minibatch: minibatch.MinibatchSize
@@ -52,8 +54,13 @@ SIZES = {
         minibatch.MinibatchSize(points=20000, batch=1000, seeds=(0, 1, 2), epochs={"lm": 100, "adam": 1000}),
         sweep.SweepSize(models=((20,), (40,), (20, 20), (40, 40), (40, 40, 40)), seeds=(0, 1), steps=2000),
         burgers.BurgersSize(interior=10000, boundary=10000, widths=PAPER_BURGERS_WIDTHS, budget_s=240.0, seeds=(0,)),
-        jacobian.JacobianSize(widths=(20, 20), batches=(250, 500, 1000, 2000, 4000, 8000, 16000, 32000),
-                              reverse_max=4000, forward_max=8000, repeats=3),
+        jacobian.JacobianSize(
+            widths=(20, 20),
+            batches=(250, 500, 1000, 2000, 4000, 8000, 16000, 32000),
+            reverse_max=4000,
+            forward_max=8000,
+            repeats=3,
+        ),
     ),
     "quick": Size(
         "quick",
@@ -65,8 +72,9 @@ SIZES = {
     ),
     "tiny": Size(
         "tiny",
-        sinc.SincSize(points=2000, seeds=(0, 1), iters={"lm": 60, "adam": 300, "bfgs": 60, "lbfgs": 60},
-                      fit_points=601),
+        sinc.SincSize(
+            points=2000, seeds=(0, 1), iters={"lm": 60, "adam": 300, "bfgs": 60, "lbfgs": 60}, fit_points=601
+        ),
         minibatch.MinibatchSize(points=2000, batch=500, seeds=(0,), epochs={"lm": 5, "adam": 20}),
         sweep.SweepSize(models=((20,), (20, 20)), seeds=(0,), steps=200, points=2000),
         burgers.BurgersSize(interior=300, boundary=100, widths=(8, 8), budget_s=2.0, seeds=(0,), eval_grid=(64, 21)),
@@ -75,8 +83,14 @@ SIZES = {
 }
 
 
-def run(out: str | Path = DEFAULT_OUT, *, size: str = "full", experiments: Sequence[str] | None = None,
-        command: str = "", echo: Callable[[str], None] = print) -> Path:
+def run(
+    out: str | Path = DEFAULT_OUT,
+    *,
+    size: str = "full",
+    experiments: Sequence[str] | None = None,
+    command: str = "",
+    echo: Callable[[str], None] = print,
+) -> Path:
     """Run ``experiments`` (None: all; an empty list: none, only rebuild the README from the stored
     HDF5 files) at ``size`` into ``out``; write the README; return its path."""
     if size not in SIZES:
@@ -95,8 +109,12 @@ def run(out: str | Path = DEFAULT_OUT, *, size: str = "full", experiments: Seque
         echo(f"taylor2022 [{size}]: {name}")
         _say_what_is_replaced(out / f"{name}.h5", echo)
         summaries[name] = RUNNERS[name](out, s, summaries, echo)
-        summaries[name].update(size=size, command=command, machine=machine_info(),
-                               finished=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        summaries[name].update(
+            size=size,
+            command=command,
+            machine=machine_info(),
+            finished=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
         update_summary(out / f"{name}.h5", summaries[name])
         echo(f"taylor2022 [{size}]: {name} done in {summaries[name]['seconds']:.0f} s")
     for name in EXPERIMENTS:  # experiments not rerun now: their stored results, if any

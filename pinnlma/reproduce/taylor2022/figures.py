@@ -1,4 +1,5 @@
 """Presenting the taylor2022 results: labels and colours per optimizer, figures, statistics over seeds."""
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,12 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     finite = np.asarray([v for v in values if v is not None and math.isfinite(v)], float)
     if finite.size == 0:
         return {"median": math.nan, "min": math.nan, "max": math.nan, "n": 0}
-    return {"median": float(np.median(finite)), "min": float(finite.min()), "max": float(finite.max()),
-            "n": int(finite.size)}
+    return {
+        "median": float(np.median(finite)),
+        "min": float(finite.min()),
+        "max": float(finite.max()),
+        "n": int(finite.size),
+    }
 
 
 def pad_curves(curves: Sequence[np.ndarray]) -> np.ndarray:
@@ -38,8 +43,9 @@ def pad_curves(curves: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([np.concatenate([c, np.full(n - len(c), c[-1])]) if len(c) < n else c for c in curves])
 
 
-def plot_median_band(ax: Any, x: np.ndarray, curves: Sequence[np.ndarray], color: str, label: str,
-                     skip: int = 0) -> None:
+def plot_median_band(
+    ax: Any, x: np.ndarray, curves: Sequence[np.ndarray], color: str, label: str, skip: int = 0
+) -> None:
     """Median over seeds as a line, min–max as a shaded band, on log-log axes (from index ``skip``)."""
     stacked = pad_curves(curves)[:, skip:]
     x = np.asarray(x)[skip:]
@@ -51,8 +57,15 @@ def thin(n: int, keep: int = 2000) -> np.ndarray:
     """About ``keep`` indices of 0..n−1, log-spaced in the start and always with the last one."""
     if n <= keep:
         return np.arange(n)
-    idx = np.unique(np.concatenate([np.geomspace(1, n, keep // 2).astype(int) - 1,
-                                    np.linspace(0, n - 1, keep // 2).round().astype(int), [n - 1]]))
+    idx = np.unique(
+        np.concatenate(
+            [
+                np.geomspace(1, n, keep // 2).astype(int) - 1,
+                np.linspace(0, n - 1, keep // 2).round().astype(int),
+                [n - 1],
+            ]
+        )
+    )
     return idx
 
 

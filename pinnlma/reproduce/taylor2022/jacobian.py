@@ -15,6 +15,7 @@ resident-set high-water mark over the first call (Linux /proc: VmHWM reset throu
 includes J itself (m·n·8 bytes) and every temporary (after a warm-up on 16 rows). Time: median of ``repeats`` further calls of
 ``engine.full``.
 """
+
 from __future__ import annotations
 
 import gc
@@ -42,6 +43,7 @@ STYLE = {"forward": ("C0", "o"), "reverse": ("C1", "s"), "rowwise": ("C2", "^"),
 @dataclass(frozen=True)
 class JacobianSize:
     """Sizes of the Jacobian-strategy experiment."""
+
     widths: tuple[int, ...]
     batches: tuple[int, ...]
     reverse_max: int
@@ -68,7 +70,7 @@ def _engine(net: torch.nn.Module, strategy: str, m: int) -> tuple[JacobianEngine
     def residual(p: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         tensors, start = {}, 0
         for name, shape in zip(names, shapes):
-            tensors[name] = p[start:start + shape.numel()].reshape(shape)
+            tensors[name] = p[start : start + shape.numel()].reshape(shape)
             start += shape.numel()
         return (functional_call(net, tensors, (x,)) - y).reshape(-1)
 
@@ -97,7 +99,7 @@ def _measure(widths: tuple[int, ...], strategy: str, m: int, repeats: int) -> di
         t0 = time.perf_counter()
         engine.full(theta)
         times.append(time.perf_counter() - t0)
-    return {"seconds": statistics.median(times), "peak": peak, "plan": engine.plan.strategy if engine.plan else ''}
+    return {"seconds": statistics.median(times), "peak": peak, "plan": engine.plan.strategy if engine.plan else ""}
 
 
 def _trim() -> None:
@@ -154,18 +156,33 @@ def run(out: Path, size: JacobianSize, echo: Callable[[str], None] = print) -> d
             rows[strategy]["batch"].append(m)
             rows[strategy]["seconds"].append(seconds)
             rows[strategy]["peak_bytes"].append(np.nan if peak is None else peak)
-        echo(f"  jacobian m={m:6d}: " + ", ".join(
-            f"{s} {rows[s]['seconds'][-1] * 1e3:.1f} ms" for s in STRATEGIES if rows[s]["batch"] and rows[s]["batch"][-1] == m)
-            + f" (auto → {chosen[str(m)]})")
+        echo(
+            f"  jacobian m={m:6d}: "
+            + ", ".join(
+                f"{s} {rows[s]['seconds'][-1] * 1e3:.1f} ms"
+                for s in STRATEGIES
+                if rows[s]["batch"] and rows[s]["batch"][-1] == m
+            )
+            + f" (auto → {chosen[str(m)]})"
+        )
     auto_vs_best = {}  # time of the strategy auto chose (measured on its own) / the fastest strategy's
     for m in size.batches:
         timing = {s: rows[s]["seconds"][rows[s]["batch"].index(m)] for s in STRATEGIES[:3] if m in rows[s]["batch"]}
         pick = chosen[str(m)]
         auto_vs_best[str(m)] = timing[pick] / min(timing.values()) if pick in timing else None
-    summary = {"experiment": NAME, "widths": list(size.widths), "n_params": n, "batches": list(size.batches),
-               "reverse_max": size.reverse_max, "forward_max": size.forward_max, "repeats": size.repeats,
-               "auto_choice": chosen,
-               "auto_vs_best": auto_vs_best, "results": rows, "seconds": time.perf_counter() - started}
+    summary = {
+        "experiment": NAME,
+        "widths": list(size.widths),
+        "n_params": n,
+        "batches": list(size.batches),
+        "reverse_max": size.reverse_max,
+        "forward_max": size.forward_max,
+        "repeats": size.repeats,
+        "auto_choice": chosen,
+        "auto_vs_best": auto_vs_best,
+        "results": rows,
+        "seconds": time.perf_counter() - started,
+    }
     summary["figures"] = [_plot(out, rows, n, size.widths)]
     write_h5(out / f"{NAME}.h5", {s: {k: np.asarray(v, float) for k, v in r.items()} for s, r in rows.items()}, summary)
     return summary

@@ -10,6 +10,7 @@ each epoch here), from Keras' initialisation (Glorot-uniform weights, zero biase
 
 After every epoch the MSE over all points is recorded. Paper lineage: LM ≈ 1.0e-8, Adam ≈ 6.6e-4.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,6 +33,7 @@ NAME = "minibatch"
 @dataclass(frozen=True)
 class MinibatchSize:
     """Sizes of the mini-batch experiment."""
+
     points: int
     batch: int
     seeds: tuple[int, ...]
@@ -67,7 +69,7 @@ def _train(name: str, seed: int, size: MinibatchSize, x: torch.Tensor, y: torch.
         perm = torch.randperm(len(x), generator=order)
         t0 = time.perf_counter()
         for start in range(0, len(x), size.batch):
-            idx = perm[start:start + size.batch]
+            idx = perm[start : start + size.batch]
             xb, yb = x[idx], y[idx]
             if name == "lm":
                 lm.step(xb, yb)
@@ -79,8 +81,13 @@ def _train(name: str, seed: int, size: MinibatchSize, x: torch.Tensor, y: torch.
         elapsed += time.perf_counter() - t0
         mse.append(_mse(net, x, y))
         times.append(elapsed)
-    return {"epoch": np.arange(len(mse), dtype=float), "time": np.asarray(times), "mse": np.asarray(mse),
-            "final_mse": mse[-1], "optimizer_s": elapsed}
+    return {
+        "epoch": np.arange(len(mse), dtype=float),
+        "time": np.asarray(times),
+        "mse": np.asarray(mse),
+        "final_mse": mse[-1],
+        "optimizer_s": elapsed,
+    }
 
 
 def run(out: Path, size: MinibatchSize, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -94,15 +101,30 @@ def run(out: Path, size: MinibatchSize, echo: Callable[[str], None] = print) -> 
         for name in runs:
             r = _train(name, seed, size, x, y)
             runs[name][seed] = r
-            echo(f"  minibatch seed {seed} {name:4s}: MSE {r['final_mse']:.2e} after {size.epochs[name]} epochs "
-                 f"({size.points // size.batch} batches of {size.batch}), {r['optimizer_s']:.1f} s")
-    summary = {"experiment": NAME, "points": size.points, "batch": size.batch, "seeds": list(size.seeds),
-               "epochs": dict(size.epochs), "adam_lr": size.adam_lr,
-               "optimizers": {name: {"final_mse": spread([r["final_mse"] for r in rs.values()]),
-                                     "optimizer_s": spread([r["optimizer_s"] for r in rs.values()]),
-                                     "mse_at_epoch": {str(k): spread([r["mse"][k] for r in rs.values()])
-                                                      for k in (10, 100) if k < len(next(iter(rs.values()))["mse"])}}
-                              for name, rs in runs.items()}}
+            echo(
+                f"  minibatch seed {seed} {name:4s}: MSE {r['final_mse']:.2e} after {size.epochs[name]} epochs "
+                f"({size.points // size.batch} batches of {size.batch}), {r['optimizer_s']:.1f} s"
+            )
+    summary = {
+        "experiment": NAME,
+        "points": size.points,
+        "batch": size.batch,
+        "seeds": list(size.seeds),
+        "epochs": dict(size.epochs),
+        "adam_lr": size.adam_lr,
+        "optimizers": {
+            name: {
+                "final_mse": spread([r["final_mse"] for r in rs.values()]),
+                "optimizer_s": spread([r["optimizer_s"] for r in rs.values()]),
+                "mse_at_epoch": {
+                    str(k): spread([r["mse"][k] for r in rs.values()])
+                    for k in (10, 100)
+                    if k < len(next(iter(rs.values()))["mse"])
+                },
+            }
+            for name, rs in runs.items()
+        },
+    }
     summary["figures"] = [_plot(out, runs, size)]
     summary["seconds"] = time.perf_counter() - started
     data = {name: {f"seed{s}": {k: v for k, v in r.items()} for s, r in rs.items()} for name, rs in runs.items()}
@@ -118,7 +140,9 @@ def _plot(out: Path, runs: dict[str, dict[int, dict[str, Any]]], size: Minibatch
         epochs = np.arange(max(len(r["mse"]) for r in rs))
         plot_median_band(axes[0], epochs, [r["mse"] for r in rs], COLORS[name], f"{LABELS[name]} (median)", skip=1)
         for k, r in enumerate(rs):
-            axes[1].loglog(r["time"][1:], r["mse"][1:], color=COLORS[name], lw=0.9, label=LABELS[name] if k == 0 else None)
+            axes[1].loglog(
+                r["time"][1:], r["mse"][1:], color=COLORS[name], lw=0.9, label=LABELS[name] if k == 0 else None
+            )
     for level, text in ((1.0e-8, "LM, paper lineage"), (6.6e-4, "Adam, paper lineage")):
         for ax in axes:
             ax.axhline(level, color="0.5", ls=":", lw=0.9)

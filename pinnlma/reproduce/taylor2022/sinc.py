@@ -9,6 +9,7 @@ The fits are also evaluated on [−1.5, 1.5], beyond the data (extrapolation sho
 Amplitude split: the main lobe |x| < 0.1 holds the large values (|y| up to 1), the tails |x| > 0.5
 only |y| < 1/(5π) ≈ 0.064. For each fit the relative RMS error ‖u − y‖/‖y‖ is measured on each part.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,6 +33,7 @@ NAME = "sinc"
 @dataclass(frozen=True)
 class SincSize:
     """Sizes of the sinc experiment."""
+
     points: int
     seeds: tuple[int, ...]
     iters: dict[str, int]  # iterations (epochs) per optimizer
@@ -71,51 +73,82 @@ def run(out: Path, size: SincSize, echo: Callable[[str], None] = print) -> dict[
     started = time.perf_counter()
     for seed in size.seeds:
         for name in OPTIMIZERS:
-            config = RunConfig(optimizer=name, iters=size.iters[name], seed=seed, time_limit=10**9,
-                               lr=size.adam_lr if name == "adam" else None, eval_every=10**9)
+            config = RunConfig(
+                optimizer=name,
+                iters=size.iters[name],
+                seed=seed,
+                time_limit=10**9,
+                lr=size.adam_lr if name == "adam" else None,
+                eval_every=10**9,
+            )
             t0 = time.perf_counter()
             result = solve(problem, config, progress=False)
             wall = time.perf_counter() - t0
             h = result.record.history
             fit = result.assembler.predict(result.theta, xs[:, None])[:, 0]
-            r: dict[str, Any] = {"iteration": np.asarray(h["iteration"]), "time": np.asarray(h["time"]),
-                 "mse": np.asarray(h["loss"]), "fit": fit, "wall_s": wall,
-                 "optimizer_s": float(result.record.attrs["elapsed"]), "status": result.status,
-                 "final_mse": float(result.record.attrs["final_loss"]), **part_errors(xs, fit)}
+            r: dict[str, Any] = {
+                "iteration": np.asarray(h["iteration"]),
+                "time": np.asarray(h["time"]),
+                "mse": np.asarray(h["loss"]),
+                "fit": fit,
+                "wall_s": wall,
+                "optimizer_s": float(result.record.attrs["elapsed"]),
+                "status": result.status,
+                "final_mse": float(result.record.attrs["final_loss"]),
+                **part_errors(xs, fit),
+            }
             runs[name][seed] = r
-            echo(f"  sinc seed {seed} {name:5s}: MSE {r['final_mse']:.2e} after {int(r['iteration'][-1])} "
-                 f"iterations, {r['optimizer_s']:.1f} s")
+            echo(
+                f"  sinc seed {seed} {name:5s}: MSE {r['final_mse']:.2e} after {int(r['iteration'][-1])} "
+                f"iterations, {r['optimizer_s']:.1f} s"
+            )
     n_params = int(result.record.attrs["n_params"])
     summary = _summarize(runs, size, n_params, time.perf_counter() - started)
     for name, per_seed in runs.items():
         for seed, r in per_seed.items():
             keep = thin(len(r["mse"]))
             data.setdefault(name, {})[f"seed{seed}"] = {
-                "iteration": r["iteration"][keep], "time": r["time"][keep], "mse": r["mse"][keep], "fit": r["fit"],
-                "final_mse": r["final_mse"], "optimizer_s": r["optimizer_s"], "wall_s": r["wall_s"],
-                "status": r["status"]}
+                "iteration": r["iteration"][keep],
+                "time": r["time"][keep],
+                "mse": r["mse"][keep],
+                "fit": r["fit"],
+                "final_mse": r["final_mse"],
+                "optimizer_s": r["optimizer_s"],
+                "wall_s": r["wall_s"],
+                "status": r["status"],
+            }
     write_h5(out / f"{NAME}.h5", data, summary)
     summary["figures"] = [_plot_curves(out, runs, n_params), _plot_fits(out, runs, xs, size.seeds[0])]
     write_h5(out / f"{NAME}.h5", data, summary)
     return summary
 
 
-def _summarize(runs: dict[str, dict[int, dict[str, Any]]], size: SincSize, n_params: int,
-               seconds: float) -> dict[str, Any]:
+def _summarize(
+    runs: dict[str, dict[int, dict[str, Any]]], size: SincSize, n_params: int, seconds: float
+) -> dict[str, Any]:
     per_opt: dict[str, Any] = {}
     for name, per_seed in runs.items():
         rs = list(per_seed.values())
         mse = pad_curves([r["mse"] for r in rs])
         at = {str(k): spread(mse[:, k].tolist()) for k in (100, 200) if k < mse.shape[1]}
         per_opt[name] = {
-            "iterations": size.iters[name], "final_mse": spread([r["final_mse"] for r in rs]),
-            "mse_at_iteration": at, "optimizer_s": spread([r["optimizer_s"] for r in rs]),
+            "iterations": size.iters[name],
+            "final_mse": spread([r["final_mse"] for r in rs]),
+            "mse_at_iteration": at,
+            "optimizer_s": spread([r["optimizer_s"] for r in rs]),
             "rel_err_lobe": spread([r["rel_err_lobe"] for r in rs]),
             "rel_err_tails": spread([r["rel_err_tails"] for r in rs]),
             "per_seed_final_mse": {str(s): r["final_mse"] for s, r in per_seed.items()},
         }
-    return {"experiment": NAME, "points": size.points, "n_params": n_params, "seeds": list(size.seeds),
-            "adam_lr": size.adam_lr, "optimizers": per_opt, "seconds": seconds}
+    return {
+        "experiment": NAME,
+        "points": size.points,
+        "n_params": n_params,
+        "seeds": list(size.seeds),
+        "adam_lr": size.adam_lr,
+        "optimizers": per_opt,
+        "seconds": seconds,
+    }
 
 
 def _plot_curves(out: Path, runs: dict[str, dict[int, dict[str, Any]]], n_params: int) -> str:
@@ -126,8 +159,13 @@ def _plot_curves(out: Path, runs: dict[str, dict[int, dict[str, Any]]], n_params
         epochs = np.arange(max(len(r["mse"]) for r in rs)) + 1
         plot_median_band(axes[0], epochs, [r["mse"] for r in rs], COLORS[name], f"{LABELS[name]} (median of {len(rs)})")
         for k, r in enumerate(rs):
-            axes[1].loglog(np.maximum(r["time"], 1e-3), r["mse"], color=COLORS[name], lw=0.9,
-                           label=LABELS[name] if k == 0 else None)
+            axes[1].loglog(
+                np.maximum(r["time"], 1e-3),
+                r["mse"],
+                color=COLORS[name],
+                lw=0.9,
+                label=LABELS[name] if k == 0 else None,
+            )
     axes[0].set_xlabel("epoch = iteration + 1 (full batch)")
     axes[1].set_xlabel("optimizer time [s] (one thread)")
     for ax in axes:

@@ -6,6 +6,7 @@ most the target — the median final MSE of LM on the 61-parameter network (expe
 largest model of the list (the cap). Reported: the parameter ratio P/61 at which Adam first comes within
 1×, 10× and 100× of LM's MSE (the paper: "up to 26×" more parameters to approach LM's fit).
 """
+
 from __future__ import annotations
 
 import time
@@ -28,6 +29,7 @@ FACTORS = (1.0, 10.0, 100.0)
 @dataclass(frozen=True)
 class SweepSize:
     """Sizes of the Adam network-size sweep."""
+
     models: tuple[tuple[int, ...], ...]  # hidden widths, smallest first
     seeds: tuple[int, ...]
     steps: int
@@ -42,12 +44,13 @@ def n_params(widths: Sequence[int]) -> int:
 
 
 def arch(widths: Sequence[int]) -> str:
-    """"1-20-1" for widths (20,)."""
+    """ "1-20-1" for widths (20,)."""
     return "1–" + "–".join(map(str, widths)) + "–1"
 
 
-def run(out: Path, size: SweepSize, lm_target: float, base_params: int,
-        echo: Callable[[str], None] = print) -> dict[str, Any]:
+def run(
+    out: Path, size: SweepSize, lm_target: float, base_params: int, echo: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Adam on each model of ``size.models`` until its median MSE ≤ ``lm_target``; write sweep.h5 + figure."""
     problem = sinc_problem(size.points)
     out.mkdir(parents=True, exist_ok=True)
@@ -58,8 +61,9 @@ def run(out: Path, size: SweepSize, lm_target: float, base_params: int,
         model_problem = problem.with_options(model={"widths": list(widths), "activation": "tanh"})
         finals, seconds, curves = [], [], {}
         for seed in size.seeds:
-            config = RunConfig(optimizer="adam", iters=size.steps, seed=seed, lr=size.lr, time_limit=10**9,
-                               eval_every=10**9)
+            config = RunConfig(
+                optimizer="adam", iters=size.steps, seed=seed, lr=size.lr, time_limit=10**9, eval_every=10**9
+            )
             result = solve(model_problem, config, progress=False)
             finals.append(float(result.record.attrs["final_loss"]))
             seconds.append(float(result.record.attrs["elapsed"]))
@@ -67,28 +71,50 @@ def run(out: Path, size: SweepSize, lm_target: float, base_params: int,
             keep = thin(len(mse))
             curves[f"seed{seed}"] = {"iteration": keep.astype(float), "mse": mse[keep]}
         p = n_params(widths)
-        row: dict[str, Any] = {"arch": arch(widths), "widths": list(widths), "n_params": p, "ratio": p / base_params,
-               "final_mse": spread(finals), "optimizer_s": spread(seconds)}
+        row: dict[str, Any] = {
+            "arch": arch(widths),
+            "widths": list(widths),
+            "n_params": p,
+            "ratio": p / base_params,
+            "final_mse": spread(finals),
+            "optimizer_s": spread(seconds),
+        }
         rows.append(row)
         data[arch(widths).replace("–", "-")] = {"n_params": p, **curves}
         med = row["final_mse"]["median"]
-        echo(f"  sweep {row['arch']:>14s} ({p:5d} parameters, {row['ratio']:.1f}×): Adam MSE {med:.2e} "
-             f"(LM target {lm_target:.2e})")
+        echo(
+            f"  sweep {row['arch']:>14s} ({p:5d} parameters, {row['ratio']:.1f}×): Adam MSE {med:.2e} "
+            f"(LM target {lm_target:.2e})"
+        )
         if med <= lm_target:
             break
     reached = {}
     for factor in FACTORS:
         hit = next((r for r in rows if r["final_mse"]["median"] <= factor * lm_target), None)
-        reached[f"{factor:g}"] = None if hit is None else {"arch": hit["arch"], "n_params": hit["n_params"],
-                                                             "ratio": hit["ratio"]}
+        reached[f"{factor:g}"] = (
+            None if hit is None else {"arch": hit["arch"], "n_params": hit["n_params"], "ratio": hit["ratio"]}
+        )
     best = min(rows, key=lambda r: r["final_mse"]["median"])
-    summary = {"experiment": NAME, "lm_target": lm_target, "base_params": base_params, "steps": size.steps,
-               "lr": size.lr, "seeds": list(size.seeds), "points": size.points, "models": rows,
-               "cap": {"arch": rows[-1]["arch"], "n_params": rows[-1]["n_params"], "ratio": rows[-1]["ratio"]},
-               "matched": reached["1"] is not None, "reached": reached,
-               "best": {"arch": best["arch"], "n_params": best["n_params"], "ratio": best["ratio"],
-                        "mse": best["final_mse"]["median"]},
-               "seconds": time.perf_counter() - started}
+    summary = {
+        "experiment": NAME,
+        "lm_target": lm_target,
+        "base_params": base_params,
+        "steps": size.steps,
+        "lr": size.lr,
+        "seeds": list(size.seeds),
+        "points": size.points,
+        "models": rows,
+        "cap": {"arch": rows[-1]["arch"], "n_params": rows[-1]["n_params"], "ratio": rows[-1]["ratio"]},
+        "matched": reached["1"] is not None,
+        "reached": reached,
+        "best": {
+            "arch": best["arch"],
+            "n_params": best["n_params"],
+            "ratio": best["ratio"],
+            "mse": best["final_mse"]["median"],
+        },
+        "seconds": time.perf_counter() - started,
+    }
     summary["figures"] = [_plot(out, rows, lm_target, base_params)]
     write_h5(out / f"{NAME}.h5", data, summary)
     return summary
@@ -103,8 +129,9 @@ def _plot(out: Path, rows: list[dict[str, Any]], lm_target: float, base_params: 
     hi = np.array([r["final_mse"]["max"] for r in rows])
     ax.errorbar(p, med, yerr=[med - lo, hi - med], fmt="o-", color="C0", capsize=3, label="Adam (median, min–max)")
     for r in rows:
-        ax.annotate(r["arch"], (r["n_params"], r["final_mse"]["median"]), fontsize=7, xytext=(4, 4),
-                    textcoords="offset points")
+        ax.annotate(
+            r["arch"], (r["n_params"], r["final_mse"]["median"]), fontsize=7, xytext=(4, 4), textcoords="offset points"
+        )
     ax.axhline(lm_target, color="C3", ls="--", label=f"LM, 1–20–1 ({base_params} parameters)")
     ax.axvline(26 * base_params, color="0.5", ls=":", label="26× the parameters (paper)")
     ax.set_xscale("log")

@@ -29,9 +29,6 @@ _RESPONSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-
-
-
 @dataclass(frozen=True, eq=False)  # eq=False: fields are arrays, so compare and hash by identity
 class NistProblem:
     """One StRD problem: data, both starting points, certified answer and the model in torch ops.

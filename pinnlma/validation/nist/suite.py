@@ -51,7 +51,6 @@ LRE_PASS = 6.0
 Solver = Callable[[Callable[[Tensor], Tensor], Tensor], Any]
 
 
-
 def log_relative_error(estimate: Any, certified: Any, cap: float = LRE_CAP) -> np.ndarray:
     """Per-parameter LRE = -log10(|est - cert| / |cert|), clipped to [0, cap].
 
@@ -157,8 +156,6 @@ def format_table(rows: Sequence[dict[str, Any]], threshold: float = LRE_PASS) ->
     return "\n".join(out) + "\n"
 
 
-
-
 def scipy_minpack_solve(fun: Callable[[Tensor], Tensor], x0: Tensor) -> SimpleNamespace:
     """MINPACK LM anchor: ``scipy.optimize.least_squares(method="lm")`` with a ``jacfwd`` Jacobian.
 
@@ -212,9 +209,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m pinnlma.validation.nist_strd",
         description="Score a least-squares solver on the 27 NIST StRD nonlinear-regression problems.",
     )
-    parser.add_argument("--data", type=Path, default=None, help=f"directory of .dat files (default: ${ENV_VAR} or the shared data)")
+    parser.add_argument(
+        "--data", type=Path, default=None, help=f"directory of .dat files (default: ${ENV_VAR} or the shared data)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown table to this file")
-    parser.add_argument("--solver", choices=sorted(SOLVERS), default="pinnlma", help="solver to score (default: pinnlma)")
+    parser.add_argument(
+        "--solver", choices=sorted(SOLVERS), default="pinnlma", help="solver to score (default: pinnlma)"
+    )
     args = parser.parse_args(argv)
 
     try:
