@@ -6,7 +6,7 @@ LM core (or the other optimizers); it knows nothing about which backend solves.
 - :mod:`.geometry`: domains, boundaries, samplers; :mod:`.conditions`: boundary, initial, data blocks;
 - :mod:`.fields`, :mod:`.derivatives`: what a residual function sees; :mod:`.problem`: :class:`Problem`;
 - :mod:`.models`: :class:`MLP` and the activations; :mod:`.channels`: its exact Jacobian path;
-- :mod:`.assembler`: :class:`ResidualAssembler`; :mod:`.setup`: seed → model → sampler → assembler;
+- :mod:`.block`, :mod:`.assembler`: :class:`ResidualAssembler` (:mod:`.replicas`: several devices); :mod:`.setup`: seed → model → sampler → assembler;
 - :mod:`.registry`: the bundled problems and user problem files.
 """
 

@@ -15,9 +15,7 @@ the model allows it, else per-point ``vmap(jacrev(...))`` with derivatives by ne
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -26,7 +24,8 @@ from torch import Tensor, nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
 from ..lm.jacobian import DEFAULT_MEMORY_BUDGET, rows_per_slice
-from .channels import ChannelForward, MultiIndex, close_channels, per_point_jacobian
+from .block import Block
+from .channels import ChannelForward, close_channels, per_point_jacobian
 from .fields import ChannelFields, PointFields, requested_channels
 from .geometry import Sampler
 from .models import MLP
@@ -38,29 +37,6 @@ __all__ = ["JACOBIAN_PATHS", "Block", "ResidualAssembler"]
 JACOBIAN_PATHS = ("auto", "channels", "generic")
 """How the assembler forms J: ``channels`` (the exact MLP channel path), ``generic`` (per-point autograd,
 any model) or ``auto`` (channels where the model allows it). The ``--jacobian`` choices."""
-
-
-@dataclass
-class Block:
-    """One named group of residual rows: point groups (each (N, dim)), per-point data, a row function."""
-
-    name: str
-    fn: Callable[..., Tensor]
-    groups: list[Tensor]
-    extras: list[dict[str, Tensor]]
-    weight: float
-    resample: bool
-    channels: list[list[MultiIndex]] | None = None
-
-    @property
-    def n_rows(self) -> int:
-        """Rows of this block (points of each of its groups)."""
-        return self.groups[0].shape[0]
-
-    @property
-    def scale(self) -> float:
-        """√(w/N): the factor on this block's raw residual rows."""
-        return math.sqrt(self.weight / self.n_rows)
 
 
 class ResidualAssembler:

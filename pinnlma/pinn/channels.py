@@ -22,17 +22,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
-from typing import TYPE_CHECKING, cast
+from typing import Protocol
 
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from .models import MLP
-
 __all__ = [
     "CHANNEL_ACTIVATIONS",
     "ChannelForward",
+    "ChannelModel",
     "MultiIndex",
     "activation_derivatives",
     "close_channels",
@@ -123,11 +121,20 @@ def close_channels(requests: Iterable[MultiIndex]) -> list[MultiIndex]:
     return sorted(needed, key=lambda a: (len(a), a))
 
 
+class ChannelModel(Protocol):
+    """What the channel path needs of a network (an :class:`~pinnlma.pinn.models.MLP` has it): the activation's
+    name and the affine input map x̂ = x·input_scale + input_shift; the weights come as explicit tensors."""
+
+    activation_name: str
+    input_scale: Tensor
+    input_shift: Tensor
+
+
 class ChannelForward:
     """Forward pass of an :class:`MLP` carrying derivative channels, with pre-activations kept for the
     per-point Jacobian. Parameters can be given explicitly (flat-vector functional use)."""
 
-    def __init__(self, model: MLP, channels: Sequence[MultiIndex]) -> None:
+    def __init__(self, model: ChannelModel, channels: Sequence[MultiIndex]) -> None:
         if model.activation_name not in CHANNEL_ACTIVATIONS:
             raise ValueError(f"activation {model.activation_name!r} has no derivative channels")
         self.model = model
@@ -150,8 +157,8 @@ class ChannelForward:
         Channels are kept as lists between layers (``unbind``/``stack`` have cheap backward passes,
         unlike indexing a stacked tensor once per Faà di Bruno term)."""
         n_points, dim = x.shape
-        scale = cast(Tensor, self.model.input_scale).to(x)
-        chans = [x * scale + cast(Tensor, self.model.input_shift).to(x)]
+        scale = self.model.input_scale.to(x)
+        chans = [x * scale + self.model.input_shift.to(x)]
         for alpha in self.channels[1:]:
             c = torch.zeros(n_points, dim, dtype=x.dtype, device=x.device)
             if len(alpha) == 1:

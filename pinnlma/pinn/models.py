@@ -7,7 +7,6 @@ The exact per-point Jacobian of an MLP (derivative channels) lives in :mod:`pinn
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -42,6 +41,9 @@ class MLP(nn.Module):
     ``activation`` in ACTIVATIONS; ``init`` 'xavier' (Glorot normal, zero biases; the PINN default)
     or 'default' (torch's). ``dtype`` float64 by default: LM's normal equations need it.
     """
+
+    input_scale: Tensor
+    input_shift: Tensor
 
     def __init__(
         self,
@@ -92,7 +94,7 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Outputs (N, outputs) at points x (N, inputs)."""
-        x = x * cast(Tensor, self.input_scale) + cast(Tensor, self.input_shift)
+        x = x * self.input_scale + self.input_shift
         for layer in self.linears[:-1]:
             x = self.act(layer(x))
         return self.linears[-1](x)

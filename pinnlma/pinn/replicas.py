@@ -11,13 +11,11 @@ import copy
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    from .assembler import Block
+from .block import Block
 
 __all__ = ["Replica", "replicated_slices"]
 
