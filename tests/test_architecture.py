@@ -65,17 +65,11 @@ def part_of(name: str) -> str:
 
 
 def imports(name: str, path: Path) -> Iterator[tuple[int, str]]:
-    """(line, imported pinnlma module) of every import in the module, lazy ones included, except those under
-    ``if TYPE_CHECKING:``. ``from pkg import x`` counts as pkg.x where that is a module, else as pkg."""
+    """(line, imported pinnlma module) of every import in the module, lazy and type-only ones included (a type is
+    a dependency too). ``from pkg import x`` counts as pkg.x where that is a module, else as pkg."""
     tree = ast.parse(path.read_text(), str(path))
-    skipped: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skipped.update(id(n) for child in node.body for n in ast.walk(child))
     package = name if is_package(name) else name.rpartition(".")[0]
     for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == "pinnlma" or alias.name.startswith("pinnlma."):
