@@ -73,6 +73,7 @@ class ResidualAssembler:
             raise ValueError("the channel Jacobian needs a pinnlma MLP with tanh, sin or sigmoid activation")
         self.problem, self.model = problem, model
         self.names = problem.domain.names
+        self.outputs = problem.output_names
         self.dtype, self.device = dtype, torch.device(device)
         self.sampler = sampler or Sampler(problem.sampling, seed=0)
         self.jacobian = "channels" if (jacobian == "auto" and fast_ok) else ("generic" if jacobian == "auto" else jacobian)
@@ -120,7 +121,7 @@ class ResidualAssembler:
         for block in self.blocks:
             if block.channels is not None:
                 continue
-            asked = requested_channels(block.fn, self.names, len(block.groups), params, block.extras)
+            asked = requested_channels(block.fn, self.names, len(block.groups), params, block.extras, self.outputs)
             block.channels = [close_channels(alpha for alpha, _ in group) for group in asked]
 
     @property
@@ -172,7 +173,7 @@ class ResidualAssembler:
             forward = ChannelForward(model or self.model, chans)
             out, pre, acts = forward(group[rows], tensors)
             fields.append(ChannelFields(self.names, group[rows], out, forward.index, coefs,
-                                        {k: v[rows] for k, v in extras.items()}))
+                                        {k: v[rows] for k, v in extras.items()}, self.outputs))
             graphs.append((pre, acts))
         raw = block.fn(*fields)
         n = fields[0].x.shape[0]
@@ -203,7 +204,7 @@ class ResidualAssembler:
 
     # -- evaluation: generic per-point path ------------------------------------------------------------
     def _row_function(self, block: Block, model: nn.Module | None = None) -> Callable[..., Tensor]:
-        names, model = self.names, model or self.model
+        names, model, outputs = self.names, model or self.model, self.outputs
         param_names = self._param_names
 
         def row(theta: Tensor, points: list[Tensor], extras: list[dict[str, Tensor]]) -> Tensor:
@@ -213,7 +214,7 @@ class ResidualAssembler:
             def u_fn(p: Tensor) -> Tensor:
                 return functional_call(model, params, (p.unsqueeze(0),)).reshape(-1)
 
-            fields = [PointFields(names, p, u_fn, coefs, e) for p, e in zip(points, extras)]
+            fields = [PointFields(names, p, u_fn, coefs, e, outputs) for p, e in zip(points, extras)]
             return block.scale * block.fn(*fields).reshape(())
 
         return row
