@@ -327,7 +327,8 @@ def solve(
             save_checkpoint(out, _make_record(loop, status))
         raise
     if not math.isfinite(loop.history["rel_l2"][-1]) and reference is not None:
-        loop.history["rel_l2"][-1] = _rel_l2(loop)
+        for key, value in _errors(loop).items():
+            loop.history[key][-1] = value
     record = _make_record(loop, status)
     if out is not None:
         if saved is not None or out.exists():
@@ -356,9 +357,19 @@ def _set_up(problem: Problem, config: RunConfig) -> _Loop:
     return _Loop(problem, config, assembler, optimizer, eval_points, reference)
 
 
-def _rel_l2(loop: _Loop) -> float:
-    prediction = loop.assembler.predict(loop.optimizer.x, loop.eval_points)
-    return relative_l2(prediction, loop.reference)
+def _error_keys(problem: Problem) -> list[str]:
+    names = problem.output_names
+    return ["rel_l2"] + ([f"rel_l2/{name}" for name in names] if len(names) > 1 else [])
+
+
+def _errors(loop: _Loop, prediction: np.ndarray | None = None) -> dict[str, float]:
+    """rel_l2 over all outputs jointly, and per output ("rel_l2/<name>") when there are several."""
+    if prediction is None:
+        prediction = loop.assembler.predict(loop.optimizer.x, loop.eval_points)
+    out = {"rel_l2": relative_l2(prediction, loop.reference)}
+    for i, key in enumerate(_error_keys(loop.problem)[1:]):
+        out[key] = relative_l2(prediction[:, i], None if loop.reference is None else loop.reference[:, i])
+    return out
 
 
 def _record(loop: _Loop, loss: float, damping: float, evaluate: bool = True, residual: Tensor | None = None) -> None:
@@ -366,13 +377,14 @@ def _record(loop: _Loop, loss: float, damping: float, evaluate: bool = True, res
     when the optimizer has it, which saves a residual evaluation with all its derivatives."""
     h = loop.history
     blocks = loop.assembler.block_losses(loop.optimizer.x, residual)
-    row = {"iteration": loop.iteration, "time": loop.elapsed, "loss": loss, "damping": damping,
-           "rel_l2": _rel_l2(loop) if evaluate else math.nan}
+    row = {"iteration": loop.iteration, "time": loop.elapsed, "loss": loss, "damping": damping}
+    row.update(_errors(loop) if evaluate else dict.fromkeys(_error_keys(loop.problem), math.nan))
     row.update({f"loss/{name}": value for name, value in blocks.items()})
     for key, value in loop.assembler.coefficients(loop.optimizer.x).items():
         row[f"param/{key}"] = value
-    for key, value in row.items():
-        h.setdefault(key, []).append(float(value))
+    before = len(h.get("iteration", ()))
+    for key, value in row.items():  # a series new to a resumed history starts with NaN
+        h.setdefault(key, [math.nan] * before).append(float(value))
 
 
 def _make_record(loop: _Loop, status: str) -> RunRecord:
@@ -384,12 +396,15 @@ def _make_record(loop: _Loop, status: str) -> RunRecord:
         "n_params": a.n_params, "n_residuals": a.n_residuals, "status": status,
         "final_loss": loop.history["loss"][-1], "final_rel_l2": relative_l2(prediction, loop.reference),
         "pinnlma_version": __version__, "iterations": loop.iteration, "elapsed": loop.elapsed,
-        "jacobian": a.jacobian, "coordinates": ",".join(p.domain.names),
+        "jacobian": a.jacobian, "coordinates": ",".join(p.domain.names), "output_names": ",".join(p.output_names),
         "best_rel_l2": min(finite) if finite else math.nan,
         "config": repr(asdict(c)),
         "backend_info": loop.optimizer.core.backend.describe() if isinstance(loop.optimizer, _LMAdapter) else "torch",
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(loop.optimizer.x).items()})
+    if len(p.output_names) > 1:
+        errors = _errors(loop, prediction)
+        attrs.update({f"final_rel_l2_{name}": errors[f"rel_l2/{name}"] for name in p.output_names})
     resume = {
         "optimizer": _to_numpy_tree(loop.optimizer.state_dict()),
         "sampler": _to_numpy_tree(a.sampler.state_dict()),
