@@ -11,8 +11,8 @@ solid geometry keeps a leaf patch whole and adds :class:`Filter` s: a candidate 
 kept where ``region.contains(p + offset·n)`` has the wanted value (the offset is a tiny signed step
 along n, so the test asks on which side of the cut the two sides of the surface lie), and ``sign``
 flips the normal where a difference turns a piece inside out (the surviving part of ∂B in A − B has
-normals pointing into B). The measure and the flux moment ∫ x·n dS of a cut patch are quadratures of
-the filter over a fixed point set of the cube (exact when nothing is cut).
+normals pointing into B). The measure and the flux moment ∫ x·n dS of a cut patch are integrals of
+the filter's verdict over the cube (:meth:`Patch.surviving`; exact when nothing is cut).
 """
 from __future__ import annotations
 
@@ -37,11 +37,9 @@ __all__ = ["Filter", "Patch", "quadrature_points"]
 
 @functools.lru_cache(maxsize=None)
 def quadrature_points(k: int, fine: bool = True) -> np.ndarray:
-    """A fixed point set of [0, 1)^k for boundary quadratures (read-only).
-
-    k = 0: one point; k = 1: 2^16 midpoints (2^12 coarse); k = 2: a 512 × 512 midpoint grid (64 × 64);
-    k ≥ 3: 2^16 scrambled Sobol' points (2^12) from a fixed seed.
-    """
+    """A fixed point set of [0, 1)^k for boundary quadratures (read-only): one point for k = 0,
+    a midpoint grid for k = 1, 2 (2^16 / 512² points; 2^12 / 64² coarse), 2^16 scrambled Sobol'
+    points (2^12 coarse) from a fixed seed for k ≥ 3."""
     if k == 0:
         u = np.empty((1, 0))
     elif k == 1:
@@ -159,7 +157,10 @@ class Patch:
 
     def surviving(self, predicate: Predicate | None = None, fine: bool = True) -> tuple[float, float]:
         """(measure, moment) of the part that passes the filters (and ``predicate``), moment with the
-        outward normal: exact when nothing is cut, else the quadrature of :func:`quadrature_points`."""
+        outward normal. Exact when nothing is cut; else, for k = 1 or 2 unit coordinates, along lines
+        with bisected cut points (see ``_line_survival``), and for k ≥ 3 the mean over the Sobol' set
+        of :func:`quadrature_points` (2^16 points). ``fine=False`` is a cheap first look (used to refuse
+        empty shapes). Cached per predicate."""
         key = (predicate, fine)
         if key in self._survival:
             return self._survival[key]

@@ -6,8 +6,9 @@ For vertices v_0 … v_{m−1} (either orientation; the edge i runs from v_i to 
     edge i: length L_i = |v_{i+1} − v_i|, outward normal n_i = sign(A)·(Δy_i, −Δx_i)/L_i.
 
 Membership is the even–odd (crossing number) rule, plus a distance-to-edges test for the tolerance;
-the constructor refuses fewer than 3 vertices, repeated or collinear vertex sets (zero area), edges that
-fold back on each other, and self-intersecting outlines (every pair of non-adjacent edges is tested).
+the constructor refuses fewer than 3 vertices, repeated vertices, self-intersecting or self-touching
+outlines (every pair of non-adjacent edges is tested; this also catches edges folding back on each
+other) and collinear vertex sets (zero area).
 """
 from __future__ import annotations
 
@@ -56,10 +57,10 @@ class Polygon(Domain):
         if np.any(lengths <= 1e-14 * scale):
             i = int(np.argmin(lengths))
             raise ValueError(f"{kind} has a repeated vertex: vertices {i} and {(i + 1) % len(v)} coincide at {v[i].tolist()}")
+        self._check_crossings(v, edges, scale)
         signed = 0.5 * float(np.sum(_cross(v, np.roll(v, -1, axis=0))))
         if abs(signed) <= 1e-12 * scale * scale:
             raise ValueError(f"{kind} has zero area (its vertices are collinear): {v.tolist()}")
-        self._check_simple(v, edges, scale)
         self._area = abs(signed)
         self._orientation = 1.0 if signed > 0 else -1.0
         self._edges, self._lengths, self._scale = edges, lengths, scale
@@ -78,16 +79,11 @@ class Polygon(Domain):
         return f"{type(self).__name__}({self.vertices.tolist()})"
 
     @staticmethod
-    def _check_simple(v: np.ndarray, edges: np.ndarray, scale: float) -> None:
+    def _check_crossings(v: np.ndarray, edges: np.ndarray, scale: float) -> None:
+        """Every pair of non-adjacent edges must be disjoint (touching counts as crossing; an outline that
+        folds back on itself always makes a vertex touch a non-adjacent edge, or has zero area)."""
         m = len(v)
         eps = 1e-12 * scale
-        # adjacent edges folding back onto each other (a spike of zero width)
-        nxt = np.roll(edges, -1, axis=0)
-        fold = (np.abs(_cross(edges, nxt)) <= eps * np.linalg.norm(edges, axis=1)) & (np.sum(edges * nxt, axis=1) < 0)
-        if np.any(fold):
-            i = int(np.flatnonzero(fold)[0])
-            raise ValueError(f"Polygon edges {i} and {(i + 1) % m} fold back on each other at vertex {(i + 1) % m}: "
-                             "the outline must not retrace itself")
         a, b = v, v + edges
         i, j = np.triu_indices(m, k=2)
         keep = ~((i == 0) & (j == m - 1))  # the first and last edges share vertex 0
