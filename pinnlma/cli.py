@@ -86,13 +86,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         if not args.plot:
             raise UsageError("--plot-slice chooses the slice of the --plot figure; give --plot FIG.png too")
+        if problem.domain.dim < 3:
+            raise UsageError(f"--plot-slice needs a problem with 3 or more coordinates; {problem.name} has "
+                             f"{', '.join(problem.domain.names)}")
         try:
             parse_plot_slice(args.plot_slice, problem.domain.names)
         except ValueError as err:
             raise UsageError(str(err)) from None
-        if problem.domain.dim < 3:
-            raise UsageError(f"--plot-slice needs a problem with 3 or more coordinates; {problem.name} has "
-                             f"{', '.join(problem.domain.names)}")
     out = args.out if args.out is not None else args.resume
     if out is not None:
         try:

@@ -98,10 +98,10 @@ def make_view(inputs: np.ndarray, prediction: np.ndarray, reference: np.ndarray 
     reference, for fresh slices; ``fresh_ok``: whether a fresh slice may be drawn without
     ``reference_fn`` (the problem has no reference at all)."""
     dim = inputs.shape[1]
-    fixed = parse_plot_slice(plot_slice, coords)
-    if dim == 2 and fixed:
+    if dim == 2 and plot_slice:
         raise ValueError(f"plot slice {plot_slice!r}: the inputs have only two coordinates ({', '.join(coords)}), "
                          "there is nothing to slice")
+    fixed = parse_plot_slice(plot_slice, coords)
     if bounds is None:
         bounds = np.stack([inputs.min(axis=0), inputs.max(axis=0)], axis=1)
     spatial = [c for c in coords if c != time_name]
