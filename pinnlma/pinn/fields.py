@@ -88,9 +88,11 @@ class Fields:
         return sum(self.d(n, n, out=out) for n in names)
 
     def normal_derivative(self, out: Output = 0, names: Sequence[str] | None = None) -> Tensor:
-        """∂u/∂n = Σ_k n_k ∂u/∂x_k with the block's outward normals (data 'normals')."""
+        """∂u/∂n = Σ_k n_k ∂u/∂x_k with the block's outward normals (data 'normals'), over ``names``
+        (default: every coordinate — a space-time boundary's normals have time component 0, and a
+        coordinate named "t" of a plain box, as in PINNacle's Wave1d-C, is a direction like any other)."""
         normals = self.data("normals")
-        names = names if names is not None else [n for n in self.names if n != "t"]
+        names = names if names is not None else list(self.names)
         return sum(normals[..., self.names.index(n)] * self.d(n, out=out) for n in names)
 
 

@@ -149,3 +149,16 @@ def test_pinn_on_a_disk_with_a_hole_reaches_a_small_error() -> None:
     assert result.rel_l2 < 5e-3  # 1.6e-3 measured; the full size reaches 5e-5 in 150 iterations
     inputs = result.record.solution["inputs"]
     assert problem.domain.contains(inputs).all() and len(inputs) < 81 * 81  # evaluated inside the domain only
+
+
+def test_neumann_along_a_coordinate_named_t_of_a_plain_box() -> None:
+    """PINNacle's Wave1d-C treats t as a space coordinate of the box [0, 1]²: ∂u/∂n on t = 0 is −u_t."""
+    def u(p: torch.Tensor) -> torch.Tensor:
+        return torch.sin(torch.pi * p[:, 0]) * (1 + p[:, 1])
+
+    problem = Problem(name="wave_box", domain=Rectangle([(0, 1), (0, 1)], names=("x", "t")),
+                      pde=lambda f: f.d("t", "t"),
+                      conditions=[Neumann(lambda p: -torch.sin(torch.pi * p[:, 0]), where="t_min", name="still")],
+                      n_interior=20, n_boundary=30)
+    rows = block_rows(problem, Exact(u))
+    assert rows["still"].abs().max() < 1e-12 and rows["pde"].abs().max() < 1e-12
