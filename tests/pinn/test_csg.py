@@ -222,3 +222,35 @@ def test_refused_combinations() -> None:
         SpaceTime(Disk((0, 0), 1)) | Disk((0, 0), 1)
     with pytest.raises(TypeError, match="spatial domains"):
         Union(Disk((0, 0), 1), "disk")
+
+
+def test_random_nested_combinations_are_consistent() -> None:
+    """For random two-level combinations of disks, boxes, ellipses and triangles: the divergence-theorem
+    measure agrees with Monte Carlo, and every boundary point has the region on the inner side of its
+    normal and not on the outer side."""
+    rng = np.random.default_rng(3)
+
+    def shape():
+        kind, c = rng.integers(4), rng.uniform(-0.6, 0.6, 2)
+        if kind == 0:
+            return Disk(c, rng.uniform(0.2, 0.6))
+        if kind == 1:
+            w = rng.uniform(0.1, 0.5, 4)
+            return Box([(c[0] - w[0], c[0] + w[1]), (c[1] - w[2], c[1] + w[3])])
+        if kind == 2:
+            return Ellipse(c, rng.uniform(0.2, 0.6, 2), rng.uniform(0, 3))
+        return Polygon([c + rng.uniform(-0.5, 0.5, 2) for _ in range(3)])
+
+    ops = [lambda a, b: a | b, lambda a, b: a - b, lambda a, b: a & b]
+    checked = 0
+    while checked < 20:
+        try:
+            domain = ops[rng.integers(3)](ops[rng.integers(3)](shape(), shape()), shape())
+        except ValueError:  # an empty or degenerate draw
+            continue
+        checked += 1
+        estimate, error = monte_carlo(domain, n=200_000)
+        assert abs(estimate - domain.measure) < 4.5 * error + 1e-12, domain
+        s = domain.boundary_points(1000, Sampler("uniform", seed=checked))
+        assert domain.contains(s.points - 1e-6 * s.normals).mean() > 0.995, domain
+        assert (~domain.contains(s.points + 1e-6 * s.normals)).mean() > 0.995, domain
