@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -21,8 +21,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .io import RunRecord, check_file_target
-from .pinn.problem import Problem
 from .plot_views import View, grid_layout, make_view, triangulation
+
+if TYPE_CHECKING:
+    from .pinn.problem import Problem
 
 __all__ = ["OUTPUT_MODES", "plot_history", "plot_run", "run_figure"]
 

@@ -46,7 +46,8 @@ class Fields:
                 known = ", ".join(self.outputs) if self.outputs else "none named"
                 raise KeyError(f"unknown output {out!r}; this problem's outputs are {known}") from None
         if self.outputs and not -len(self.outputs) <= out < len(self.outputs):
-            raise KeyError(f"output index {out} out of range for {len(self.outputs)} outputs ({', '.join(self.outputs)})")
+            raise KeyError(f"output index {out} out of range for {len(self.outputs)} outputs "
+                           f"({', '.join(self.outputs)})")
         return out
 
     def index(self, *names: str) -> MultiIndex:

@@ -117,7 +117,8 @@ class Problem:
         elif isinstance(outputs, Sequence) and not isinstance(outputs, str) and outputs:
             count = len(outputs)
             if names is not None and tuple(names) != tuple(outputs):
-                raise ValueError(f"problem {self.name!r}: outputs={tuple(outputs)} and output_names={tuple(names)} differ")
+                raise ValueError(f"problem {self.name!r}: outputs={tuple(outputs)} and "
+                                 f"output_names={tuple(names)} differ")
             names = tuple(outputs)
         else:
             raise ValueError(f"problem {self.name!r}: outputs must be a number of outputs or a list of their names, "

@@ -7,10 +7,10 @@ by point, whether it survives. A point p of a patch with outward normal ñ is on
 result, with outward normal ±ñ, when the result is on one side of the surface and not on the other;
 with a step δ (10⁻⁹ of the bounding-box diagonal) the rules are
 
-    A ∩ B:  p ∈ ∂A kept if p − δñ ∈ B;             p ∈ ∂B kept if p − δñ ∈ A and p + δñ ∈ A;
-    A ∪ B:  p ∈ ∂A kept if p + δñ ∉ B;             p ∈ ∂B kept if p + δñ ∉ A and p − δñ ∉ A;
-    A − B:  p ∈ ∂A kept if p − δñ ∉ B;             p ∈ ∂B kept if p + δñ ∈ A and p − δñ ∈ A, normal −ñ
-                                                   (it points into B, out of the result).
+    A ∩ B:  p ∈ ∂A kept if p − δñ ∈ B;   p ∈ ∂B kept if p − δñ ∈ A and p + δñ ∈ A;
+    A ∪ B:  p ∈ ∂A kept if p + δñ ∉ B;   p ∈ ∂B kept if p + δñ ∉ A and p − δñ ∉ A;
+    A − B:  p ∈ ∂A kept if p − δñ ∉ B;   p ∈ ∂B kept if p + δñ ∈ A and p − δñ ∈ A, with normal −ñ
+                                         (it points into B, out of the result).
 
 The second test on ∂B keeps a face the two operands share only once (from A) and drops faces where
 they touch from opposite sides, so adjacent boxes unite without an inner wall. Every kept point keeps
@@ -133,7 +133,8 @@ class Intersection(_Combination):
         a, b = self.left.bounds, self.right.bounds
         box = np.stack([np.maximum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1])], axis=1)
         if np.any(box[:, 0] >= box[:, 1]):
-            raise ValueError(f"Intersection {self.left!r} & {self.right!r} is empty: their bounding boxes do not overlap")
+            raise ValueError(f"Intersection {self.left!r} & {self.right!r} is empty: their bounding boxes "
+                             "do not overlap")
         return box
 
     def _build(self, step: float) -> list[Patch | None]:

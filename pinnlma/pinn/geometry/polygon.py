@@ -56,7 +56,8 @@ class Polygon(Domain):
         scale = float(np.max(v.max(axis=0) - v.min(axis=0)))
         if np.any(lengths <= 1e-14 * scale):
             i = int(np.argmin(lengths))
-            raise ValueError(f"{kind} has a repeated vertex: vertices {i} and {(i + 1) % len(v)} coincide at {v[i].tolist()}")
+            raise ValueError(f"{kind} has a repeated vertex: vertices {i} and {(i + 1) % len(v)} coincide at "
+                             f"{v[i].tolist()}")
         self._check_crossings(v, edges, scale)
         signed = 0.5 * float(np.sum(_cross(v, np.roll(v, -1, axis=0))))
         if abs(signed) <= 1e-12 * scale * scale:
@@ -71,7 +72,8 @@ class Polygon(Domain):
         else:
             labels = [check_part_name(b) for b in boundary]
             if len(labels) != len(v):
-                raise ValueError(f"{kind} boundary names: {len(labels)} names for {len(v)} edges (give one name or one per edge)")
+                raise ValueError(f"{kind} boundary names: {len(labels)} names for {len(v)} edges (give one name "
+                                 "or one per edge)")
         self.edge_names = tuple(labels)
         self._patches = tuple(self._edge_patch(i) for i in range(len(v)))
 
@@ -109,9 +111,9 @@ class Polygon(Domain):
         bad = np.flatnonzero(proper | touch)
         if bad.size:
             k = bad[0]
-            raise ValueError(f"Polygon outline intersects itself: edge {i[k]} ({a[i[k]].tolist()} → {b[i[k]].tolist()}) "
-                             f"meets edge {j[k]} ({a[j[k]].tolist()} → {b[j[k]].tolist()}); give the vertices in order "
-                             "around a simple outline")
+            raise ValueError(f"Polygon outline intersects itself: edge {i[k]} ({a[i[k]].tolist()} → "
+                             f"{b[i[k]].tolist()}) meets edge {j[k]} ({a[j[k]].tolist()} → {b[j[k]].tolist()}); "
+                             "give the vertices in order around a simple outline")
 
     @property
     def names(self) -> tuple[str, ...]:
