@@ -319,8 +319,10 @@ def run_figure(record: RunRecord, coord_names: Sequence[str] | None = None, *, o
     if identified:
         start = problem.unknowns if problem is not None else {}
         title += "\nidentified: " + ", ".join(
-            f"{k} = {float(v):.6g}" + (f" (start {float(start[k]):.3g})" if k in start else "")
+            f"{k} = {float(v):.8g}" + (f" (start {float(start[k]):.3g})" if k in start else "")
             for k, v in identified.items())
+        height = fig.get_figheight()
+        fig.subplots_adjust(top=1 - 1.0 / height)  # room for the second title line
     fig.suptitle(title)
     return fig
 

@@ -96,7 +96,7 @@ def test_run_file_progress_and_figure_show_outputs_by_name(tmp_path: Path) -> No
     titles = [ax.get_title() for ax in fig.axes]
     assert "prediction x" in titles and "prediction y" in titles and "reference y" in titles
     title = fig._suptitle.get_text()
-    assert f"a = {attrs['param_a']:.6g} (start 0.5)" in title and f"d = {attrs['param_d']:.6g}" in title
+    assert f"a = {attrs['param_a']:.8g} (start 0.5)" in title and f"d = {attrs['param_d']:.8g}" in title
     # without the problem, the names come from the run file
     titles = [ax.get_title() for ax in run_figure(record).axes]
     assert "prediction x" in titles and "prediction y" in titles

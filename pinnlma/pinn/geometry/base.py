@@ -47,6 +47,12 @@ class BoundarySample:
     parts: np.ndarray
 
 
+def describe(domain: object, limit: int = 160) -> str:
+    """``repr(domain)``, shortened to ``limit`` characters for error messages (CSG trees grow long)."""
+    text = repr(domain)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def check_names(names: Sequence[str], dim: int) -> tuple[str, ...]:
     """Coordinate names: ``dim`` distinct identifiers, else ValueError."""
     names = tuple(names)
@@ -166,7 +172,7 @@ class Domain(ABC):
             return (np.clip(lo + span * u, lo, hi),)
 
         (points,) = draw_accepted(sampler, n, self.dim, make, lambda x: self.contains(x, tol=0.0),
-                                  self.acceptance, repr(self))
+                                  self.acceptance, describe(self))
         return points
 
     def faces(self) -> list[str]:
@@ -208,7 +214,7 @@ class Domain(ABC):
         try:
             counts = split_counts(n, measures)
         except SamplingError:
-            raise SamplingError(f"where={where!r} selects no part of the boundary of {self!r} (measure 0)") from None
+            raise SamplingError(f"where={where!r} selects no part of the boundary of {describe(self)} (measure 0)") from None
         return [(p, int(c), predicate) for p, c in zip(patches, counts, strict=True)]
 
     def face_counts(self, n: int, where: Where = None) -> dict[str, int]:
@@ -226,7 +232,7 @@ class Domain(ABC):
         for patch, count, predicate in self._split(check_count(n), where):
             if count == 0:
                 continue
-            p, nrm = patch.sample(count, sampler, predicate, what=f"the boundary of {self!r}")
+            p, nrm = patch.sample(count, sampler, predicate, what=f"the boundary of {describe(self)}")
             points.append(p)
             normals.append(nrm)
             parts.append(np.full(count, patch.name, dtype=object))

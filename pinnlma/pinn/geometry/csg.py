@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..sampling import SamplingError
-from .base import Domain
+from .base import Domain, describe
 from .patches import Patch
 
 __all__ = ["Difference", "Intersection", "Union"]
@@ -74,7 +74,7 @@ class _Combination(Domain):
         for fine in (False, True):
             if any(p.surviving(fine=fine)[0] > 0 for p in self._patches):
                 return
-        raise ValueError(f"{type(self).__name__} {self!r} is empty (no part of either boundary survives): "
+        raise ValueError(f"{type(self).__name__} {describe(self)} is empty (no part of either boundary survives): "
                          "check the positions and sizes of the shapes")
 
     @property
@@ -92,7 +92,7 @@ class _Combination(Domain):
             value = self.divergence_measure()
             scale = float(np.prod(self._bounds[:, 1] - self._bounds[:, 0]))
             if not value > 1e-12 * scale:
-                raise SamplingError(f"{self!r} has measure {value:.3g}: it is empty or thinner than the boundary "
+                raise SamplingError(f"{describe(self)} has measure {value:.3g}: it is empty or thinner than the boundary "
                                     "quadrature resolves")
             self._measure = value
         return self._measure
@@ -133,7 +133,7 @@ class Intersection(_Combination):
         a, b = self.left.bounds, self.right.bounds
         box = np.stack([np.maximum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1])], axis=1)
         if np.any(box[:, 0] >= box[:, 1]):
-            raise ValueError(f"Intersection {self.left!r} & {self.right!r} is empty: their bounding boxes "
+            raise ValueError(f"Intersection {describe(self.left)} & {describe(self.right)} is empty: their bounding boxes "
                              "do not overlap")
         return box
 
