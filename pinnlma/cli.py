@@ -178,6 +178,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
             check_figure_path(args.plot, args.overwrite)
         except (OSError, ValueError) as err:
             raise UsageError(str(err)) from None
+    if args.plot_slice is not None:
+        from .run.plot_views import parse_plot_slice
+
+        if not args.plot:
+            raise UsageError("--plot-slice chooses the slice of the --plot figure; give --plot FIG.png too")
+        if problem.domain.dim < 3:
+            raise UsageError(f"--plot-slice needs a problem with 3 or more coordinates; {problem.name} has "
+                             f"{', '.join(problem.domain.names)}")
+        try:
+            parse_plot_slice(args.plot_slice, problem.domain.names)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     out = args.out if args.out is not None else args.resume
     if out is not None:
         try:
@@ -206,9 +218,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if out is not None:
         print(f"run written to {out}")
     if args.plot:
+        import numpy as np
+
         from .run.plotting import plot_run
 
-        plot_run(result.record, args.plot, list(problem.domain.names), overwrite=args.overwrite)
+        def predict(points: np.ndarray) -> np.ndarray:
+            return result.assembler.predict(result.theta, points)
+
+        try:
+            plot_run(result.record, args.plot, list(problem.domain.names), overwrite=args.overwrite, problem=problem,
+                     predict=predict, plot_slice=args.plot_slice)
+        except ValueError as err:
+            raise UsageError(f"the run finished, but its figure could not be drawn: {err}") from None
         print(f"figure written to {args.plot}")
     return 0
 
@@ -280,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_positive_int, default=0)
     p.add_argument("--out", metavar="RUN.h5", help="write the run (history, parameters, solution) here")
     p.add_argument("--plot", metavar="FIG.png", help="write a figure of solution, reference, error, history")
+    p.add_argument("--plot-slice", metavar="NAME=VALUE,...",
+                   help="for 3 or more coordinates: the slice the figure shows, e.g. z=0.5 (default: mid-planes)")
     p.add_argument("--resume", metavar="RUN.h5", help="continue the run saved in this file (and save back to it)")
     p.add_argument("--overwrite", action="store_true", help="replace existing --out/--plot files")
     p.add_argument("--quick", action="store_true", help="the problem's small size (for tests and a first look)")

@@ -1,6 +1,6 @@
 """``time-to-accuracy``: Burgers with LM, L-BFGS and Adam under one wall-time budget each.
 
-Each optimizer runs through :func:`pinnlma.train.solve` (what ``pinnlma run burgers --optimizer ...
+Each optimizer runs through :func:`pinnlma.run.solve` (what ``pinnlma run burgers --optimizer ...
 --time-limit T`` does: same problem, points, network, seed and initial parameters) until the budget of
 optimizer time is spent. The clock counts the optimizer's steps only (``history/time``); evaluating
 the relative L2 error on the reference grid is off the clock (every iteration for LM, every 10th for

@@ -11,37 +11,56 @@ LM core (or the other optimizers); it knows nothing about which backend solves.
 """
 
 from .assembler import Block, ResidualAssembler
-from .conditions import Condition, Dirichlet, Initial, InitialVelocity, Neumann, Periodic, PointData
+from .conditions import Condition, Dirichlet, Initial, InitialVelocity, Neumann, Periodic, PointData, Robin
 from .fields import Fields
-from .geometry import Box, Domain, Interval, Rectangle, Sampler, SpaceTime
+from .geometry import (
+    Ball, BoundarySample, Box, Cylinder, Difference, Disk, Domain, Ellipse, Hypercube, Hypersphere, Intersection,
+    Interval, Polygon, Rectangle, SpaceTime, Triangle, Union, periodic_pairs,
+)
 from .models import MLP
 from .problem import Problem
 from .registry import ProblemNotFound, apply_options, bundled_names, load_problem
+from .sampling import Sampler, SamplingError
 from .setup import build_assembler, build_model
 
 __all__ = [
     "MLP",
+    "Ball",
     "Block",
+    "BoundarySample",
     "Box",
     "Condition",
+    "Cylinder",
+    "Difference",
     "Dirichlet",
+    "Disk",
     "Domain",
+    "Ellipse",
     "Fields",
+    "Hypercube",
+    "Hypersphere",
     "Initial",
     "InitialVelocity",
+    "Intersection",
     "Interval",
     "Neumann",
     "Periodic",
     "PointData",
+    "Polygon",
     "Problem",
     "ProblemNotFound",
     "Rectangle",
     "ResidualAssembler",
+    "Robin",
     "Sampler",
+    "SamplingError",
     "SpaceTime",
+    "Triangle",
+    "Union",
     "apply_options",
     "build_assembler",
     "build_model",
     "bundled_names",
     "load_problem",
+    "periodic_pairs",
 ]

@@ -27,7 +27,7 @@ from ..lm.jacobian import DEFAULT_MEMORY_BUDGET, rows_per_slice
 from .block import Block
 from .channels import ChannelForward, close_channels, per_point_jacobian
 from .fields import ChannelFields, PointFields, requested_channels
-from .geometry import Sampler
+from .sampling import Sampler
 from .models import MLP
 from .problem import Problem
 from .replicas import Replica, replicated_slices
@@ -61,6 +61,7 @@ class ResidualAssembler:
             raise ValueError("the channel Jacobian needs a pinnlma MLP with tanh, sin or sigmoid activation")
         self.problem, self.model = problem, model
         self.names = problem.domain.names
+        self.outputs = problem.output_names
         self.dtype, self.device = dtype, torch.device(device)
         self.sampler = sampler or Sampler(problem.sampling, seed=0)
         self.jacobian = (
@@ -115,7 +116,7 @@ class ResidualAssembler:
         for block in self.blocks:
             if block.channels is not None:
                 continue
-            asked = requested_channels(block.fn, self.names, len(block.groups), params, block.extras)
+            asked = requested_channels(block.fn, self.names, len(block.groups), params, block.extras, self.outputs)
             block.channels = [close_channels(alpha for alpha, _ in group) for group in asked]
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -223,11 +224,8 @@ class ResidualAssembler:
         for group, extras, chans in zip(block.groups, block.extras, block.channels):
             forward = ChannelForward(cast(MLP, model or self.model), chans)
             out, pre, acts = forward(group[rows], tensors)
-            fields.append(
-                ChannelFields(
-                    self.names, group[rows], out, forward.index, coefs, {k: v[rows] for k, v in extras.items()}
-                )
-            )
+            fields.append(ChannelFields(self.names, group[rows], out, forward.index, coefs,
+                                        {k: v[rows] for k, v in extras.items()}, self.outputs))
             graphs.append((pre, acts))
         raw = block.fn(*fields)
         n = fields[0].x.shape[0]
@@ -261,7 +259,7 @@ class ResidualAssembler:
 
     # -- evaluation: generic per-point path ------------------------------------------------------------
     def _row_function(self, block: Block, model: nn.Module | None = None) -> Callable[..., Tensor]:
-        names, model = self.names, model or self.model
+        names, model, outputs = self.names, model or self.model, self.outputs
         param_names = self._param_names
 
         def row(theta: Tensor, points: list[Tensor], extras: list[dict[str, Tensor]]) -> Tensor:
@@ -271,7 +269,7 @@ class ResidualAssembler:
             def u_fn(p: Tensor) -> Tensor:
                 return functional_call(model, params, (p.unsqueeze(0),)).reshape(-1)
 
-            fields = [PointFields(names, p, u_fn, coefs, e) for p, e in zip(points, extras)]
+            fields = [PointFields(names, p, u_fn, coefs, e, outputs) for p, e in zip(points, extras)]
             return block.scale * block.fn(*fields).reshape(())
 
         return row

@@ -14,7 +14,7 @@ import torch
 
 from ..lm.jacobian import DEFAULT_MEMORY_BUDGET
 from .assembler import ResidualAssembler
-from .geometry import Sampler
+from .sampling import Sampler
 from .models import MLP
 from .problem import Problem
 

@@ -58,6 +58,21 @@ def relative_l2(prediction: np.ndarray, reference: np.ndarray | None) -> float:
     return float(np.linalg.norm(prediction - reference)) / max(float(np.linalg.norm(reference)), 1e-300)
 
 
+def error_keys(problem: Problem) -> list[str]:
+    """History keys of the errors: ``rel_l2`` (all outputs jointly) and ``rel_l2/<name>`` per output when
+    there are several."""
+    names = problem.output_names
+    return ["rel_l2"] + ([f"rel_l2/{name}" for name in names] if len(names) > 1 else [])
+
+
+def output_errors(problem: Problem, prediction: np.ndarray, reference: np.ndarray | None) -> dict[str, float]:
+    """The relative L2 errors of :func:`error_keys`: jointly over all outputs, and per output by name."""
+    out = {"rel_l2": relative_l2(prediction, reference)}
+    for i, key in enumerate(error_keys(problem)[1:]):
+        out[key] = relative_l2(prediction[:, i], None if reference is None else reference[:, i])
+    return out
+
+
 def make_record(run: RunState, status: str) -> RunRecord:
     """The run file's content for ``run`` now, with ``status`` (e.g. "running", "max_iter")."""
     p, c, a, opt = run.problem, run.config, run.assembler, run.optimizer
@@ -79,11 +94,15 @@ def make_record(run: RunState, status: str) -> RunRecord:
         "elapsed": run.elapsed,
         "jacobian": a.jacobian,
         "coordinates": ",".join(p.domain.names),
+        "output_names": ",".join(p.output_names),
         "best_rel_l2": min(finite) if finite else math.nan,
         "config": repr(c.record()),
         "backend_info": opt.describe(),
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(opt.x).items()})
+    if len(p.output_names) > 1:
+        errors = output_errors(p, prediction, run.reference)
+        attrs.update({f"final_rel_l2_{name}": errors[f"rel_l2/{name}"] for name in p.output_names})
     resume = {
         "optimizer": to_storable(opt.state_dict()),
         "torch_rng": torch.get_rng_state().numpy(),

@@ -20,7 +20,7 @@ from ..optim import make_optimizer
 from ..pinn.assembler import ResidualAssembler
 from ..pinn.problem import Problem
 from ..pinn.setup import build_assembler
-from .checkpoint import ResumeError, RunState, check_compatible, make_record, relative_l2, restore
+from .checkpoint import ResumeError, RunState, check_compatible, error_keys, make_record, output_errors, restore
 from .config import RunConfig
 from .interrupt import AbortNow, StopAtIterationEnd
 from .io import RunRecord, read_run, save_checkpoint, write_run
@@ -94,7 +94,8 @@ def solve(
         _record(run, float(run.assembler.loss(run.assembler.residual(run.optimizer.x))), math.nan)
     status = _iterate(run, out, progress, callback)
     if not math.isfinite(run.history["rel_l2"][-1]) and run.reference is not None:
-        run.history["rel_l2"][-1] = _rel_l2(run)
+        for key, value in _errors(run).items():
+            run.history[key][-1] = value
     record = make_record(run, status)
     if out is not None:
         if saved is not None or out.exists():
@@ -164,9 +165,9 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
     return RunState(problem, config, assembler, optimizer, eval_points, reference)
 
 
-def _rel_l2(run: RunState) -> float:
+def _errors(run: RunState) -> dict[str, float]:
     prediction = run.assembler.predict(run.optimizer.x, run.eval_points)
-    return relative_l2(prediction, run.reference)
+    return output_errors(run.problem, prediction, run.reference)
 
 
 def _record(run: RunState, loss: float, damping: float, evaluate: bool = True, residual: Tensor | None = None) -> None:
@@ -178,10 +179,11 @@ def _record(run: RunState, loss: float, damping: float, evaluate: bool = True, r
         "time": run.elapsed,
         "loss": loss,
         "damping": damping,
-        "rel_l2": _rel_l2(run) if evaluate else math.nan,
     }
+    row.update(_errors(run) if evaluate else dict.fromkeys(error_keys(run.problem), math.nan))
     row.update({f"loss/{name}": value for name, value in blocks.items()})
     for key, value in run.assembler.coefficients(run.optimizer.x).items():
         row[f"param/{key}"] = value
-    for key, value in row.items():
-        run.history.setdefault(key, []).append(float(value))
+    before = len(run.history.get("iteration", ()))
+    for key, value in row.items():  # a series new to a resumed history starts with NaN
+        run.history.setdefault(key, [math.nan] * before).append(float(value))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -21,8 +21,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .io import RunRecord, check_file_target
+from .plot_views import View, grid_layout, make_view, triangulation
 
-__all__ = ["plot_history", "plot_run"]
+if TYPE_CHECKING:
+    from .pinn.problem import Problem
+
+__all__ = ["OUTPUT_MODES", "plot_history", "plot_run", "run_figure"]
+
+OUTPUT_MODES = ("auto", "each", "modulus")
+"""How plot_run draws several outputs: by name plus derived quantities, by name only, as one norm."""
 
 _ROW_HEIGHT = 4.5  # inches per row of panels in plot_run
 _WIDTH = 15.0
@@ -66,34 +73,42 @@ def _figure(figsize: tuple[float, float], dpi: float) -> Figure:
 
 # -- fields --------------------------------------------------------------------------------------------
 
-def _fields(prediction: np.ndarray, reference: np.ndarray | None, outputs: str,
-            names: Sequence[str] | None) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
-    """(label, predicted values, reference values) per plotted field (each a 1-D array over the points)."""
+FieldRow = tuple[str, np.ndarray, np.ndarray | None]
+
+
+def _fields(prediction: np.ndarray, reference: np.ndarray | None, outputs: str, names: Sequence[str],
+            problem: Problem | None) -> list[FieldRow]:
+    """(label, predicted values, reference values) per plotted field (each a 1-D array over the points).
+
+    "auto": each output by name plus the problem's derived quantities (its ``plot_fields`` choose);
+    "each": each output by name; "modulus": one field, the Euclidean norm of the outputs."""
     pred = prediction.reshape(len(prediction), -1)
     ref = reference.reshape(len(reference), -1) if reference is not None else None
     k = pred.shape[1]
-    if outputs not in ("auto", "modulus", "each"):
-        raise ValueError(f"outputs must be 'auto', 'modulus' or 'each', got {outputs!r}")
-    if names is not None and len(names) != k:
+    if outputs not in OUTPUT_MODES:
+        raise ValueError(f"outputs must be one of {', '.join(OUTPUT_MODES)}, got {outputs!r}")
+    if len(names) != k:
         raise ValueError(f"{len(names)} output names for {k} outputs")
-    if k == 1:
-        return [(names[0] if names else "u", pred[:, 0], None if ref is None else ref[:, 0])]
-    if outputs == "modulus" or (outputs == "auto" and k == 2):
-        label = f"|({', '.join(names)})|" if names else "|u|"
+    if outputs == "modulus" and k > 1:
+        label = f"|({', '.join(names)})|"
         return [(label, np.linalg.norm(pred, axis=1), None if ref is None else np.linalg.norm(ref, axis=1))]
-    names = list(names) if names else [f"u{i}" for i in range(k)]
+    if outputs == "auto" and problem is not None and problem.outputs == k:
+        shown = problem.display_fields(pred)
+        known = problem.display_fields(ref) if ref is not None else {}
+        return [(label, values, known.get(label)) for label, values in shown.items()]
     return [(names[i], pred[:, i], None if ref is None else ref[:, i]) for i in range(k)]
 
 
-def _grid(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """If the 2-D points are a full tensor grid: (unique first coords, unique second coords, i, j)."""
-    xs, i = np.unique(points[:, 0], return_inverse=True)
-    ys, j = np.unique(points[:, 1], return_inverse=True)
-    if len(xs) < 2 or len(ys) < 2 or len(xs) * len(ys) != len(points):
-        return None
-    if len(np.unique(i.ravel() * len(ys) + j.ravel())) != len(points):
-        return None
-    return xs, ys, i.ravel(), j.ravel()
+def _output_names(record: RunRecord, k: int, given: Sequence[str] | None, problem: Problem | None) -> list[str]:
+    """Names of the k outputs: given, the problem's, the run file's ``output_names``, else u / u0, u1, …"""
+    if given is not None:
+        return list(given)
+    if problem is not None and problem.outputs == k:
+        return list(problem.output_names)
+    stored = str(record.attrs.get("output_names", ""))
+    if stored and len(stored.split(",")) == k:
+        return stored.split(",")
+    return ["u"] if k == 1 else [f"u{i}" for i in range(k)]
 
 
 def _no_data(ax: Axes, title: str, text: str) -> None:
@@ -103,10 +118,11 @@ def _no_data(ax: Axes, title: str, text: str) -> None:
     ax.set_yticks([])
 
 
-def _heat(fig: Figure, ax: Axes, pts: np.ndarray, z: np.ndarray, labels: tuple[str, str], title: str,
-          cmap: str, limits: tuple[float, float] | None) -> None:
+def _heat(fig: Figure, ax: Axes, view: View, z: np.ndarray, title: str, cmap: str,
+          limits: tuple[float, float] | None) -> None:
     vmin, vmax = limits if limits is not None else (None, None)
-    grid = _grid(pts)
+    pts = view.points
+    grid = grid_layout(pts)
     if grid is not None:
         xs, ys, i, j = grid
         image = np.full((len(ys), len(xs)), np.nan)
@@ -117,14 +133,16 @@ def _heat(fig: Figure, ax: Axes, pts: np.ndarray, z: np.ndarray, labels: tuple[s
         finite = np.isfinite(z)
         try:
             levels = np.linspace(vmin, vmax, 41) if limits is not None and vmax > vmin else 40
-            mappable = ax.tricontourf(pts[finite, 0], pts[finite, 1], z[finite], levels=levels, cmap=cmap,
-                                      extend="neither")
+            tri = triangulation(pts[finite], view.inside)
+            mappable = ax.tricontourf(tri, z[finite], levels=levels, cmap=cmap, extend="neither")
         except (ValueError, RuntimeError):  # too few or collinear points: show them as they are
             mappable = ax.scatter(pts[:, 0], pts[:, 1], c=z, s=8, cmap=cmap, vmin=vmin, vmax=vmax)
     fig.colorbar(mappable, ax=ax, ticks=MaxNLocator(7))
-    ax.set_xlabel(labels[0])
-    ax.set_ylabel(labels[1])
+    ax.set_xlabel(view.labels[0])
+    ax.set_ylabel(view.labels[1])
     ax.set_title(title)
+    if view.equal_aspect:
+        ax.set_aspect("equal", adjustable="box")
 
 
 def _limits(*arrays: np.ndarray | None) -> tuple[float, float] | None:
@@ -136,9 +154,10 @@ def _limits(*arrays: np.ndarray | None) -> tuple[float, float] | None:
 
 
 def _field_row(fig: Figure, axes: Sequence[Axes], inputs: np.ndarray, coords: Sequence[str], label: str,
-               pred: np.ndarray, ref: np.ndarray | None, note: str) -> None:
+               pred: np.ndarray, ref: np.ndarray | None, view: View | None) -> None:
     error = np.abs(pred - ref) if ref is not None else None
-    if inputs.shape[1] == 1:
+    note = view.note if view is not None else ""
+    if view is None:
         order = np.argsort(inputs[:, 0], kind="stable")
         x = inputs[order, 0]
         ax = axes[0]
@@ -164,16 +183,12 @@ def _field_row(fig: Figure, axes: Sequence[Axes], inputs: np.ndarray, coords: Se
                 ax.set_xlabel(coords[0])
         axes[0].set_ylabel(label)
         return
-    # 2-D: the time coordinate (if any) goes on the horizontal axis, as in the PINN literature
-    h = coords.index("t") if "t" in coords[:2] else 0
-    v = 1 - h
-    pts = inputs[:, [h, v]]
-    names = (coords[h], coords[v])
+    # 2-D (or a slice): the time coordinate (if drawn) is on the horizontal axis, as in the PINN literature
     limits = _limits(pred, ref)
-    _heat(fig, axes[0], pts, pred, names, f"prediction {label}{note}", "viridis", limits)
+    _heat(fig, axes[0], view, pred, f"prediction {label}{note}", "viridis", limits)
     if ref is not None:
-        _heat(fig, axes[1], pts, ref, names, f"reference {label}", "viridis", limits)
-        _heat(fig, axes[2], pts, error, names, f"|error|, max {np.nanmax(error):.2e}", "magma", None)
+        _heat(fig, axes[1], view, ref, f"reference {label}", "viridis", limits)
+        _heat(fig, axes[2], view, error, f"|error|, max {np.nanmax(error):.2e}", "magma", None)
     else:
         _no_data(axes[1], f"reference {label}", "no reference")
         _no_data(axes[2], "|error|", "no reference")
@@ -232,25 +247,44 @@ def _fmt(value: Any) -> str:
 
 def plot_run(record: RunRecord, path: str | os.PathLike[str], coord_names: Sequence[str] | None = None, *,
              overwrite: bool = False, outputs: str = "auto", output_names: Sequence[str] | None = None,
+             problem: Problem | None = None, predict: Callable[[np.ndarray], np.ndarray] | None = None,
+             plot_slice: str | Mapping[str, float] | None = None,
              figsize: tuple[float, float] | None = None, dpi: float = 100) -> Path:
     """One PNG of a run: prediction, reference and absolute error per field, then the history.
 
-    1-D inputs give line plots; 2-D inputs heat maps (``pcolormesh`` when the points form a tensor
-    grid, ``tricontourf`` otherwise), with a coordinate named "t" on the horizontal axis; inputs of
-    higher dimension are shown on the slice where the last coordinate is largest (e.g. the final time).
-    Several outputs: ``outputs="auto"`` plots the modulus for two (e.g. Schrödinger real/imag → |h|)
-    and each output for more; "modulus" / "each" force one or the other. The last row shows loss and
-    relative L2 error (log scale) against iteration and time, and the block losses.
+    1-D inputs give line plots; 2-D inputs heat maps (cells when the points lie on a tensor grid,
+    holes blank; a triangulation otherwise, with triangles outside the domain masked), with a
+    coordinate named "t" on the horizontal axis; 3 or more inputs are drawn on a slice through the
+    middle of the domain, or where ``plot_slice`` says ("z=0.5"; see :mod:`pinnlma.run.plot_views`).
+    Each output is drawn by its name (``output_names``, else the problem's, else the run file's
+    ``output_names``), then the derived quantities the ``problem`` declares (its ``plot_fields`` choose
+    and order them); ``outputs="each"`` draws the outputs only, ``"modulus"`` their Euclidean norm.
+    Identified unknowns (``param_<name>`` attributes) are listed under the title. The last row shows
+    loss and relative L2 error (log scale) against iteration and time, and the block losses.
+
+    ``problem`` supplies the domain (masks, slice ranges), the derived quantities and the exact
+    reference; ``predict(points) -> (N, outputs)`` (the trained model) lets slices be evaluated afresh.
     ``coord_names`` default to the run's ``coordinates`` attribute. The figure is ``figsize`` inches
     (default 15 × 4.5 per row) at ``dpi``; returns the path.
     """
     path = check_figure_path(path, overwrite)
+    fig = run_figure(record, coord_names, outputs=outputs, output_names=output_names, problem=problem,
+                     predict=predict, plot_slice=plot_slice, figsize=figsize, dpi=dpi)
+    return _save(fig, path, dpi)
+
+
+def run_figure(record: RunRecord, coord_names: Sequence[str] | None = None, *, outputs: str = "auto",
+               output_names: Sequence[str] | None = None, problem: Problem | None = None,
+               predict: Callable[[np.ndarray], np.ndarray] | None = None,
+               plot_slice: str | Mapping[str, float] | None = None,
+               figsize: tuple[float, float] | None = None, dpi: float = 100) -> Figure:
+    """The figure :func:`plot_run` saves (same arguments, no file)."""
     inputs = np.asarray(record.solution["inputs"], dtype=float)
     if inputs.ndim == 1:
         inputs = inputs[:, None]
-    prediction = np.asarray(record.solution["prediction"], dtype=float)
+    prediction = np.asarray(record.solution["prediction"], dtype=float).reshape(len(inputs), -1)
     reference = record.solution.get("reference")
-    reference = None if reference is None else np.asarray(reference, dtype=float)
+    reference = None if reference is None else np.asarray(reference, dtype=float).reshape(len(inputs), -1)
     if reference is not None and not np.isfinite(reference).any():
         reference = None
     dim = inputs.shape[1]
@@ -260,31 +294,51 @@ def plot_run(record: RunRecord, path: str | os.PathLike[str], coord_names: Seque
     coords = list(coord_names)
     if len(coords) != dim:
         raise ValueError(f"{len(coords)} coordinate names {coords} for {dim}-dimensional inputs")
-    note = ""
-    if dim > 2:
-        last = inputs[:, -1].max()
-        keep = inputs[:, -1] == last
-        if keep.sum() < 3:
-            raise ValueError(f"cannot plot {dim}-dimensional inputs: fewer than 3 points where {coords[-1]} is largest")
-        inputs, prediction = inputs[keep, :2], prediction[keep]
-        reference = reference[keep] if reference is not None else None
-        note = f" at {coords[-1]}={last:.3g}"
-        coords = coords[:2]
-    fields = _fields(prediction, reference, outputs, output_names)
+    names = _output_names(record, prediction.shape[1], output_names, problem)
+    view = None
+    if dim >= 2:
+        view = _view(inputs, prediction, reference, coords, problem, predict, plot_slice)
+        prediction, reference = view.prediction, view.reference
+    elif plot_slice:
+        raise ValueError(f"plot slice {plot_slice!r}: the inputs have one coordinate, there is nothing to slice")
+    fields = _fields(prediction, reference, outputs, names, problem)
     rows = len(fields) + 1
     fig = _figure(figsize or (_WIDTH, _ROW_HEIGHT * rows), dpi)
     axes = fig.subplots(rows, 3, squeeze=False)
     for row, (label, pred, ref) in zip(axes, fields):
-        _field_row(fig, row, inputs, coords, label, pred, ref, note)
+        _field_row(fig, row, inputs, coords, label, pred, ref, view)
     history = {k: np.asarray(v) for k, v in record.history.items()}
     _history_panel(axes[-1][0], history, "iteration", "iteration")
     _history_panel(axes[-1][1], history, "time", "time [s]")
     _blocks_panel(axes[-1][2], history)
     a = record.attrs
-    fig.suptitle(f"{a.get('problem', '?')} · {a.get('optimizer', '?')} · {a.get('dtype', '?')} · "
-                 f"{a.get('n_params', '?')} parameters · loss {_fmt(a.get('final_loss'))} · "
-                 f"rel. L2 {_fmt(a.get('final_rel_l2'))} · {a.get('status', '?')}")
-    return _save(fig, path, dpi)
+    title = (f"{a.get('problem', '?')} · {a.get('optimizer', '?')} · {a.get('dtype', '?')} · "
+             f"{a.get('n_params', '?')} parameters · loss {_fmt(a.get('final_loss'))} · "
+             f"rel. L2 {_fmt(a.get('final_rel_l2'))} · {a.get('status', '?')}")
+    identified = {k[len("param_"):]: v for k, v in a.items() if k.startswith("param_")}
+    if identified:
+        start = problem.unknowns if problem is not None else {}
+        title += "\nidentified: " + ", ".join(
+            f"{k} = {float(v):.8g}" + (f" (start {float(start[k]):.3g})" if k in start else "")
+            for k, v in identified.items())
+        height = fig.get_figheight()
+        fig.subplots_adjust(top=1 - 1.0 / height)  # room for the second title line
+    fig.suptitle(title)
+    return fig
+
+
+def _view(inputs: np.ndarray, prediction: np.ndarray, reference: np.ndarray | None, coords: Sequence[str],
+          problem: Problem | None, predict: Callable[[np.ndarray], np.ndarray] | None,
+          plot_slice: str | Mapping[str, float] | None) -> View:
+    """The plane drawn for ≥ 2 inputs, with the problem's domain when it matches the inputs."""
+    domain = problem.domain if problem is not None and tuple(problem.domain.names) == tuple(coords) else None
+    if domain is None:
+        return make_view(inputs, prediction, reference, coords, plot_slice=plot_slice)
+    time_name = getattr(domain, "time_name", "t")
+    exact = problem.reference if problem.reference_data is None else None
+    return make_view(inputs, prediction, reference, coords, contains=domain.contains, bounds=domain.bounds,
+                     reference_fn=exact, fresh_ok=not problem.has_reference, predict=predict,
+                     plot_slice=plot_slice, time_name=time_name)
 
 
 def plot_history(histories: Mapping[str, Mapping[str, Any] | RunRecord], path: str | os.PathLike[str],

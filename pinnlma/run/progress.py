@@ -20,7 +20,8 @@ def _fmt(value: float) -> str:
 
 
 def format_metrics(metrics: dict[str, float]) -> str:
-    """'it 12 | loss 1.2e-03 (pde 1.0e-03, boundary 2.0e-04) | rel_l2 3.1e-02 | λ 1.0e-03 | 4.2 s'."""
+    """'it 12 | loss 1.2e-03 (pde 1.0e-03, boundary 2.0e-04) | rel_l2 3.1e-02 | λ 1.0e-03 | 4.2 s'; with
+    several outputs the error of each follows by name: 'rel_l2 3.1e-02 (u 2.0e-02, v 4.4e-02)'."""
     blocks = ", ".join(f"{k.split('/', 1)[1]} {_fmt(v)}" for k, v in metrics.items() if k.startswith("loss/"))
     params = ", ".join(f"{k.split('/', 1)[1]}={v:.6g}" for k, v in metrics.items() if k.startswith("param/"))
     parts = [
@@ -28,7 +29,8 @@ def format_metrics(metrics: dict[str, float]) -> str:
         f"loss {_fmt(metrics.get('loss', math.nan))}" + (f" ({blocks})" if blocks else ""),
     ]
     if math.isfinite(metrics.get("rel_l2", math.nan)):
-        parts.append(f"rel_l2 {_fmt(metrics['rel_l2'])}")
+        outputs = ", ".join(f"{k.split('/', 1)[1]} {_fmt(v)}" for k, v in metrics.items() if k.startswith("rel_l2/"))
+        parts.append(f"rel_l2 {_fmt(metrics['rel_l2'])}" + (f" ({outputs})" if outputs else ""))
     if math.isfinite(metrics.get("damping", math.nan)):
         parts.append(f"λ {_fmt(metrics['damping'])}")
     if params:

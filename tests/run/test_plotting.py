@@ -90,9 +90,11 @@ def test_two_outputs_modulus_and_each(tmp_path: Path) -> None:
     pts = grid_2d(25, 15)
     h = np.stack([np.cos(pts[:, 0]) * np.cos(pts[:, 1]), np.sin(pts[:, 0]) * np.cos(pts[:, 1])], axis=1)
     rec = record(pts, h * 0.99, h)
-    check_png(plot_run(rec, tmp_path / "modulus.png", ["x", "t"]), (1500, 900))
-    # one row per output plus the history row: 3 rows of 4.5 inches
+    # by default each output by name (two outputs mean nothing together unless a problem says so):
+    # one row per output plus the history row, 3 rows of 4.5 inches
+    check_png(plot_run(rec, tmp_path / "auto.png", ["x", "t"]), (1500, 1350))
     check_png(plot_run(rec, tmp_path / "each.png", ["x", "t"], outputs="each"), (1500, 1350))
+    check_png(plot_run(rec, tmp_path / "modulus.png", ["x", "t"], outputs="modulus"), (1500, 900))
 
 
 def test_coordinates_mismatch() -> None:
