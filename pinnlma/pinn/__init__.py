@@ -14,8 +14,24 @@ from .assembler import Block, ResidualAssembler
 from .conditions import Condition, Dirichlet, Initial, InitialVelocity, Neumann, Periodic, PointData, Robin
 from .fields import Fields
 from .geometry import (
-    Ball, BoundarySample, Box, Cylinder, Difference, Disk, Domain, Ellipse, Hypercube, Hypersphere, Intersection,
-    Interval, Polygon, Rectangle, SpaceTime, Triangle, Union, periodic_pairs,
+    Ball,
+    BoundarySample,
+    Box,
+    Cylinder,
+    Difference,
+    Disk,
+    Domain,
+    Ellipse,
+    Hypercube,
+    Hypersphere,
+    Intersection,
+    Interval,
+    Polygon,
+    Rectangle,
+    SpaceTime,
+    Triangle,
+    Union,
+    periodic_pairs,
 )
 from .models import MLP
 from .problem import Problem

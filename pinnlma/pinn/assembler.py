@@ -27,10 +27,10 @@ from ..lm.jacobian import DEFAULT_MEMORY_BUDGET, rows_per_slice
 from .block import Block
 from .channels import ChannelForward, close_channels, per_point_jacobian
 from .fields import ChannelFields, PointFields, requested_channels
-from .sampling import Sampler
 from .models import MLP
 from .problem import Problem
 from .replicas import Replica, replicated_slices
+from .sampling import Sampler
 
 __all__ = ["JACOBIAN_PATHS", "Block", "ResidualAssembler"]
 

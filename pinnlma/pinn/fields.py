@@ -24,7 +24,6 @@ from torch import Tensor
 from .channels import MultiIndex
 from .derivatives import partial
 
-
 Output = int | str
 """A network output: its index, or its name (``Problem(outputs=("u", "v", "p"))``)."""
 

@@ -14,9 +14,9 @@ import torch
 
 from ..lm.jacobian import DEFAULT_MEMORY_BUDGET
 from .assembler import ResidualAssembler
-from .sampling import Sampler
 from .models import MLP
 from .problem import Problem
+from .sampling import Sampler
 
 __all__ = ["MODEL_DEFAULTS", "build_assembler", "build_model"]
 

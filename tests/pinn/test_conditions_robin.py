@@ -11,7 +11,16 @@ import torch
 from torch import nn
 
 from pinnlma.pinn import (
-    MLP, Dirichlet, Disk, Neumann, PointData, Problem, Rectangle, ResidualAssembler, Robin, Sampler,
+    MLP,
+    Dirichlet,
+    Disk,
+    Neumann,
+    PointData,
+    Problem,
+    Rectangle,
+    ResidualAssembler,
+    Robin,
+    Sampler,
 )
 from pinnlma.pinn.registry import apply_options, load_problem
 from pinnlma.run import RunConfig, solve

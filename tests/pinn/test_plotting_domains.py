@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from pinnlma.cli import main
-from pinnlma.run.io import RunRecord
 from pinnlma.pinn import Box, Dirichlet, Disk, Problem, Rectangle
+from pinnlma.run.io import RunRecord
 from pinnlma.run.plot_views import grid_layout, make_view, parse_plot_slice, triangulation
 from pinnlma.run.plotting import plot_run, run_figure
 

@@ -27,7 +27,6 @@ from scipy.stats import qmc
 from ..sampling import Sampler, draw_accepted
 
 
-
 class Region(Protocol):
     """What a patch filter needs of a domain: which points it contains."""
 
@@ -41,7 +40,7 @@ Predicate = Callable[[np.ndarray], np.ndarray]
 __all__ = ["Filter", "Patch", "quadrature_points"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def quadrature_points(k: int, fine: bool = True) -> np.ndarray:
     """A fixed point set of [0, 1)^k for boundary quadratures (read-only): one point for k = 0,
     a midpoint grid for k = 1, 2 (2^16 / 512² points; 2^12 / 64² coarse), 2^16 scrambled Sobol'
