@@ -1,7 +1,8 @@
 """pinnlma: physics-informed neural networks trained by Levenberg–Marquardt with an explicit Jacobian.
 
 Public API (re-exports only): :func:`least_squares`, :class:`LevenbergMarquardt`, the damping rules,
-and the backends.
+the backends, the loss-to-residual wrappers (``pinnlma.losses``) and mini-batch training
+(:func:`fit`, ``pinnlma.learn``).
 """
 from ._version import __version__
 from .backends import get_backend
@@ -19,10 +20,11 @@ from .lm import (
     NonFiniteResidualError,
     StopReason,
     least_squares,
+    losses,
 )
 
 __all__ = [
     "__version__", "Damping", "IterationInfo", "JacobianEngine", "LMOptions", "LMResult", "Levenberg",
     "LevenbergMarquardt", "Marquardt", "Nielsen", "NonFiniteJacobianError", "NonFiniteResidualError", "StopReason",
-    "choose_strategy", "get_backend", "least_squares",
+    "choose_strategy", "get_backend", "least_squares", "losses",
 ]

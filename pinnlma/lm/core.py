@@ -4,7 +4,8 @@ One iteration at parameters x with residual r and cost F = ½‖r‖²:
 
 1. Jacobian slices → backend → a LinearSystem (normal form JᵀJ, or residual space when n > m);
    g = Jᵀr, D = damping.scaling(diag JᵀJ).
-2. Trial loop: solve (JᵀJ + λD) v = g, step h = −v (plus ½·a, the geodesic acceleration, if enabled);
+2. Trial loop: solve (JᵀJ + λD) v = g, step h = −v (plus ½·a, the geodesic acceleration, if enabled;
+   times η, ``step_scale``, if set);
    predicted reduction L(0) − L(h) = −gᵀh − ½‖Jh‖²; actual reduction F(x) − F(x + h).
    Non-finite trial residuals or no reduction reject the step and raise λ; otherwise ρ = actual /
    predicted goes to the damping rule and x ← x + h.
@@ -98,6 +99,8 @@ class LMOptions:
     geodesic_alpha: float = 0.75
     form: str = "auto"
     max_trials: int = 64
+    step_scale: float = 1.0
+    """η in x ← x + η·h (a learning rate on the LM step; the gain ratio is that of the scaled step)."""
 
     def __post_init__(self) -> None:
         for name in ("ftol", "xtol", "gtol"):
@@ -109,6 +112,8 @@ class LMOptions:
             raise ValueError(f"time_limit must be a positive number of seconds, got {self.time_limit}")
         if self.form not in ("auto", "normal", "residual"):
             raise ValueError(f"form must be 'auto', 'normal' or 'residual', got {self.form!r}")
+        if not 0 < self.step_scale <= 2:
+            raise ValueError(f"step_scale must be in (0, 2], got {self.step_scale}")
         if not 0 < self.geodesic_alpha:
             raise ValueError(f"geodesic_alpha must be positive, got {self.geodesic_alpha}")
 
@@ -362,7 +367,7 @@ class LMCore:
             if not ratio <= self.options.geodesic_alpha:
                 return None  # the second-order term dominates: the quadratic model is not trusted here
             h = h + 0.5 * accel
-        return h
+        return h if self.options.step_scale == 1.0 else self.options.step_scale * h
 
     def _limits(self) -> StopReason:
         s, opts = self.state, self.options
