@@ -7,6 +7,8 @@ the backends, the loss-to-residual wrappers (``pinnlma.losses``) and mini-batch 
 from ._version import __version__
 from .backends import get_backend
 from .jacobian import JacobianEngine, choose_strategy
+from .learn import fit
+from . import learn
 from .lm import (
     Damping,
     IterationInfo,
@@ -26,5 +28,5 @@ from .lm import (
 __all__ = [
     "__version__", "Damping", "IterationInfo", "JacobianEngine", "LMOptions", "LMResult", "Levenberg",
     "LevenbergMarquardt", "Marquardt", "Nielsen", "NonFiniteJacobianError", "NonFiniteResidualError", "StopReason",
-    "choose_strategy", "get_backend", "least_squares", "losses",
+    "choose_strategy", "fit", "get_backend", "learn", "least_squares", "losses",
 ]

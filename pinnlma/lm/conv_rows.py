@@ -84,7 +84,7 @@ def _conv_geometry(layer: nn.Module, a: Tensor) -> tuple[Tensor, tuple[int, int]
                 pads += [total // 2, total - total // 2]
             a = F.pad(a, pads)
     else:
-        padding = pair(layer.padding)
+        padding = (0, layer.padding[0]) if one_d else tuple(layer.padding)
         if any(padding):
             a = F.pad(a, [padding[1], padding[1], padding[0], padding[0]])
     return a, kernel, dilation, stride
