@@ -69,25 +69,23 @@ def _conv_check(layer: nn.Module) -> str | None:
     return None
 
 
-def _conv_geometry(layer: nn.Module, a: Tensor) -> tuple[Tensor, tuple[int, int], tuple[int, int], tuple[int, int]]:
-    """The input as (s, C, H, W), with the layer's padding applied, and its 2-D kernel, dilation, stride."""
+def _conv_geometry(layer: nn.Module, a: Tensor) -> tuple[Tensor, dict[str, tuple[int, int]]]:
+    """The input as (s, C, H, W) (padded here only for an asymmetric 'same') and the 2-D unfold arguments."""
     one_d = isinstance(layer, nn.Conv1d)
     pair = (lambda v: (1, v[0])) if one_d else (lambda v: tuple(v))
     if one_d:
         a = a.unsqueeze(2)
     kernel, dilation, stride = pair(layer.kernel_size), pair(layer.dilation), pair(layer.stride)
-    if isinstance(layer.padding, str):
-        if layer.padding == "same":  # total d·(k−1) per dimension, the extra one at the end (as torch)
-            pads = []
-            for k, d in zip(reversed(kernel), reversed(dilation)):
-                total = d * (k - 1)
-                pads += [total // 2, total - total // 2]
-            a = F.pad(a, pads)
-    else:
+    padding = (0, 0)
+    if layer.padding == "same":  # total d·(k−1) per dimension, the odd one at the end (as torch)
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        if all(t % 2 == 0 for t in totals):
+            padding = (totals[0] // 2, totals[1] // 2)
+        else:
+            a = F.pad(a, [totals[1] // 2, totals[1] - totals[1] // 2, totals[0] // 2, totals[0] - totals[0] // 2])
+    elif not isinstance(layer.padding, str):  # 'valid' is no padding
         padding = (0, layer.padding[0]) if one_d else tuple(layer.padding)
-        if any(padding):
-            a = F.pad(a, [padding[1], padding[1], padding[0], padding[0]])
-    return a, kernel, dilation, stride
+    return a, {"kernel_size": kernel, "dilation": dilation, "padding": padding, "stride": stride}
 
 
 def _conv_fill(layer: nn.Module, leaf: str, a: Tensor, g: Tensor, dest: Tensor) -> None:
@@ -97,8 +95,8 @@ def _conv_fill(layer: nn.Module, leaf: str, a: Tensor, g: Tensor, dest: Tensor) 
     if leaf == "bias":
         dest.copy_(g.sum(-1).T)
         return
-    a, kernel, dilation, stride = _conv_geometry(layer, a)
-    cols = F.unfold(a, kernel, dilation=dilation, stride=stride)  # (s, C·kh·kw, L), channel-major
+    a, geometry = _conv_geometry(layer, a)
+    cols = F.unfold(a, **geometry)  # (s, C·kh·kw, L), channel-major
     if groups == 1:
         per_row = torch.bmm(g, cols.transpose(1, 2))  # (s, out, C·kh·kw): the weight's layout
     else:
