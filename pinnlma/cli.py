@@ -123,25 +123,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    papers = ("taylor2022",)
+    papers = ("taylor2022", "digits")
     if args.paper not in papers:
         raise UsageError(f"unknown experiment {args.paper!r}; choose one of {', '.join(papers)}")
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    import importlib
+
     import torch
 
-    from .reproduce.taylor2022 import DEFAULT_OUT, run
+    # each experiment module offers DEFAULT_OUT and run(out, size=, experiments=, command=)
+    experiment = importlib.import_module(f".reproduce.{args.paper}", __package__)
 
     torch.set_num_threads(args.threads)
     size = "tiny" if args.tiny else ("quick" if args.quick else "full")
     only = [e.strip() for e in args.only.split(",") if e.strip()] if args.only else None
     if args.report_only:
         only = []
-    out = args.out or str(DEFAULT_OUT)
+    out = args.out or str(experiment.DEFAULT_OUT)
     command = " ".join(["pinnlma reproduce", args.paper, *(["--quick"] if args.quick else []),
                         *(["--only", args.only] if args.only else []), "--out", out, "--threads", str(args.threads)])
     try:
-        run(out, size=size, experiments=only, command=command)
+        experiment.run(out, size=size, experiments=only, command=command)
     except ValueError as err:
         raise UsageError(str(err)) from None
     return 0
@@ -182,12 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no live progress line")
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("reproduce", help="reproduce a paper's evidence on this machine (taylor2022)")
-    p.add_argument("paper", metavar="NAME", help="taylor2022 (Taylor et al. 2022, arXiv:2205.07430)")
+    p = sub.add_parser("reproduce", help="reproduce a paper's evidence on this machine (taylor2022, digits)")
+    p.add_argument("paper", metavar="NAME", help="taylor2022 (Taylor et al. 2022, arXiv:2205.07430) or digits "
+                   "(a CNN on scikit-learn's 8x8 digits: LM against Adam and torch-levenberg-marquardt)")
     p.add_argument("--quick", action="store_true", help="small sizes that finish in under 5 minutes")
     p.add_argument("--out", metavar="DIR", help="folder for the HDF5 data, figures and README.md "
-                   "(default results/taylor2022)")
-    p.add_argument("--only", metavar="EXP,...", help="run only these experiments (sinc, minibatch, sweep, burgers, jacobian)")
+                   "(default results/NAME)")
+    p.add_argument("--only", metavar="EXP,...", help="run only these experiments (taylor2022: sinc, minibatch, "
+                   "sweep, burgers, jacobian; digits: training, jacobian)")
     p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="torch intra-op threads (default 1)")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test-only sizes
     p.add_argument("--report-only", action="store_true", help="only rebuild README.md from the stored HDF5 files")

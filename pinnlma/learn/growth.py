@@ -43,7 +43,8 @@ class BatchGrowth:
 
     def after_epoch(self, batch_size: int, loss: float, hit_ceiling: bool = False) -> int:
         """The batch size for the next epoch, given this epoch's training loss."""
-        stalled = hit_ceiling or (math.isfinite(self.best) and not (self.best - loss) >= self.min_improvement * self.best)
+        improved = (self.best - loss) >= self.min_improvement * self.best
+        stalled = hit_ceiling or (math.isfinite(self.best) and not improved)
         self.best = min(self.best, loss)
         self.stalled = self.stalled + 1 if stalled else 0
         if self.stalled >= self.patience and batch_size < self.max_size:

@@ -255,8 +255,8 @@ class BCEWithLogits(BCE):
                                                   reduction="none")
 
 
-LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (MSE, Huber, PseudoHuber, L1, CrossEntropy, BCE,
-                                                            BCEWithLogits)}
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls for cls in (MSE, Huber, PseudoHuber, L1, CrossEntropy, BCE, BCEWithLogits)}
 """The losses by name (``make_loss`` and command lines read this)."""
 
 
