@@ -55,6 +55,14 @@ def _images(n: int = 37, c: int = 2, h: int = 9, w: int = 8, seed: int = 0) -> t
     return torch.randn(n, c, h, w, generator=torch.Generator().manual_seed(seed), dtype=DT)
 
 
+def _with_head(features: list[nn.Module], outputs: int) -> nn.Sequential:
+    """``features`` followed by a Linear layer sized to their output on the test images."""
+    body = nn.Sequential(*features).to(DT)
+    with torch.no_grad():
+        width = body(_images()[:1]).shape[1]
+    return nn.Sequential(*features, nn.Linear(width, outputs)).to(DT)
+
+
 def _signal(n: int = 37, c: int = 3, length: int = 17, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, c, length, generator=torch.Generator().manual_seed(seed), dtype=DT)
 
@@ -69,9 +77,7 @@ def _signal(n: int = 37, c: int = 3, length: int = 17, seed: int = 0) -> torch.T
 ])
 def test_conv2d_rows(conv: dict) -> None:
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(2, 4, **conv), nn.Tanh(), nn.Flatten(), nn.LazyLinear(3))
-    net(_images().float())  # materialise the lazy layer
-    _check(nn.Sequential(*net), _images())
+    _check(_with_head([nn.Conv2d(2, 4, **conv), nn.Tanh(), nn.Flatten()], 3), _images())
 
 
 @pytest.mark.parametrize("conv", [
@@ -91,10 +97,8 @@ def test_conv1d_rows(conv: dict) -> None:
                                   nn.AdaptiveMaxPool2d((2, 3)), nn.AdaptiveAvgPool2d(1), nn.LPPool2d(2, 2)])
 def test_pooling_between_convolutions(pool: nn.Module) -> None:
     torch.manual_seed(2)
-    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), pool, nn.Conv2d(3, 4, 1), nn.GELU(),
-                        nn.Flatten(), nn.LazyLinear(5))
-    net(_images().float())
-    _check(nn.Sequential(*net), _images(), classes=5)
+    net = _with_head([nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), pool, nn.Conv2d(3, 4, 1), nn.GELU(), nn.Flatten()], 5)
+    _check(net, _images(), classes=5)
 
 
 @pytest.mark.parametrize("act", [nn.Tanh(), nn.ReLU(), nn.Sigmoid(), nn.GELU(), nn.GELU("tanh"), nn.Softplus(),

@@ -13,24 +13,24 @@ from torch.func import functional_call, jacrev, vmap
 import pinnlma
 from pinnlma import losses
 
-torch.set_default_dtype(torch.float64)
+DT = torch.float64
 N, K = 40, 3
 
 
 def _data(kind: str, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(N, 2, generator=g)
+    x = torch.randn(N, 2, generator=g, dtype=DT)
     if kind == "class":
-        return x, torch.randint(0, K, (N,), generator=g), torch.rand(N, generator=g)
+        return x, torch.randint(0, K, (N,), generator=g), torch.rand(N, generator=g, dtype=DT)
     if kind == "binary":
-        return x, torch.randint(0, 2, (N, K), generator=g).double(), torch.rand(N, generator=g)
-    return x, 2 * torch.randn(N, K, generator=g), torch.rand(N, generator=g)
+        return x, torch.randint(0, 2, (N, K), generator=g).double(), torch.rand(N, generator=g, dtype=DT)
+    return x, 2 * torch.randn(N, K, generator=g, dtype=DT), torch.rand(N, generator=g, dtype=DT)
 
 
 def _net(seed: int = 0, sigmoid: bool = False) -> nn.Module:
     torch.manual_seed(seed)
     layers = [nn.Linear(2, 7), nn.Tanh(), nn.Linear(7, K)] + ([nn.Sigmoid()] if sigmoid else [])
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers).double()
 
 
 # (loss, data kind, sigmoid output, the torch loss with reduction='sum' or None where there is none)
@@ -124,7 +124,7 @@ def test_lm_lowers_each_loss(name: str) -> None:
 
 
 def test_a_perfectly_classified_sample_has_a_finite_zero_gradient() -> None:
-    logits = torch.tensor([[1000.0, 0.0, 0.0], [0.3, 0.1, -0.2]], requires_grad=True)
+    logits = torch.tensor([[1000.0, 0.0, 0.0], [0.3, 0.1, -0.2]], dtype=DT, requires_grad=True)
     r = losses.CrossEntropy().residuals(logits, torch.tensor([0, 2]))
     assert float(r[0].detach()) == 0.0
     (grad,) = torch.autograd.grad(r.sum(), logits)
@@ -142,10 +142,10 @@ def test_bad_input_is_refused_clearly() -> None:
         pinnlma.LevenbergMarquardt(net, lambda m, a, b: m(a) - b, loss="mse")
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         pinnlma.LevenbergMarquardt(net, loss="hinge")
-    out = net(torch.zeros(4, 2))
+    out = net(torch.zeros(4, 2, dtype=DT))
     with pytest.raises(ValueError, match="weights of shape"):
-        losses.MSE().residuals(out, torch.zeros(4, K), torch.ones(5))
+        losses.MSE().residuals(out, torch.zeros(4, K, dtype=DT), torch.ones(5, dtype=DT))
     with pytest.raises(ValueError, match="must match"):
-        losses.MSE().residuals(out, torch.zeros(4, 2))
+        losses.MSE().residuals(out, torch.zeros(4, 2, dtype=DT))
     with pytest.raises(ValueError, match="delta must be positive"):
         losses.Huber(0.0)

@@ -139,8 +139,11 @@ class LevenbergMarquardt:
             return self.core
         self.engine.args = batch
         self.engine.plan = None
-        x = self.core.state.x if self.core is not None else self.params
-        previous = self.core.state_dict() if self.core is not None else self._pending_state
+        if self.core is not None:  # a new batch: its residual at the current x; damping and counters carry over
+            self.core.options, self.core.callback = self.options, None
+            self.core.refresh()
+            return self.core
+        x, previous = self.params, self._pending_state
         self.core = LMCore(self.engine, x, damping=self.damping, backend=self.backend, options=self.options)
         if previous is not None:
             previous = dict(previous, x=x)
