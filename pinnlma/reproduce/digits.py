@@ -20,8 +20,9 @@ Experiments:
      (:class:`pinnlma.learn.BatchGrowth`: from ``growth_start`` doubling up to the whole training set
      when an epoch improves the training loss by less than 10 %);
    - ``tlm``: torch-levenberg-marquardt's ``LevenbergMarquardtModule`` with its ``CrossEntropyLoss``
-     (r_i = √ℓ_i, Jacobian by vmap(jacrev)) and its defaults, on the same batches as ``lm``
-     (skipped, and said so, when the package is not installed);
+     (r_i = √ℓ_i, Jacobian by vmap(jacrev)) and its defaults, on the same batches as ``lm``, stopped
+     when it asks to (its damping at its ceiling, 1e10) (skipped, and said so, when the package is
+     not installed);
    - ``adam``: ``torch.optim.Adam`` (lr ``adam_lr``) on the mean cross entropy, batches of ``adam_batch``.
 
    After every epoch: the test accuracy and test loss (not timed) and the optimizer's own time.
@@ -120,10 +121,12 @@ def _test_scores(net: nn.Module, data: dict[str, Tensor]) -> tuple[float, float]
 
 
 # -- training ----------------------------------------------------------------------------------------------
-def _curve(times: list[float], accs: list[float], test_loss: list[float], batch: list[float]) -> dict[str, Any]:
+def _curve(times: list[float], accs: list[float], test_loss: list[float], batch: list[float],
+           steps: int) -> dict[str, Any]:
     return {"epoch": np.arange(len(accs), dtype=float), "time": np.asarray(times), "test_accuracy": np.asarray(accs),
             "test_loss": np.asarray(test_loss), "batch_size": np.asarray(batch, dtype=float),
-            "final_accuracy": accs[-1], "final_test_loss": test_loss[-1], "optimizer_s": times[-1],
+            "final_accuracy": accs[-1], "final_test_loss": test_loss[-1], "optimizer_s": times[-1], "steps": steps,
+            "step_ms": 1e3 * times[-1] / max(steps, 1),
             **{f"time_to_{int(t * 100)}": _time_to(times, accs, t) for t in TARGETS}}
 
 
@@ -143,7 +146,7 @@ def _train_pinnlma(name: str, seed: int, data: dict[str, Tensor], size: DigitsSi
                  progress=False)
     h = result.history
     curve = _curve([0.0] + h["time"], [acc0] + h["val_accuracy"], [loss0] + h["val_loss"],
-                   [h["batch_size"][0]] + h["batch_size"])
+                   [h["batch_size"][0]] + h["batch_size"], result.steps)
     curve["jacobian"] = result.lm.row_jacobian_note
     return curve
 
@@ -153,15 +156,23 @@ def _train_tlm(seed: int, data: dict[str, Tensor], size: DigitsSize, tlm: Any) -
     module = tlm.training.LevenbergMarquardtModule(net, loss_fn=tlm.loss.CrossEntropyLoss())
     loader = BatchLoader(data["x_train"], data["y_train"], batch_size=size.lm_batch, seed=1000 + seed)
     acc0, loss0 = _test_scores(net, data)
-    times, accs, test_loss, elapsed = [0.0], [acc0], [loss0], 0.0
+    times, accs, test_loss, elapsed, stopped_at, steps = [0.0], [acc0], [loss0], 0.0, None, 0
     for epoch in range(size.epochs["tlm"]):
         started = time.perf_counter()
         for xb, yb in loader.batches(epoch):
-            module.training_step(xb, yb)
+            stop = module.training_step(xb, yb)[2]
+            steps += 1
+            if stop:  # its damping reached the ceiling: tlm asks to stop training, as its Lightning loop would
+                break
         elapsed += time.perf_counter() - started
         acc, loss = _test_scores(net, data)
         times.append(elapsed), accs.append(acc), test_loss.append(loss)
-    return _curve(times, accs, test_loss, [size.lm_batch] * len(accs))
+        if stop:
+            stopped_at = epoch + 1
+            break
+    curve = _curve(times, accs, test_loss, [size.lm_batch] * len(accs), steps)
+    curve["stopped_at_epoch"] = float("nan") if stopped_at is None else float(stopped_at)
+    return curve
 
 
 def _train_adam(seed: int, data: dict[str, Tensor], size: DigitsSize) -> dict[str, Any]:
@@ -169,17 +180,18 @@ def _train_adam(seed: int, data: dict[str, Tensor], size: DigitsSize) -> dict[st
     adam = torch.optim.Adam(net.parameters(), lr=size.adam_lr)
     loader = BatchLoader(data["x_train"], data["y_train"], batch_size=size.adam_batch, seed=1000 + seed)
     acc0, loss0 = _test_scores(net, data)
-    times, accs, test_loss, elapsed = [0.0], [acc0], [loss0], 0.0
+    times, accs, test_loss, elapsed, steps = [0.0], [acc0], [loss0], 0.0, 0
     for epoch in range(size.epochs["adam"]):
         started = time.perf_counter()
         for xb, yb in loader.batches(epoch):
             adam.zero_grad()
             F.cross_entropy(net(xb), yb).backward()
             adam.step()
+            steps += 1
         elapsed += time.perf_counter() - started
         acc, loss = _test_scores(net, data)
         times.append(elapsed), accs.append(acc), test_loss.append(loss)
-    return _curve(times, accs, test_loss, [size.adam_batch] * len(accs))
+    return _curve(times, accs, test_loss, [size.adam_batch] * len(accs), steps)
 
 
 def _warm_up(data: dict[str, Tensor]) -> None:
@@ -220,13 +232,15 @@ def run_training(out: Path, size: DigitsSize, echo: Callable[[str], None] = prin
         "tlm": tlm_note, "targets": list(TARGETS),
         "jacobian_path": next(iter(runs["lm"].values()))["jacobian"],
         "optimizers": {name: {key: spread([r[key] for r in rs.values()])
-                              for key in ("final_accuracy", "final_test_loss", "optimizer_s",
+                              for key in ("final_accuracy", "final_test_loss", "optimizer_s", "steps", "step_ms",
                                           *(f"time_to_{int(t * 100)}" for t in TARGETS))}
                        for name, rs in runs.items()},
     }
     for name, rs in runs.items():
         summary["optimizers"][name]["reached"] = {
             str(int(t * 100)): sum(np.isfinite(r[f"time_to_{int(t * 100)}"]) for r in rs.values()) for t in TARGETS}
+    if "tlm" in runs:
+        summary["tlm_stopped"] = [r["stopped_at_epoch"] for r in runs["tlm"].values()]
     summary["figures"] = [_plot_training(out, runs)]
     summary["seconds"] = time.perf_counter() - started
     data_out = {name: {f"seed{s}": {k: v for k, v in r.items() if k != "jacobian"} for s, r in rs.items()}

@@ -33,6 +33,11 @@ def _batch(name: str, t: dict[str, Any]) -> str:
     return str(t["lm_batch"])
 
 
+def _stops(t: dict[str, Any]) -> list[int]:
+    """The epochs after which tlm stopped itself, one per seed where it did."""
+    return [int(e) for e in t.get("tlm_stopped", []) if e is not None and math.isfinite(e)]
+
+
 def _training(t: dict[str, Any]) -> list[str]:
     seeds = t["seeds"]
     lines = [
@@ -46,7 +51,11 @@ def _training(t: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|" + "---|" * len(t["targets"]),
     ]
     for name, o in t["optimizers"].items():
-        cells = [NAMES.get(name, name), str(t["epochs"][name]), _batch(name, t),
+        epochs = str(t["epochs"][name])
+        stopped = _stops(t) if name == "tlm" else []
+        if stopped:
+            epochs += f" (stopped itself after {', '.join(map(str, stopped))})"
+        cells = [NAMES.get(name, name), epochs, _batch(name, t),
                  _spread(o["final_accuracy"], 2, 100.0, " %"), _spread(o["final_test_loss"], 3),
                  _spread(o["optimizer_s"], 1)]
         for x in t["targets"]:
@@ -78,13 +87,10 @@ def _remarks(t: dict[str, Any]) -> list[str]:
         out.append(f"- First to {target} % test accuracy (median over seeds): {NAMES.get(fastest, fastest)} in "
                    f"{_num(timed[fastest], 2)} s" + (f"; then {others}." if others else "."))
     if "tlm" in o and "lm" in o:
-        ours, peer = o["lm"]["optimizer_s"]["median"], o["tlm"]["optimizer_s"]["median"]
-        per_epoch = (peer / t["epochs"]["tlm"]) / (ours / t["epochs"]["lm"])
-        out.append(f"- Same batches, same epochs: pinnlma LM's optimizer time per epoch is {per_epoch:.2f}× shorter "
-                   "than tlm's" if per_epoch >= 1 else
-                   f"- Same batches, same epochs: pinnlma LM's optimizer time per epoch is {1 / per_epoch:.2f}× "
-                   "longer than tlm's")
-        out[-1] += f" ({_num(ours, 2)} s against {_num(peer, 2)} s in all)."
+        ours, peer = o["lm"]["step_ms"]["median"], o["tlm"]["step_ms"]["median"]
+        ratio = peer / ours
+        out.append(f"- Same batches: one pinnlma LM step takes {_num(ours, 1)} ms, one tlm step {_num(peer, 1)} ms "
+                   f"(median over seeds; tlm {ratio:.2f}× " + ("slower)." if ratio >= 1 else "faster)."))
     return out + [""]
 
 
