@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -37,30 +38,37 @@ __all__ = ["LayerRowJacobian", "ROW_RULES", "RowRule", "unsupported"]
 class RowRule:
     """How one layer type gives per-row parameter gradients.
 
-    ``check(layer)``: None when the layer is covered, else why not. ``fill(layer, leaf, a, g, dest)``
-    writes ∂r_i/∂(layer.leaf) for the s rows into ``dest`` of shape (leaf.numel(), s) (possibly
-    strided), from the layer input ``a`` and the output gradient ``g`` (both with s leading rows).
-    ``input_ndim``: the input dimensions (with the row dimension) the rule accepts, None for any >= 2."""
+    ``check(layer)``: None when the layer is covered, else why not. ``prepare(layer, a)``: what ``fill``
+    needs of the layer input ``a`` (s leading rows), computed once per slice (e.g. the im2col matrix).
+    ``fill(layer, leaf, prepared, g, dest)`` writes ∂r_i/∂(layer.leaf) for the s rows into ``dest`` of
+    shape (leaf.numel(), s) (possibly strided), from the output gradient ``g``. ``input_ndim``: the
+    input dimensions (with the row dimension) the rule accepts, None for any >= 2."""
 
     check: Callable[[nn.Module], str | None]
-    fill: Callable[[nn.Module, str, Tensor, Tensor, Tensor], None]
+    prepare: Callable[[nn.Module, Tensor], Any]
+    fill: Callable[[nn.Module, str, Any, Tensor, Tensor], None]
     input_ndim: int | None = None
 
 
+def _linear_prepare(layer: nn.Module, a: Tensor) -> Tensor:
+    """(in, s) for a 2-D input (the outer products then run along unit strides), else (s, t, in)."""
+    return a.T.contiguous() if a.ndim == 2 else a.reshape(a.shape[0], -1, a.shape[-1])
+
+
 def _linear_fill(layer: nn.Module, leaf: str, a: Tensor, g: Tensor, dest: Tensor) -> None:
-    s = a.shape[0]
-    if a.ndim == 2:
+    if a.ndim == 2:  # a is (in, s)
         if leaf == "bias":
             dest.copy_(g.T)
         else:  # (out, in, s) = g ⊗ a along unit strides of the transposed copies
-            g_t, a_t = g.T.contiguous(), a.T.contiguous()
-            torch.mul(g_t.unsqueeze(1), a_t.unsqueeze(0), out=dest.view(g.shape[1], a.shape[1], s))
+            out = dest.view(g.shape[1], a.shape[0], a.shape[1])
+            torch.mul(g.T.contiguous().unsqueeze(1), a.unsqueeze(0), out=out)
         return
+    s = a.shape[0]
     g3 = g.reshape(s, -1, g.shape[-1])
     if leaf == "bias":
         dest.copy_(g3.sum(1).T)
     else:
-        dest.copy_(torch.bmm(g3.transpose(1, 2), a.reshape(s, -1, a.shape[-1])).reshape(s, -1).T)
+        dest.copy_(torch.bmm(g3.transpose(1, 2), a).reshape(s, -1).T)
 
 
 def _conv_check(layer: nn.Module) -> str | None:
@@ -88,15 +96,19 @@ def _conv_geometry(layer: nn.Module, a: Tensor) -> tuple[Tensor, dict[str, tuple
     return a, {"kernel_size": kernel, "dilation": dilation, "padding": padding, "stride": stride}
 
 
-def _conv_fill(layer: nn.Module, leaf: str, a: Tensor, g: Tensor, dest: Tensor) -> None:
-    s, groups = a.shape[0], layer.groups
+def _conv_prepare(layer: nn.Module, a: Tensor) -> Tensor:
+    """The im2col matrix (s, C·kh·kw, L) of the input, channel-major: the weight's layout."""
+    a, geometry = _conv_geometry(layer, a)
+    return F.unfold(a, **geometry)
+
+
+def _conv_fill(layer: nn.Module, leaf: str, cols: Tensor, g: Tensor, dest: Tensor) -> None:
+    s, groups = g.shape[0], layer.groups
     out_channels = g.shape[1]
     g = g.reshape(s, out_channels, -1)
     if leaf == "bias":
         dest.copy_(g.sum(-1).T)
         return
-    a, geometry = _conv_geometry(layer, a)
-    cols = F.unfold(a, **geometry)  # (s, C·kh·kw, L), channel-major
     if groups == 1:
         per_row = torch.bmm(g, cols.transpose(1, 2))  # (s, out, C·kh·kw): the weight's layout
     else:
@@ -106,9 +118,9 @@ def _conv_fill(layer: nn.Module, leaf: str, a: Tensor, g: Tensor, dest: Tensor) 
 
 
 ROW_RULES: dict[type[nn.Module], RowRule] = {
-    nn.Linear: RowRule(lambda layer: None, _linear_fill),
-    nn.Conv1d: RowRule(_conv_check, _conv_fill, input_ndim=3),
-    nn.Conv2d: RowRule(_conv_check, _conv_fill, input_ndim=4),
+    nn.Linear: RowRule(lambda layer: None, _linear_prepare, _linear_fill),
+    nn.Conv1d: RowRule(_conv_check, _conv_prepare, _conv_fill, input_ndim=3),
+    nn.Conv2d: RowRule(_conv_check, _conv_prepare, _conv_fill, input_ndim=4),
 }
 """The layer types whose parameters the exact row Jacobian covers (exact type, not subclasses: a
 subclass may change ``forward``)."""
@@ -205,7 +217,8 @@ class LayerRowJacobian:
         finally:
             for hook in hooks:
                 hook.remove()
-        inputs = {layer: a.detach() for layer, (a, _) in zip(self.layers, pairs)}
+        inputs = {layer: self.rules[type(layer)].prepare(layer, a.detach())  # once, whatever the residuals per row
+                  for layer, (a, _) in zip(self.layers, pairs)}
         # J is written column-major (Jᵀ contiguous): the products JᵀJ then read both operands along their
         # unit stride, 7-19 % faster than from row-major J (see pinnlma.backends.linalg.rank_k_update)
         jac_t = torch.empty(x.shape[0], rows, per_row, dtype=r.dtype, device=r.device)
