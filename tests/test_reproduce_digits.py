@@ -15,7 +15,7 @@ def test_reproduce_digits_tiny_writes_results_and_report(tmp_path, capsys) -> No
     out = tmp_path / "digits"
     assert main(["reproduce", "digits", "--tiny", "--out", str(out)]) == 0
     training, jacobian = read_summary(out / "training.h5"), read_summary(out / "jacobian.h5")
-    assert set(training["optimizers"]) == {"lm", "lm_growth", "tlm", "adam"}  # tlm is installed by setup-full
+    assert set(training["optimizers"]) == {"lm", "lm_nielsen", "lm_growth", "tlm", "adam"}  # tlm is installed by setup-full
     for name, o in training["optimizers"].items():
         assert 0.0 <= o["final_accuracy"]["median"] <= 1.0
         assert o["optimizer_s"]["median"] > 0

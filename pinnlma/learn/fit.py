@@ -41,6 +41,11 @@ from .loader import BatchLoader
 __all__ = ["FitResult", "FitStep", "accuracy", "evaluate", "fit"]
 
 CHECKPOINT_FORMAT = "pinnlma.fit/1"
+DEFAULT_DAMPING = "levenberg"
+"""fit's damping unless given: λI, ÷10 per accepted step, ×10 per rejected one. On mini-batches the problem
+changes every step, and the gain-ratio rule (Nielsen, LevenbergMarquardt's default, at most a three-fold decrease
+per step, Marquardt scaling by the running maximum of diag JᵀJ) stays over-damped: on the digits CNN, batches of
+256, seeds 0–2, it reached 97 % test accuracy after 7, >10 and 10 epochs, Levenberg after 4, 3 and 3."""
 Metric = Callable[[Tensor, Tensor], float]
 
 
@@ -164,7 +169,8 @@ def fit(
     The objective: ``loss`` (a :mod:`pinnlma.lm.losses` name or instance; batches ``(inputs, targets)``
     or ``(inputs, targets, weights)``) or ``residual_fn(model, *batch)``, or a ready ``lm``
     (a :class:`~pinnlma.LevenbergMarquardt` on ``model``); ``lm_kwargs`` go to LevenbergMarquardt
-    (damping, backend, jac_strategy, memory_budget, geodesic, options). ``lr`` is the step scale η.
+    (damping, default :data:`DEFAULT_DAMPING`; backend, jac_strategy, memory_budget, geodesic, options).
+    ``lr`` is the step scale η.
     ``val``: validation data for :func:`evaluate` after every epoch, with ``metrics`` (name → fn(outputs,
     targets), e.g. :func:`accuracy`). ``batch_growth``: a :class:`~pinnlma.learn.BatchGrowth` schedule
     (needs a :class:`~pinnlma.learn.BatchLoader`). ``checkpoint``: a file written after every epoch,
@@ -211,6 +217,8 @@ def _make_lm(model: nn.Module, lm: LevenbergMarquardt | None, loss: Any, residua
         if lr != 1.0:
             lm.options = LMOptions(**{**vars(lm.options), "step_scale": lr})
         return lm
+    if lm_kwargs.get("damping") is None:
+        lm_kwargs["damping"] = DEFAULT_DAMPING
     options = lm_kwargs.pop("options", None) or LMOptions(max_iter=10**9)
     options = LMOptions(**{**vars(options), "step_scale": lr})
     return LevenbergMarquardt(model, residual_fn, loss=loss, options=options, **lm_kwargs)

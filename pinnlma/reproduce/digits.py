@@ -15,7 +15,9 @@ Experiments:
    batch order (:class:`pinnlma.learn.BatchLoader`, reshuffled every epoch):
 
    - ``lm``: :func:`pinnlma.fit` with ``pinnlma.losses.CrossEntropy()`` (r_i = √(2ℓ_i)), one LM step per
-     batch of ``lm_batch``, pinnlma's defaults (Nielsen damping carried from batch to batch);
+     batch of ``lm_batch``, fit's defaults (Levenberg damping carried from batch to batch);
+   - ``lm_nielsen``: the same with the gain-ratio damping of ``LevenbergMarquardt`` (Nielsen, Marquardt
+     scaling), the default for single-problem fits;
    - ``lm_growth``: the same, with the batch-growth schedule of the cuPyLMA benchmarks
      (:class:`pinnlma.learn.BatchGrowth`: from ``growth_start`` doubling up to the whole training set
      when an epoch improves the training loss by less than 10 %);
@@ -53,11 +55,11 @@ from .. import LevenbergMarquardt, fit, losses
 from ..bench.common import BenchUnavailable, load_tlm, machine_info, versions
 from ..learn import BatchGrowth, BatchLoader, accuracy
 from ..lm.conv_rows import LayerRowJacobian
-from .digits_report import write_report
+from .digits_report import NAMES, write_report
 from .taylor2022_io import pyplot, read_summary, spread, update_summary, write_h5
 
 EXPERIMENTS = ("training", "jacobian")
-OPTIMIZERS = ("lm", "lm_growth", "tlm", "adam")
+OPTIMIZERS = ("lm", "lm_nielsen", "lm_growth", "tlm", "adam")
 DEFAULT_OUT = Path("results/digits")
 TARGETS = (0.95, 0.97)  # test accuracies for the time-to-target columns
 
@@ -77,10 +79,11 @@ class DigitsSize:
 
 
 SIZES = {
-    "full": DigitsSize("full", (0, 1, 2), {"lm": 20, "lm_growth": 20, "tlm": 20, "adam": 60}),
-    "quick": DigitsSize("quick", (0,), {"lm": 8, "lm_growth": 8, "tlm": 8, "adam": 25},
+    "full": DigitsSize("full", (0, 1, 2), {"lm": 20, "lm_nielsen": 20, "lm_growth": 20, "tlm": 20, "adam": 60}),
+    "quick": DigitsSize("quick", (0,), {"lm": 8, "lm_nielsen": 8, "lm_growth": 8, "tlm": 8, "adam": 25},
                         jacobian_batches=(64, 256), jacobian_repeats=3),
-    "tiny": DigitsSize("tiny", (0,), {"lm": 2, "lm_growth": 2, "tlm": 2, "adam": 3}, lm_batch=64, growth_start=32,
+    "tiny": DigitsSize("tiny", (0,), {"lm": 2, "lm_nielsen": 2, "lm_growth": 2, "tlm": 2, "adam": 3}, lm_batch=64,
+                       growth_start=32,
                        jacobian_batches=(32,), jacobian_repeats=1, train_rows=256),
 }
 
@@ -143,7 +146,7 @@ def _train_pinnlma(name: str, seed: int, data: dict[str, Tensor], size: DigitsSi
     result = fit(net, loader, size.epochs[name], loss=losses.CrossEntropy(), val=(data["x_test"], data["y_test"]),
                  metrics={"accuracy": accuracy},
                  batch_growth=BatchGrowth(len(data["x_train"]), min_improvement=0.1) if growth else None,
-                 progress=False)
+                 damping="nielsen" if name == "lm_nielsen" else None, progress=False)
     h = result.history
     curve = _curve([0.0] + h["time"], [acc0] + h["val_accuracy"], [loss0] + h["val_loss"],
                    [h["batch_size"][0]] + h["batch_size"], result.steps)
@@ -222,7 +225,7 @@ def run_training(out: Path, size: DigitsSize, echo: Callable[[str], None] = prin
             else:
                 r = _train_pinnlma(name, seed, data, size)
             runs[name][seed] = r
-            echo(f"  digits seed {seed} {name:9s}: test accuracy {r['final_accuracy']:.4f} after "
+            echo(f"  digits seed {seed} {name:10s}: test accuracy {r['final_accuracy']:.4f} after "
                  f"{size.epochs[name]} epochs, {r['optimizer_s']:.1f} s")
     summary = {
         "experiment": "training", "seeds": list(size.seeds), "epochs": dict(size.epochs),
@@ -249,9 +252,7 @@ def run_training(out: Path, size: DigitsSize, echo: Callable[[str], None] = prin
     return summary
 
 
-LABELS = {"lm": "pinnlma LM (batch fixed)", "lm_growth": "pinnlma LM (batch growth)",
-          "tlm": "torch-levenberg-marquardt", "adam": "Adam"}
-COLORS = {"lm": "C3", "lm_growth": "C1", "tlm": "C2", "adam": "C0"}
+COLORS = {"lm": "C3", "lm_nielsen": "C4", "lm_growth": "C1", "tlm": "C2", "adam": "C0"}
 
 
 def _plot_training(out: Path, runs: dict[str, dict[int, dict[str, Any]]]) -> str:
@@ -259,7 +260,7 @@ def _plot_training(out: Path, runs: dict[str, dict[int, dict[str, Any]]]) -> str
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
     for name, per_seed in runs.items():
         for k, r in enumerate(per_seed.values()):
-            label = LABELS[name] if k == 0 else None
+            label = NAMES[name] if k == 0 else None
             axes[0].plot(r["time"], 1 - r["test_accuracy"], color=COLORS[name], lw=1.1, label=label)
             axes[1].plot(r["epoch"], 1 - r["test_accuracy"], color=COLORS[name], lw=1.1, label=label)
     axes[0].set_xlabel("optimizer time [s] (one thread)")

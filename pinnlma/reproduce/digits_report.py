@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 TITLE = "8×8 digits: a small CNN trained by Levenberg–Marquardt and by Adam"
-NAMES = {"lm": "pinnlma LM, batch fixed", "lm_growth": "pinnlma LM, batch growth",
+NAMES = {"lm": "pinnlma LM (fit's Levenberg damping)", "lm_nielsen": "pinnlma LM, Nielsen damping",
+         "lm_growth": "pinnlma LM, batch growth",
          "tlm": "torch-levenberg-marquardt", "adam": "Adam"}
 
 
