@@ -8,7 +8,7 @@ from ._version import __version__
 from .backends import get_backend
 from .jacobian import JacobianEngine, choose_strategy
 from .learn import fit
-from . import learn
+from . import learn, losses
 from .lm import (
     Damping,
     IterationInfo,
@@ -22,7 +22,6 @@ from .lm import (
     NonFiniteResidualError,
     StopReason,
     least_squares,
-    losses,
 )
 
 __all__ = [
