@@ -40,3 +40,16 @@ def test_reproduce_digits_tiny_writes_results_and_report(tmp_path, capsys) -> No
     assert lm_accuracy in (out / "README.md").read_text()
     assert main(["reproduce", "digits", "--tiny", "--only", "weights", "--out", str(out)]) == 2
     assert "unknown experiment(s) weights" in capsys.readouterr().err
+
+
+def test_tlm_loads_again_after_the_bench_loaded_it() -> None:
+    """pinnlma.bench's loader cannot run twice in one process without Lightning; digits copes with that."""
+    from pinnlma.bench.common import load_tlm
+    from pinnlma.reproduce.digits import _load_tlm
+
+    try:
+        load_tlm()  # the bench's loader, once in this process (setup-full installs tlm)
+    except ValueError:
+        pass  # ... it ran before here already, and cannot run again
+    first, again = _load_tlm(), _load_tlm()
+    assert again.training.LevenbergMarquardtModule is first.training.LevenbergMarquardtModule

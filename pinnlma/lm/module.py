@@ -47,12 +47,12 @@ class LevenbergMarquardt:
 
     >>> lm = LevenbergMarquardt(net, loss=pinnlma.losses.CrossEntropy())
 
-    ``rowwise=True`` (the default with a ``loss``) declares that the residuals of data row i depend only on row i of each batch
-    tensor (pointwise data fits; each row may give several residuals, in row order), which enables the
-    cheap per-row Jacobian: exact, from one backward pass, when the trainable parameters all sit in
-    Linear/Conv1d/Conv2d layers (:mod:`pinnlma.lm.conv_rows`; ``row_jacobian_note`` says which path a
-    fit takes and why), else ``vmap(jacrev)`` over rows. ``damping``, ``backend``, ``jac_strategy`` and ``memory_budget`` as in
-    :func:`pinnlma.least_squares`; ``geodesic=True`` adds geodesic acceleration; tolerances and the
+    ``rowwise=True`` (the default with a ``loss``) declares that the residuals of data row i depend
+    only on row i of each batch tensor (pointwise data fits; each row may give several residuals, in
+    row order), which enables the cheap per-row Jacobian: exact, from one backward pass, when the
+    trainable parameters all sit in Linear/Conv1d/Conv2d layers (:mod:`pinnlma.lm.conv_rows`;
+    ``row_jacobian_note`` says which path a fit takes and why), else ``vmap(jacrev)`` over rows.
+    ``damping``, ``backend``, ``jac_strategy`` and ``memory_budget`` as in :func:`pinnlma.least_squares`; ``geodesic=True`` adds geodesic acceleration; tolerances and the
     trial limit go in ``options`` (:class:`~pinnlma.lm.core.LMOptions`). A ``Damping`` instance is
     copied, so it can be reused: ``self.damping`` is the live one. Calling ``step`` with a different
     batch re-evaluates the residual there (mini-batch LM); the damping state carries over.

@@ -38,8 +38,11 @@ Outputs in ``<out>``: ``training.h5``, ``jacobian.h5`` (curves and a JSON summar
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.metadata
 import statistics
+import sys
 import time
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +55,7 @@ from torch import Tensor, nn
 from torch.func import jacrev, vmap
 
 from .. import LevenbergMarquardt, fit, losses
-from ..bench.common import BenchUnavailable, load_tlm, machine_info, versions
+from ..bench.common import TLM_DIST, TLM_MODULE, BenchUnavailable, load_tlm, machine_info, versions
 from ..learn import BatchGrowth, BatchLoader, accuracy
 from ..lm.conv_rows import LayerRowJacobian
 from .digits_report import NAMES, write_report
@@ -204,12 +207,27 @@ def _warm_up(data: dict[str, Tensor]) -> None:
     LevenbergMarquardt(net, loss=losses.CrossEntropy()).step(data["x_train"][:8], data["y_train"][:8])
 
 
+def _load_tlm() -> Any:
+    """torch-levenberg-marquardt's ``training`` and ``loss`` modules (:func:`pinnlma.bench.common.load_tlm`).
+
+    That loader, when it ran before in this process without Lightning installed, leaves a bare package
+    entry (no ``__spec__``) on which a second call fails with ValueError; the two modules are loaded by
+    then, so they are taken from ``sys.modules``."""
+    try:
+        return load_tlm()
+    except ValueError:
+        training, loss = (sys.modules.get(f"{TLM_MODULE}.{name}") for name in ("training", "loss"))
+        if training is None or loss is None:
+            raise
+        return types.SimpleNamespace(training=training, loss=loss, version=importlib.metadata.version(TLM_DIST))
+
+
 def run_training(out: Path, size: DigitsSize, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Train every optimizer for every seed; write training.h5 and a figure; return the summary."""
     started = time.perf_counter()
     data = load_data(0, size.train_rows)
     try:
-        tlm = load_tlm()
+        tlm = _load_tlm()
         tlm_note = f"torch-levenberg-marquardt {tlm.version}"
     except BenchUnavailable as err:
         tlm, tlm_note = None, str(err)
