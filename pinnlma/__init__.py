@@ -5,10 +5,14 @@ the Jacobian engine and the backends. The layers below, each a subpackage that k
 under it: :mod:`pinnlma.backends` → :mod:`pinnlma.lm` → :mod:`pinnlma.pinn` → :mod:`pinnlma.optim` →
 :mod:`pinnlma.run` → the entry points (:mod:`pinnlma.cli`, :mod:`pinnlma.bench`,
 :mod:`pinnlma.reproduce`, :mod:`pinnlma.validation`).
+Also the loss-to-residual wrappers (``pinnlma.losses``) and mini-batch training (:func:`fit`,
+``pinnlma.learn``, above the LM core beside :mod:`pinnlma.pinn`).
 """
 
 from ._version import __version__
 from .backends import get_backend
+from . import learn, losses
+from .learn import fit
 from .lm import (
     Damping,
     IterationInfo,
@@ -43,4 +47,7 @@ __all__ = [
     "choose_strategy",
     "get_backend",
     "least_squares",
+    "fit",
+    "learn",
+    "losses",
 ]

@@ -257,6 +257,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    import importlib
+
     import torch
 
     torch.set_num_threads(args.threads)
@@ -335,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paper", metavar="NAME", help=f"one of {', '.join(PAPERS)}")
     p.add_argument("--quick", action="store_true", help="small sizes that finish in under 5 minutes")
     p.add_argument(
-        "--out", metavar="DIR", help="folder for the HDF5 data, figures and README.md (default results/taylor2022)"
+        "--out", metavar="DIR", help="folder for the HDF5 data, figures and README.md (default results/NAME)"
     )
     p.add_argument("--only", metavar="EXP,...", help="run only these experiments (an unknown name lists the paper's)")
     p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="torch intra-op threads (default 1)")

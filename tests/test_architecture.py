@@ -16,6 +16,7 @@ PROBLEMS = ROOT / "problems"  # installed as pinnlma.problems
 LAYERS: dict[str, int] = {
     "pinnlma._version": 0,
     "pinnlma.machine": 1,
+    "pinnlma.peers": 2,
     "pinnlma.backends": 2,
     "pinnlma.lm": 3,
     "pinnlma.pinn": 4,
@@ -23,12 +24,13 @@ LAYERS: dict[str, int] = {
     "pinnlma.problems": 5,
     "pinnlma.optim": 6,
     "pinnlma.run": 7,
-    "pinnlma.bench": 8,
-    "pinnlma.reproduce": 8,
-    "pinnlma.validation": 8,
-    "pinnlma.cli": 9,
-    "pinnlma": 10,
-    "pinnlma.__main__": 10,
+    "pinnlma.learn": 8,
+    "pinnlma.bench": 9,
+    "pinnlma.reproduce": 9,
+    "pinnlma.validation": 9,
+    "pinnlma.cli": 10,
+    "pinnlma": 11,
+    "pinnlma.__main__": 11,
 }
 """Each part of pinnlma and its floor: a module imports only from its own part and from lower floors."""
 

@@ -69,13 +69,14 @@ def run_cases(
     echo: Callable[[str], None] = print,
 ) -> int:
     """Run the named cases (all when None) in order; exit status 0, or 1 if a case could not run."""
+    from ..peers import PeerUnavailable
     from .output import BenchUnavailable  # the cases' modules are imported only when they run
 
     status = 0
     for name in names or list(CASES):
         try:
             run_case(name, quick=quick, out=out, tiny=tiny, echo=echo)
-        except BenchUnavailable as err:
+        except (BenchUnavailable, PeerUnavailable) as err:
             print(f"pinnlma bench {name}: {err}", file=sys.stderr)
             status = 1
     return status

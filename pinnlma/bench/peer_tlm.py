@@ -50,7 +50,8 @@ from ..backends.torch.lapack import torch_lapack
 from ..backends.torch.linalg import rank_k_update
 from ..lm import Levenberg, LevenbergMarquardt, LMCore, LMOptions, Nielsen
 from ..machine import load_average
-from . import fixtures, output, peers, timing
+from .. import peers
+from . import fixtures, output, timing
 from .timing import fmt_s, median
 
 CASE = "peer-tlm"
@@ -218,7 +219,7 @@ def _epochs(runner: Callable[[int], dict[str, Any]], epochs: int) -> Callable[[]
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure the case; ``{"summary", "path", "payload"}`` (see :mod:`pinnlma.bench`)."""
-    tlm = peers.load_tlm()  # BenchUnavailable when missing: the caller says so and exits non-zero
+    tlm = peers.load_tlm()  # PeerUnavailable when missing: the caller says so and exits non-zero
     load = load_average()
     m, widths = (
         (fixtures.SINC_TINY_POINTS, fixtures.SINC_TINY_WIDTHS) if tiny else (fixtures.SINC_POINTS, fixtures.SINC_WIDTHS)

@@ -4,11 +4,14 @@
 - :mod:`.options`: options, stop reasons, per-iteration info and results;
 - :mod:`.damping`: the damping rules and their registry;
 - :mod:`.jacobian`: :class:`JacobianEngine`, J = ∂r/∂θ by autograd in memory-bounded row slices;
-- :mod:`.linear_rows`: the one-backward-pass row Jacobian of networks of ``nn.Linear`` layers;
+- :mod:`.linear_rows`, :mod:`.conv_rows`: the one-backward-pass row Jacobian of networks of ``nn.Linear`` and
+  ``nn.Conv1d``/``nn.Conv2d`` layers; :mod:`.losses`: common losses as least-squares residuals;
 - :mod:`.least_squares` and :mod:`.module`: the front ends :func:`least_squares` and
   :class:`LevenbergMarquardt`.
 """
 
+from . import losses
+from .conv_rows import LayerRowJacobian
 from .core import PHASES, LMCore, PhaseCallback
 from .damping import (
     DAMPINGS,
@@ -23,6 +26,7 @@ from .damping import (
 )
 from .jacobian import STRATEGIES, JacobianEngine, choose_strategy
 from .least_squares import least_squares
+from .losses import BCE, L1, MSE, BCEWithLogits, CrossEntropy, Huber, Loss, PseudoHuber
 from .model import ResidualModel, check_residual
 from .module import LevenbergMarquardt
 from .options import (
@@ -60,4 +64,14 @@ __all__ = [
     "choose_strategy",
     "least_squares",
     "make_damping",
+    "BCE",
+    "BCEWithLogits",
+    "CrossEntropy",
+    "Huber",
+    "L1",
+    "LayerRowJacobian",
+    "Loss",
+    "MSE",
+    "PseudoHuber",
+    "losses",
 ]

@@ -4,7 +4,8 @@ One iteration at parameters x with residual r and cost F = ½‖r‖²:
 
 1. Jacobian slices → backend → a LinearSystem (normal form JᵀJ, or residual space when n > m);
    g = Jᵀr, D = damping.scaling(diag JᵀJ).
-2. Trial loop: solve (JᵀJ + λD) v = g, step h = −v (plus ½·a, the geodesic acceleration, if enabled);
+2. Trial loop: solve (JᵀJ + λD) v = g, step h = −v (plus ½·a, the geodesic acceleration, if enabled;
+   times η, ``step_scale``, if set);
    predicted reduction L(0) − L(h) = −gᵀh − ½‖Jh‖²; actual reduction F(x) − F(x + h).
    Non-finite trial residuals or no reduction reject the step and raise λ; otherwise ρ = actual /
    predicted goes to the damping rule and x ← x + h.
@@ -289,7 +290,7 @@ class LMCore:
             if not ratio <= self.options.geodesic_alpha:
                 return None  # the second-order term dominates: the quadratic model is not trusted here
             h = h + 0.5 * accel
-        return h
+        return h if self.options.step_scale == 1.0 else self.options.step_scale * h
 
     def _limits(self) -> StopReason:
         s, opts = self.state, self.options

@@ -121,7 +121,7 @@ class JacobianEngine:
         self.args: tuple[Any, ...] = tuple(args)
         self.requested, self.rowwise, self.memory_budget = strategy, rowwise, memory_budget
         self.plan: JacobianPlan | None = None
-        # optional shortcut for the rowwise strategy (see pinnlma.lm.linear_rows); checked once against
+        # optional shortcut for the rowwise strategy (see pinnlma.lm.conv_rows); checked once against
         # the generic rows, dropped on any mismatch
         self.row_jacobian = row_jacobian
         self._fast_checked = False
@@ -253,7 +253,7 @@ class JacobianEngine:
         data_rows = max(1, rows // per_row)
         for start in range(0, m // per_row, data_rows):
             part = [self.args[i][start : start + data_rows] for i in tensor_idx]
-            fast = self._fast_rows(x, slice(start, start + data_rows), part, row_jac) if per_row == 1 else None
+            fast = self._fast_rows(x, slice(start, start + data_rows), part, row_jac)
             if fast is None:
                 jac, r = row_jac(x, *part)
                 if per_row > 1:
@@ -314,8 +314,10 @@ class JacobianEngine:
             return None
         fast = self.row_jacobian(x, _slice_args(self.args, rows))
         if fast is not None and not self._fast_checked:
-            k = min(8, fast[0].shape[0])
-            jac, r = row_jac(x, *[p[:k] for p in part])
+            rows_checked = min(8, part[0].shape[0])
+            jac, r = row_jac(x, *[p[:rows_checked] for p in part])
+            jac, r = jac.reshape(-1, x.shape[0]), r.reshape(-1)  # the data rows' residuals, row by row
+            k = r.shape[0]
             rtol = 1e-9 if x.dtype == torch.float64 else 1e-4
             scale = float(jac.abs().max()) or 1.0
             if not (

@@ -84,6 +84,8 @@ class LMOptions:
     geodesic_alpha: float = 0.75
     form: str = "auto"
     max_trials: int = 64
+    step_scale: float = 1.0
+    """η in x ← x + η·h (a learning rate on the LM step; the gain ratio is that of the scaled step)."""
 
     def __post_init__(self) -> None:
         for name in ("ftol", "xtol", "gtol"):
@@ -97,6 +99,8 @@ class LMOptions:
             raise ValueError(f"form must be 'auto', 'normal' or 'residual', got {self.form!r}")
         if not self.geodesic_alpha > 0:
             raise ValueError(f"geodesic_alpha must be positive, got {self.geodesic_alpha}")
+        if not 0 < self.step_scale <= 2:
+            raise ValueError(f"step_scale must be in (0, 2], got {self.step_scale}")
 
     @classmethod
     def unlimited(cls, **overrides: Any) -> LMOptions:

@@ -13,6 +13,7 @@ __all__ = ["PAPERS", "load_paper"]
 
 PAPERS: dict[str, str] = {
     "taylor2022": "pinnlma.reproduce.taylor2022",
+    "digits": "pinnlma.reproduce.digits",
 }
 """Paper name → its reproduction package (imported when asked for)."""
 

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from pinnlma import cli
-from pinnlma.bench import CASES, peers, timing
+from pinnlma import peers
+from pinnlma.bench import CASES, timing
 
 TLM_INSTALLED = importlib.util.find_spec("torch_levenberg_marquardt") is not None
 

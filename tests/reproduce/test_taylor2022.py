@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from pinnlma import cli
-from pinnlma.reproduce.taylor2022.store import read_summary
+from pinnlma.reproduce.store import read_summary
 
 FILES = (
     "README.md",

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from pinnlma.reproduce.taylor2022.store import read_summary
+from pinnlma.reproduce.store import read_summary
 from tests.reproduce.test_taylor2022 import FILES
 
 

@@ -2,7 +2,7 @@
 
 - :mod:`.experiments`: the sizes and :func:`run`, which runs the experiments and writes the README;
 - :mod:`.sinc`, :mod:`.minibatch`, :mod:`.sweep`, :mod:`.burgers`, :mod:`.jacobian`: one experiment each;
-- :mod:`.report`: the generated ``README.md``; :mod:`.store`: the HDF5 files; :mod:`.figures`: plotting helpers.
+- :mod:`.report`: the generated ``README.md``; :mod:`.figures`: plotting helpers (the HDF5 files: :mod:`pinnlma.reproduce.store`).
 """
 
 from .experiments import DEFAULT_OUT, EXPERIMENTS, SIZES, run

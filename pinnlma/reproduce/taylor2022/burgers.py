@@ -21,7 +21,7 @@ import numpy as np
 from ...pinn.registry import apply_options, load_problem
 from ...run import RunConfig, solve
 from .figures import COLORS, LABELS, pyplot, spread, thin
-from .store import write_h5
+from ..store import write_h5
 
 NAME = "burgers"
 OPTIMIZERS = ("lm", "lbfgs", "adam")

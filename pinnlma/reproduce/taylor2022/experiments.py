@@ -25,7 +25,7 @@ from typing import Any
 from ...machine import machine_info
 from . import burgers, jacobian, minibatch, sinc, sweep
 from .report import write_report
-from .store import read_summary, update_summary
+from ..store import read_summary, update_summary
 
 __all__ = ["DEFAULT_OUT", "EXPERIMENTS", "RUNNERS", "SIZES", "Size", "run"]
 

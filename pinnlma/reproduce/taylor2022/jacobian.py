@@ -33,7 +33,7 @@ from torch.func import functional_call
 from ...lm import JacobianEngine
 from ...machine import peak_rss_bytes, reset_peak_rss, rss_bytes
 from .figures import pyplot
-from .store import write_h5
+from ..store import write_h5
 
 NAME = "jacobian"
 STRATEGIES = ("forward", "reverse", "rowwise", "auto")

@@ -25,7 +25,7 @@ from torch import nn
 
 from ...lm import LevenbergMarquardt
 from .figures import COLORS, LABELS, plot_median_band, pyplot, spread
-from .store import write_h5
+from ..store import write_h5
 
 NAME = "minibatch"
 

@@ -24,7 +24,7 @@ from ...pinn import PointData
 from ...pinn.registry import load_problem
 from ...run import RunConfig, solve
 from .figures import COLORS, LABELS, pad_curves, plot_median_band, pyplot, spread, thin
-from .store import write_h5
+from ..store import write_h5
 
 OPTIMIZERS = ("adam", "lm", "bfgs", "lbfgs")
 NAME = "sinc"

@@ -20,7 +20,7 @@ import numpy as np
 from ...run import RunConfig, solve
 from .figures import pyplot, spread, thin
 from .sinc import sinc_problem
-from .store import write_h5
+from ..store import write_h5
 
 NAME = "sweep"
 FACTORS = (1.0, 10.0, 100.0)

@@ -1,4 +1,6 @@
-"""The optional peer of ``peer-tlm``: torch-levenberg-marquardt, loaded without its Lightning helpers."""
+"""The optional peer library torch-levenberg-marquardt (tlm), loaded without its Lightning helpers.
+
+Used by the ``peer-tlm`` benchmark and by ``pinnlma reproduce digits`` to run pinnlma and tlm side by side."""
 
 from __future__ import annotations
 
@@ -7,13 +9,12 @@ import importlib.util
 import sys
 import types
 
-from ..machine import version
-from .output import BenchUnavailable
+from .machine import version
 
-__all__ = ["TLM_DIST", "TLM_MISSING", "PeerUnavailable", "load_tlm"]
+__all__ = ["TLM_DIST", "TLM_MISSING", "TLM_MODULE", "PeerUnavailable", "load_tlm"]
 
 
-class PeerUnavailable(BenchUnavailable):
+class PeerUnavailable(RuntimeError):
     """The peer package is not installed (or does not import); the message says how to install it."""
 
 
@@ -30,7 +31,11 @@ def load_tlm() -> types.SimpleNamespace:
 
     The package's ``__init__`` also imports its Lightning/tqdm helpers (``utils``), which the peer run does
     not need; when those are absent (installed with --no-deps) the two modules are loaded under a bare
-    package entry instead. Raises :class:`PeerUnavailable` when the package is not installed."""
+    package entry instead. Loading again in the same process returns the modules loaded the first time.
+    Raises :class:`PeerUnavailable` when the package is not installed."""
+    training, loss = (sys.modules.get(f"{TLM_MODULE}.{name}") for name in ("training", "loss"))
+    if training is not None and loss is not None:
+        return types.SimpleNamespace(training=training, loss=loss, version=version(TLM_DIST))
     spec = importlib.util.find_spec(TLM_MODULE)
     if spec is None or spec.submodule_search_locations is None:
         raise PeerUnavailable(TLM_MISSING)

@@ -1,4 +1,4 @@
-"""The taylor2022 experiments' HDF5 files: data and the summary the generated README quotes.
+"""A reproduction's HDF5 files: data and the summary its generated README quotes.
 
 Every experiment writes ``<out>/<name>.h5``: nested dicts become groups and arrays (or lists of numbers)
 gzip-compressed float datasets, through the one nested-dict writer :func:`pinnlma.run.hdf5.write_tree`;
@@ -16,8 +16,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ...run.hdf5 import is_scalar, write_tree
-from ...run.trees import json_safe
+from ..run.hdf5 import is_scalar, write_tree
+from ..run.trees import json_safe
 
 __all__ = ["read_summary", "update_summary", "write_h5"]
 
