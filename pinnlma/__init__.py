@@ -9,9 +9,9 @@ Also the loss-to-residual wrappers (``pinnlma.losses``) and mini-batch training 
 ``pinnlma.learn``, above the LM core beside :mod:`pinnlma.pinn`).
 """
 
+from . import learn, losses
 from ._version import __version__
 from .backends import get_backend
-from . import learn, losses
 from .learn import fit
 from .lm import (
     Damping,
@@ -45,9 +45,9 @@ __all__ = [
     "StopReason",
     "__version__",
     "choose_strategy",
-    "get_backend",
-    "least_squares",
     "fit",
+    "get_backend",
     "learn",
+    "least_squares",
     "losses",
 ]

@@ -184,8 +184,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not args.plot:
             raise UsageError("--plot-slice chooses the slice of the --plot figure; give --plot FIG.png too")
         if problem.domain.dim < 3:
-            raise UsageError(f"--plot-slice needs a problem with 3 or more coordinates; {problem.name} has "
-                             f"{', '.join(problem.domain.names)}")
+            raise UsageError(
+                f"--plot-slice needs a problem with 3 or more coordinates; {problem.name} has "
+                f"{', '.join(problem.domain.names)}"
+            )
         try:
             parse_plot_slice(args.plot_slice, problem.domain.names)
         except ValueError as err:
@@ -226,8 +228,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             return result.assembler.predict(result.theta, points)
 
         try:
-            plot_run(result.record, args.plot, list(problem.domain.names), overwrite=args.overwrite, problem=problem,
-                     predict=predict, plot_slice=args.plot_slice)
+            plot_run(
+                result.record,
+                args.plot,
+                list(problem.domain.names),
+                overwrite=args.overwrite,
+                problem=problem,
+                predict=predict,
+                plot_slice=args.plot_slice,
+            )
         except ValueError as err:
             raise UsageError(f"the run finished, but its figure could not be drawn: {err}") from None
         print(f"figure written to {args.plot}")
@@ -257,7 +266,6 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
-    import importlib
 
     import torch
 
@@ -303,8 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_positive_int, default=0)
     p.add_argument("--out", metavar="RUN.h5", help="write the run (history, parameters, solution) here")
     p.add_argument("--plot", metavar="FIG.png", help="write a figure of solution, reference, error, history")
-    p.add_argument("--plot-slice", metavar="NAME=VALUE,...",
-                   help="for 3 or more coordinates: the slice the figure shows, e.g. z=0.5 (default: mid-planes)")
+    p.add_argument(
+        "--plot-slice",
+        metavar="NAME=VALUE,...",
+        help="for 3 or more coordinates: the slice the figure shows, e.g. z=0.5 (default: mid-planes)",
+    )
     p.add_argument("--resume", metavar="RUN.h5", help="continue the run saved in this file (and save back to it)")
     p.add_argument("--overwrite", action="store_true", help="replace existing --out/--plot files")
     p.add_argument("--quick", action="store_true", help="the problem's small size (for tests and a first look)")

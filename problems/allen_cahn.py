@@ -11,6 +11,7 @@ solution. The initial condition is weighted 100 here.
 Reference: Raissi's ``AC.mat`` (:func:`pinnlma.reference.load_allen_cahn`, a spectral solution on
 512 × 201 points), subsampled to every 2nd x and every 2nd t (256 × 101 points) for evaluation.
 """
+
 from __future__ import annotations
 
 import math

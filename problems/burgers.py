@@ -6,6 +6,7 @@
 Reference: the exact solution by the Cole–Hopf transform, evaluated by Gauss–Hermite quadrature
 (:func:`pinnlma.reference.burgers_solution`; agrees with Raissi's burgers_shock.mat to ~1e-11).
 """
+
 from __future__ import annotations
 
 import math

@@ -24,6 +24,7 @@ docs/custom_problem.md).
 
 Reference: the exact (noise-free) Cole–Hopf solution (:func:`pinnlma.reference.burgers_solution`).
 """
+
 from __future__ import annotations
 
 import math
@@ -71,7 +72,11 @@ def problem() -> Problem:
         n_interior=4000,
         model={"width": 20, "depth": 4},
         run={"iters": 500, "time_limit": 300},
-        quick={"n_interior": 300, "conditions": [PointData(*data(n=1000), name="data")],
-               "model": {"width": 10, "depth": 2}, "run": {"iters": 10}},
+        quick={
+            "n_interior": 300,
+            "conditions": [PointData(*data(n=1000), name="data")],
+            "model": {"width": 10, "depth": 2},
+            "run": {"iters": 10},
+        },
         description=__doc__,
     )

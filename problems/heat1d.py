@@ -11,6 +11,7 @@ The boundary and initial blocks are weighted 100 (their errors otherwise limit t
 
 Reference: the exact u above.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,9 @@ PI = math.pi
 def exact(points: torch.Tensor) -> torch.Tensor:
     """u(t, x) for points (N, 2), columns x, t."""
     x, t = points[:, 0], points[:, 1]
-    return (torch.exp(-ALPHA * PI**2 * t) * torch.sin(PI * x)
-            + 0.5 * torch.exp(-9 * ALPHA * PI**2 * t) * torch.sin(3 * PI * x))
+    return torch.exp(-ALPHA * PI**2 * t) * torch.sin(PI * x) + 0.5 * torch.exp(-9 * ALPHA * PI**2 * t) * torch.sin(
+        3 * PI * x
+    )
 
 
 def residual(f: Fields) -> torch.Tensor:

@@ -13,6 +13,7 @@ PDE and boundary terms); the boundary block is weighted 100 here.
 
 Reference: the exact u above.
 """
+
 from __future__ import annotations
 
 import math

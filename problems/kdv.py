@@ -11,6 +11,7 @@ represent the whole space-time solution, which is hard. The initial condition is
 Reference: Raissi's ``KdV.mat`` (:func:`pinnlma.reference.load_kdv`, spectral solution on 512 × 201
 points), subsampled to every 2nd x and every 2nd t (256 × 101 points) for evaluation.
 """
+
 from __future__ import annotations
 
 import math

@@ -14,6 +14,7 @@ The boundary block is weighted 100: with equal weights the boundary error limits
 
 Reference: the exact u above.
 """
+
 from __future__ import annotations
 
 import math

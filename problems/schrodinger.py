@@ -16,6 +16,7 @@ every 2nd t (256 × 101 points), compared as (Re h, Im h) — stricter than the 
 Raissi et al. report, since phase errors count. The figure shows |h| = √(u² + v²), declared as a
 derived quantity.
 """
+
 from __future__ import annotations
 
 import math

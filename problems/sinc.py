@@ -11,6 +11,7 @@ spaced samples x = linspace(−1, 1, 20000), with a 1–20–1 network (one hidd
 
 Reference: the function itself on a 2001-point grid of [−1, 1].
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,6 +11,7 @@ The boundary and initial blocks are weighted 100 (their errors otherwise limit t
 
 Reference: the exact u above.
 """
+
 from __future__ import annotations
 
 import math

@@ -38,7 +38,6 @@ MAX_LINES = 450
 """A module longer than this does more than one job; split it (or name its one job in LONG_MODULES)."""
 
 LONG_MODULES = {
-    "pinnlma.pinn.geometry": "being rewritten into pinn/geometry/ and pinn/sampling.py on the parallel geometry branch",
     "pinnlma.reproduce.taylor2022.report": "one job: the generated README, mostly the paper's statements as text",
 }
 

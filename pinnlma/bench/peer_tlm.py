@@ -45,12 +45,12 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from .. import peers
 from ..backends import TorchBackend
 from ..backends.torch.lapack import torch_lapack
 from ..backends.torch.linalg import rank_k_update
 from ..lm import Levenberg, LevenbergMarquardt, LMCore, LMOptions, Nielsen
 from ..machine import load_average
-from .. import peers
 from . import fixtures, output, timing
 from .timing import fmt_s, median
 

@@ -18,6 +18,7 @@ loader that is not a :class:`~pinnlma.learn.BatchLoader` the RNG states at the s
 batches already done are skipped. A :class:`~pinnlma.learn.BatchLoader` needs none of that: its order
 is a function of (seed, epoch).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,9 +32,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..lm.options import LMOptions, StopReason
 from ..lm.losses import Loss
 from ..lm.module import LevenbergMarquardt
+from ..lm.options import LMOptions, StopReason
 from ..run.progress import ProgressDisplay
 from .growth import BatchGrowth
 from .loader import BatchLoader
@@ -82,13 +83,17 @@ def accuracy(output: Tensor, target: Tensor) -> float:
         predicted = (output.reshape(-1) > 0).long()
     else:
         predicted = output.argmax(dim=-1)
-    labels = target.argmax(dim=-1) if target.ndim == output.ndim and target.shape == output.shape and \
-        output.ndim > 1 and output.shape[-1] > 1 else target.reshape(predicted.shape)
+    labels = (
+        target.argmax(dim=-1)
+        if target.ndim == output.ndim and target.shape == output.shape and output.ndim > 1 and output.shape[-1] > 1
+        else target.reshape(predicted.shape)
+    )
     return float((predicted == labels.to(predicted.device)).double().mean())
 
 
-def evaluate(model: nn.Module, data: Any, *, loss: Loss | None = None,
-             metrics: dict[str, Metric] | None = None) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, data: Any, *, loss: Loss | None = None, metrics: dict[str, Metric] | None = None
+) -> dict[str, float]:
     """``loss`` (mean) and each metric ``fn(outputs, targets)`` over all of ``data``: a tuple of tensors
     (inputs, targets[, weights]), a :class:`BatchLoader` or any iterable of such batches. The model is
     put in eval mode for it, and back after."""
@@ -189,24 +194,27 @@ def fit(
         raise ValueError("batch_growth needs a loader whose batch size can change: use pinnlma.learn.BatchLoader")
     lm = _make_lm(model, lm, loss, residual_fn, lr, lm_kwargs)
     path = Path(checkpoint) if checkpoint is not None else None
-    if resume and path is None:
-        raise ValueError("resume=True needs the checkpoint file to resume from (checkpoint=...)")
     if path is not None and path.exists() and not (resume or overwrite):
-        raise FileExistsError(f"checkpoint {path} exists; pass resume=True to continue it or overwrite=True to "
-                              "replace it")
-    if resume and not path.exists():
-        raise FileNotFoundError(f"no checkpoint {path} to resume from")
+        raise FileExistsError(
+            f"checkpoint {path} exists; pass resume=True to continue it or overwrite=True to replace it"
+        )
     seeded = isinstance(loader, BatchLoader)
     pos = _Position()
     if resume:
+        if path is None:
+            raise ValueError("resume=True needs the checkpoint file to resume from (checkpoint=...)")
+        if not path.exists():
+            raise FileNotFoundError(f"no checkpoint {path} to resume from")
         _restore(path, lm, loader, batch_growth, pos)
-    result = _train(lm, loader, seeded, epochs, pos, val, metrics, batch_growth, path, checkpoint_every,
-                    progress, callback)
+    result = _train(
+        lm, loader, seeded, epochs, pos, val, metrics, batch_growth, path, checkpoint_every, progress, callback
+    )
     return result
 
 
-def _make_lm(model: nn.Module, lm: LevenbergMarquardt | None, loss: Any, residual_fn: Any, lr: float,
-             lm_kwargs: dict[str, Any]) -> LevenbergMarquardt:
+def _make_lm(
+    model: nn.Module, lm: LevenbergMarquardt | None, loss: Any, residual_fn: Any, lr: float, lm_kwargs: dict[str, Any]
+) -> LevenbergMarquardt:
     if not 0 < lr <= 2:
         raise ValueError(f"lr (the LM step scale η) must be in (0, 2], got {lr}")
     if lm is not None:
@@ -233,9 +241,15 @@ def _epoch_batches(loader: Any, seeded: bool, pos: _Position) -> Iterator[Any]:
         pos.epoch_rng = torch.get_rng_state()
         pos.epoch_generator = generator.get_state() if isinstance(generator, torch.Generator) else None
         return iter(loader)
+    if pos.epoch_rng is None:
+        raise ValueError(
+            "cannot resume in the middle of an epoch: the random state its batch order came from is missing"
+        )
     now = torch.get_rng_state()
     torch.set_rng_state(pos.epoch_rng)
     if pos.epoch_generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise ValueError("the checkpoint holds the state of the loader's generator, but this loader has none")
         generator.set_state(pos.epoch_generator)
     iterator = iter(loader)
     for _ in range(pos.batch):
@@ -244,9 +258,20 @@ def _epoch_batches(loader: Any, seeded: bool, pos: _Position) -> Iterator[Any]:
     return iterator
 
 
-def _train(lm: LevenbergMarquardt, loader: Any, seeded: bool, epochs: int, pos: _Position, val: Any,
-           metrics: dict[str, Metric] | None, growth: BatchGrowth | None, path: Path | None,
-           checkpoint_every: int, progress: bool | None, callback: Any) -> FitResult:
+def _train(
+    lm: LevenbergMarquardt,
+    loader: Any,
+    seeded: bool,
+    epochs: int,
+    pos: _Position,
+    val: Any,
+    metrics: dict[str, Metric] | None,
+    growth: BatchGrowth | None,
+    path: Path | None,
+    checkpoint_every: int,
+    progress: bool | None,
+    callback: Any,
+) -> FitResult:
     dtype = lm.params.dtype
     stopped = "epochs"
     with ProgressDisplay(enabled=progress, title="fit") as display:
@@ -256,18 +281,33 @@ def _train(lm: LevenbergMarquardt, loader: Any, seeded: bool, epochs: int, pos: 
                 started = time.perf_counter()
                 info = lm.step(*batch)
                 pos.train_time += time.perf_counter() - started
+                assert lm.core is not None  # lm.step made it
                 entries = lm.core.m
                 pos.cost += info.cost
                 pos.entries += entries
                 pos.ceiling |= lm.stop_reason is StopReason.DAMPING_CEILING
                 pos.batch += 1
                 pos.steps += 1
-                step = FitStep(pos.epoch, pos.batch, pos.steps, int(batch[0].shape[0]), info.cost / entries,
-                               info.lam, pos.train_time)
-                display.update({"iteration": pos.steps, "loss": step.loss, "damping": info.lam,
-                                "time": pos.train_time, "param/epoch": pos.epoch + 1, "param/batch": pos.batch,
-                                **{f"param/val_{k}": v[-1] for k, v in pos.history.items()
-                                   if k.startswith("val_") and v}})
+                step = FitStep(
+                    pos.epoch,
+                    pos.batch,
+                    pos.steps,
+                    int(batch[0].shape[0]),
+                    info.cost / entries,
+                    info.lam,
+                    pos.train_time,
+                )
+                display.update(
+                    {
+                        "iteration": pos.steps,
+                        "loss": step.loss,
+                        "damping": info.lam,
+                        "time": pos.train_time,
+                        "param/epoch": pos.epoch + 1,
+                        "param/batch": pos.batch,
+                        **{f"param/val_{k}": v[-1] for k, v in pos.history.items() if k.startswith("val_") and v},
+                    }
+                )
                 if callback is not None and callback(step):
                     stopped = "callback"
                     break
@@ -277,19 +317,36 @@ def _train(lm: LevenbergMarquardt, loader: Any, seeded: bool, epochs: int, pos: 
                 _end_epoch(lm, loader, pos, val, metrics, growth)
             if path is not None:
                 _save(path, lm, loader, growth, pos)
-    return FitResult(lm=lm, history={k: list(v) for k, v in pos.history.items()}, epochs=pos.epoch,
-                     steps=pos.steps, time=pos.train_time, stopped=stopped,
-                     checkpoint=str(path) if path is not None else None)
+    return FitResult(
+        lm=lm,
+        history={k: list(v) for k, v in pos.history.items()},
+        epochs=pos.epoch,
+        steps=pos.steps,
+        time=pos.train_time,
+        stopped=stopped,
+        checkpoint=str(path) if path is not None else None,
+    )
 
 
-def _end_epoch(lm: LevenbergMarquardt, loader: Any, pos: _Position, val: Any, metrics: dict[str, Metric] | None,
-               growth: BatchGrowth | None) -> None:
+def _end_epoch(
+    lm: LevenbergMarquardt,
+    loader: Any,
+    pos: _Position,
+    val: Any,
+    metrics: dict[str, Metric] | None,
+    growth: BatchGrowth | None,
+) -> None:
     if pos.batch == 0:
         raise ValueError("the loader gave no batches in an epoch")
     train_loss = pos.cost / max(pos.entries, 1)
-    row: dict[str, float] = {"epoch": pos.epoch + 1, "batch_size": float(getattr(loader, "batch_size", math.nan)),
-                             "steps": pos.steps, "time": pos.train_time, "train_loss": train_loss,
-                             "damping": lm.damping.lam}
+    row: dict[str, float] = {
+        "epoch": pos.epoch + 1,
+        "batch_size": float(getattr(loader, "batch_size", math.nan)),
+        "steps": pos.steps,
+        "time": pos.train_time,
+        "train_loss": train_loss,
+        "damping": lm.damping.lam,
+    }
     if val is not None:
         for key, value in evaluate(lm.model, val, loss=lm.loss, metrics=metrics).items():
             row[f"val_{key}"] = value
@@ -305,13 +362,24 @@ def _end_epoch(lm: LevenbergMarquardt, loader: Any, pos: _Position, val: Any, me
 def _save(path: Path, lm: LevenbergMarquardt, loader: Any, growth: BatchGrowth | None, pos: _Position) -> None:
     """Write the checkpoint atomically (a half-written file never replaces a good one)."""
     state = {
-        "format": CHECKPOINT_FORMAT, "lm": lm.state_dict(), "rng": torch.get_rng_state(),
+        "format": CHECKPOINT_FORMAT,
+        "lm": lm.state_dict(),
+        "rng": torch.get_rng_state(),
         "seeded_loader": isinstance(loader, BatchLoader),
         "batch_size": int(getattr(loader, "batch_size", 0) or 0),
         "growth": growth.state_dict() if growth is not None else None,
-        "position": {"epoch": pos.epoch, "batch": pos.batch, "steps": pos.steps, "train_time": pos.train_time,
-                     "cost": pos.cost, "entries": pos.entries, "ceiling": pos.ceiling},
-        "epoch_rng": pos.epoch_rng, "epoch_generator": pos.epoch_generator, "history": pos.history,
+        "position": {
+            "epoch": pos.epoch,
+            "batch": pos.batch,
+            "steps": pos.steps,
+            "train_time": pos.train_time,
+            "cost": pos.cost,
+            "entries": pos.entries,
+            "ceiling": pos.ceiling,
+        },
+        "epoch_rng": pos.epoch_rng,
+        "epoch_generator": pos.epoch_generator,
+        "history": pos.history,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -322,7 +390,7 @@ def _save(path: Path, lm: LevenbergMarquardt, loader: Any, growth: BatchGrowth |
 def _restore(path: Path, lm: LevenbergMarquardt, loader: Any, growth: BatchGrowth | None, pos: _Position) -> None:
     try:
         state = torch.load(path, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same clear message
+    except Exception as err:
         raise ValueError(f"{path} is not a readable pinnlma.fit checkpoint ({err})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a pinnlma.fit checkpoint (format {CHECKPOINT_FORMAT})")
@@ -330,8 +398,10 @@ def _restore(path: Path, lm: LevenbergMarquardt, loader: Any, growth: BatchGrowt
         kind = "a BatchLoader" if state["seeded_loader"] else "a loader that is not a BatchLoader"
         raise ValueError(f"{path} was written with {kind}; resume with the same kind of loader")
     if (state["growth"] is not None) != (growth is not None):
-        raise ValueError(f"{path} was written {'with' if state['growth'] is not None else 'without'} batch_growth; "
-                         "resume with the same setting")
+        raise ValueError(
+            f"{path} was written {'with' if state['growth'] is not None else 'without'} batch_growth; "
+            "resume with the same setting"
+        )
     lm.load_state_dict(state["lm"])
     if isinstance(loader, BatchLoader):
         loader.batch_size = state["batch_size"]
@@ -339,8 +409,12 @@ def _restore(path: Path, lm: LevenbergMarquardt, loader: Any, growth: BatchGrowt
         growth.load_state_dict(state["growth"])
     p = state["position"]
     pos.epoch, pos.batch, pos.steps = int(p["epoch"]), int(p["batch"]), int(p["steps"])
-    pos.train_time, pos.cost, pos.entries, pos.ceiling = float(p["train_time"]), float(p["cost"]), int(p["entries"]), \
-        bool(p["ceiling"])
+    pos.train_time, pos.cost, pos.entries, pos.ceiling = (
+        float(p["train_time"]),
+        float(p["cost"]),
+        int(p["entries"]),
+        bool(p["ceiling"]),
+    )
     pos.epoch_rng, pos.epoch_generator = state["epoch_rng"], state["epoch_generator"]
     pos.history = {k: list(v) for k, v in state["history"].items()}
     torch.set_rng_state(state["rng"])

@@ -11,6 +11,7 @@ whole loss. The rule here, applied after every epoch:
 - after ``patience`` stalled epochs in a row the batch size is multiplied by ``factor`` (at most
   ``max_size``), and the best loss is forgotten (the first epoch at a new size never stalls).
 """
+
 from __future__ import annotations
 
 import math
@@ -53,7 +54,9 @@ class BatchGrowth:
         return batch_size
 
     def state_dict(self) -> dict[str, Any]:
+        """The state to checkpoint: the best loss since the last growth and the count of stalled epochs."""
         return {"best": self.best, "stalled": self.stalled}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the state :meth:`state_dict` returned, so a resumed run grows the batch exactly as before."""
         self.best, self.stalled = float(state["best"]), int(state["stalled"])

@@ -1,4 +1,5 @@
 """Seeded in-memory mini-batches whose order any epoch can replay, and whose batch size may change."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ class BatchLoader:
     :func:`pinnlma.fit` does). Iterating the loader itself walks the epochs one after another.
     """
 
-    def __init__(self, *tensors: Tensor, batch_size: int, shuffle: bool = True, seed: int = 0,
-                 drop_last: bool = False) -> None:
+    def __init__(
+        self, *tensors: Tensor, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False
+    ) -> None:
         if not tensors or not all(isinstance(t, Tensor) and t.ndim > 0 for t in tensors):
             raise TypeError("BatchLoader takes one or more tensors with a row dimension, e.g. BatchLoader(x, y, ...)")
         rows = {int(t.shape[0]) for t in tensors}
@@ -34,6 +36,7 @@ class BatchLoader:
 
     @property
     def batch_size(self) -> int:
+        """Rows per batch; may be changed between epochs (a whole number >= 1)."""
         return self._batch_size
 
     @batch_size.setter
@@ -51,6 +54,7 @@ class BatchLoader:
         return torch.randperm(self.rows, generator=torch.Generator().manual_seed(self.seed + int(epoch)))
 
     def num_batches(self) -> int:
+        """Batches per epoch at the current batch size (a short last batch counts unless ``drop_last``)."""
         full, rest = divmod(self.rows, self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
 
@@ -58,7 +62,7 @@ class BatchLoader:
         """The batches of ``epoch`` from batch number ``start`` on."""
         order = self.order(epoch)
         for b in range(start, self.num_batches()):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             yield tuple(t[idx] for t in self.tensors)
 
     def __len__(self) -> int:

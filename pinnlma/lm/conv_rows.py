@@ -21,17 +21,18 @@ anything that does not fit (a parameter outside these layers, a layer used twice
 BatchNorm in training mode) falls back to the generic path, and :attr:`LayerRowJacobian.note` or
 :func:`unsupported` says why.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["LayerRowJacobian", "ROW_RULES", "RowRule", "unsupported"]
+__all__ = ["ROW_RULES", "LayerRowJacobian", "RowRule", "unsupported"]
 
 
 @dataclass(frozen=True)
@@ -77,14 +78,22 @@ def _conv_check(layer: nn.Module) -> str | None:
     return None
 
 
-def _conv_geometry(layer: nn.Module, a: Tensor) -> tuple[Tensor, dict[str, tuple[int, int]]]:
+def _as_conv(layer: nn.Module) -> nn.Conv1d | nn.Conv2d:
+    """``layer`` typed as the convolution the rule is registered for (TypeError for any other layer)."""
+    if not isinstance(layer, (nn.Conv1d, nn.Conv2d)):
+        raise TypeError(f"the convolution row rule got a {type(layer).__name__}")
+    return layer
+
+
+def _conv_geometry(module: nn.Module, a: Tensor) -> tuple[Tensor, dict[str, tuple[int, ...]]]:
     """The input as (s, C, H, W) (padded here only for an asymmetric 'same') and the 2-D unfold arguments."""
+    layer = _as_conv(module)
     one_d = isinstance(layer, nn.Conv1d)
     pair = (lambda v: (1, v[0])) if one_d else (lambda v: tuple(v))
     if one_d:
         a = a.unsqueeze(2)
     kernel, dilation, stride = pair(layer.kernel_size), pair(layer.dilation), pair(layer.stride)
-    padding = (0, 0)
+    padding: tuple[int, ...] = (0, 0)
     if layer.padding == "same":  # total d·(k−1) per dimension, the odd one at the end (as torch)
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         if all(t % 2 == 0 for t in totals):
@@ -103,7 +112,7 @@ def _conv_prepare(layer: nn.Module, a: Tensor) -> Tensor:
 
 
 def _conv_fill(layer: nn.Module, leaf: str, cols: Tensor, g: Tensor, dest: Tensor) -> None:
-    s, groups = g.shape[0], layer.groups
+    s, groups = g.shape[0], _as_conv(layer).groups
     out_channels = g.shape[1]
     g = g.reshape(s, out_channels, -1)
     if leaf == "bias":
@@ -126,15 +135,16 @@ ROW_RULES: dict[type[nn.Module], RowRule] = {
 subclass may change ``forward``)."""
 
 
-def _layout(model: nn.Module, names: Sequence[str],
-            rules: dict[type[nn.Module], RowRule]) -> tuple[list[tuple[nn.Module, str]], str | None]:
+def _layout(
+    model: nn.Module, names: Sequence[str], rules: dict[type[nn.Module], RowRule]
+) -> tuple[list[tuple[nn.Module, str]], str | None]:
     modules = dict(model.named_modules())
     layout: list[tuple[nn.Module, str]] = []
     for name in names:
         owner, _, leaf = name.rpartition(".")
         layer = modules.get(owner)
         rule = rules.get(type(layer)) if layer is not None else None
-        if rule is None or leaf not in ("weight", "bias"):
+        if layer is None or rule is None or leaf not in ("weight", "bias"):
             kind = type(layer).__name__ if layer is not None and layer is not model else "the model itself"
             covered = ", ".join(t.__name__ for t in rules)
             return [], f"parameter {name!r} belongs to {kind}, which the exact row Jacobian does not cover ({covered})"
@@ -157,7 +167,7 @@ class LayerRowJacobian:
     weights and biases of layers in ``rules`` (default :data:`ROW_RULES`); ``residual(x, *batch)``
     evaluates r with flat θ = x. ``note`` says why the last slice could not be served (else "")."""
 
-    rules: dict[type[nn.Module], RowRule] = ROW_RULES
+    rules: ClassVar[dict[type[nn.Module], RowRule]] = ROW_RULES
 
     def __init__(self, model: nn.Module, names: Sequence[str], residual: Callable[..., Tensor]) -> None:
         self.residual = residual
@@ -168,16 +178,18 @@ class LayerRowJacobian:
         self.note = ""
 
     @classmethod
-    def for_model(cls, model: nn.Module, names: Sequence[str],
-                  residual: Callable[..., Tensor]) -> LayerRowJacobian | None:
+    def for_model(
+        cls, model: nn.Module, names: Sequence[str], residual: Callable[..., Tensor]
+    ) -> LayerRowJacobian | None:
+        """The row Jacobian of ``model``, or None when ``rules`` do not cover all its trainable parameters."""
         try:
             return cls(model, names, residual)
         except ValueError:
             return None
 
     def _refuse(self, why: str) -> None:
+        """Record why this slice is not served (the caller then returns None)."""
         self.note = why
-        return None
 
     def __call__(self, x: Tensor, batch: Sequence[object]) -> tuple[Tensor, Tensor] | None:
         """(r_s, J_s) for this slice of the batch, or None (and ``note``) when the scheme does not fit."""
@@ -193,32 +205,50 @@ class LayerRowJacobian:
                 r = self.residual(leaf, *batch)
                 rows = _rows(batch)
                 if rows is None or rows == 0 or r.ndim != 1 or r.shape[0] % rows:
-                    return self._refuse("the residual does not give the same number of entries for every data row")
+                    self._refuse("the residual does not give the same number of entries for every data row")
+                    return None
                 per_row = r.shape[0] // rows
                 if any(len(calls) != 1 for calls in seen.values()):
-                    return self._refuse("a layer with parameters is called more than once (or not at all) per "
-                                        "evaluation, so its per-row outputs are not unique")
+                    self._refuse(
+                        "a layer with parameters is called more than once (or not at all) per "
+                        "evaluation, so its per-row outputs are not unique"
+                    )
+                    return None
                 pairs = [seen[layer][0] for layer in self.layers]
                 for layer, (a, z) in zip(self.layers, pairs):
                     want = self.rules[type(layer)].input_ndim
-                    if (not isinstance(a, Tensor) or a.ndim < 2 or (want is not None and a.ndim != want)
-                            or a.shape[0] != rows or z.shape[0] != rows or not z.requires_grad):
-                        return self._refuse(f"{type(layer).__name__} was not called on a batch of the slice's "
-                                            f"{rows} rows (input shape {getattr(a, 'shape', None)})")
+                    if (
+                        not isinstance(a, Tensor)
+                        or a.ndim < 2
+                        or (want is not None and a.ndim != want)
+                        or a.shape[0] != rows
+                        or z.shape[0] != rows
+                        or not z.requires_grad
+                    ):
+                        self._refuse(
+                            f"{type(layer).__name__} was not called on a batch of the slice's "
+                            f"{rows} rows (input shape {getattr(a, 'shape', None)})"
+                        )
+                        return None
                 outputs = [z for _, z in pairs]
                 r_rows = r.view(rows, per_row)
                 grads_by_component = []
                 for j in range(per_row):
-                    grads = torch.autograd.grad(r_rows[:, j].sum(), outputs, allow_unused=True,
-                                                retain_graph=j + 1 < per_row)
+                    grads = torch.autograd.grad(
+                        r_rows[:, j].sum(), outputs, allow_unused=True, retain_graph=j + 1 < per_row
+                    )
                     if any(gr is None for gr in grads):
-                        return self._refuse("a layer with parameters does not influence the residual")
+                        self._refuse("a layer with parameters does not influence the residual")
+                        return None
                     grads_by_component.append(grads)
         finally:
             for hook in hooks:
                 hook.remove()
-        inputs = {layer: self.rules[type(layer)].prepare(layer, a.detach())  # once, whatever the residuals per row
-                  for layer, (a, _) in zip(self.layers, pairs)}
+        layer_inputs = [a for a, _ in pairs if isinstance(a, Tensor)]  # all of them: checked above
+        inputs = {
+            layer: self.rules[type(layer)].prepare(layer, a.detach())  # once, whatever the residuals per row
+            for layer, a in zip(self.layers, layer_inputs)
+        }
         # J is written column-major (Jᵀ contiguous): the products JᵀJ then read both operands along their
         # unit stride, 7-19 % faster than from row-major J (see pinnlma.backends.linalg.rank_k_update)
         jac_t = torch.empty(x.shape[0], rows, per_row, dtype=r.dtype, device=r.device)
@@ -227,8 +257,9 @@ class LayerRowJacobian:
             start = 0
             for layer, leaf_name in self.layout:
                 width = getattr(layer, leaf_name).numel()
-                self.rules[type(layer)].fill(layer, leaf_name, inputs[layer], by_layer[layer],
-                                             jac_t[start:start + width, :, j])
+                self.rules[type(layer)].fill(
+                    layer, leaf_name, inputs[layer], by_layer[layer], jac_t[start : start + width, :, j]
+                )
                 start += width
         self.note = ""
         return r.detach(), jac_t.view(x.shape[0], rows * per_row).T

@@ -9,6 +9,8 @@ convolutions.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import nn
 
 from .conv_rows import ROW_RULES, LayerRowJacobian, RowRule
@@ -19,4 +21,4 @@ __all__ = ["LinearRowJacobian"]
 class LinearRowJacobian(LayerRowJacobian):
     """:class:`LayerRowJacobian` for models whose trainable parameters are all in ``nn.Linear`` layers."""
 
-    rules: dict[type[nn.Module], RowRule] = {nn.Linear: ROW_RULES[nn.Linear]}
+    rules: ClassVar[dict[type[nn.Module], RowRule]] = {nn.Linear: ROW_RULES[nn.Linear]}

@@ -33,6 +33,7 @@ metrics), and ``loss.residual_fn`` is the ``residual_fn(model, inputs, target[, 
 for you. Every residual of data row i depends on row i alone, so the exact fast row Jacobian applies
 (J_i = ∂r_i/∂ŷ_i · ∂ŷ_i/∂θ, see :mod:`pinnlma.lm.conv_rows`).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["BCE", "BCEWithLogits", "CrossEntropy", "Huber", "L1", "LOSSES", "Loss", "MSE", "PseudoHuber",
-           "make_loss"]
+__all__ = ["BCE", "L1", "LOSSES", "MSE", "BCEWithLogits", "CrossEntropy", "Huber", "Loss", "PseudoHuber", "make_loss"]
 
 
 def _safe_sqrt(value: Tensor) -> Tensor:
@@ -88,8 +88,7 @@ class Loss(ABC):
         return residual_fn
 
     # -- the loss itself ---------------------------------------------------------------------------
-    def value(self, output: Tensor, target: Tensor, weight: Tensor | None = None,
-              reduction: str = "mean") -> Tensor:
+    def value(self, output: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean") -> Tensor:
         """The loss: Σ w·ℓ (``"sum"``) or Σ w·ℓ / Σ w over the entries (``"mean"``, as torch's weighted
         means); without weights the mean is over the entries (rows·outputs), as torch's losses."""
         if reduction not in ("mean", "sum"):
@@ -102,6 +101,7 @@ class Loss(ABC):
         return total if reduction == "sum" else total / w.sum()
 
     def __call__(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        """The mean loss, :meth:`value` with ``reduction="mean"`` (a torch loss function, e.g. for Adam)."""
         return self.value(output, target, weight)
 
     @staticmethod
@@ -112,8 +112,10 @@ class Loss(ABC):
         if not isinstance(weight, Tensor):
             raise TypeError(f"sample weights must be a tensor, got {type(weight).__name__}")
         if weight.shape[:1] != like.shape[:1] or weight.numel() not in (like.shape[0], like.numel()):
-            raise ValueError(f"sample weights of shape {tuple(weight.shape)} do not fit residuals of shape "
-                             f"{tuple(like.shape)}: give one weight per row ({like.shape[0]},) or one per entry")
+            raise ValueError(
+                f"sample weights of shape {tuple(weight.shape)} do not fit residuals of shape "
+                f"{tuple(like.shape)}: give one weight per row ({like.shape[0]},) or one per entry"
+            )
         w = weight.to(like.dtype)
         w = w.reshape(like.shape[0], *([1] * (like.ndim - 1))) if w.numel() == like.shape[0] else w.reshape(like.shape)
         return torch.sqrt(w)
@@ -130,8 +132,10 @@ class _Regression(Loss):
             if output.numel() == target.numel() and output.shape[:1] == target.shape[:1]:
                 target = target.reshape(output.shape)
             else:
-                raise ValueError(f"the model output has shape {tuple(output.shape)} but the target "
-                                 f"{tuple(target.shape)}; they must match (one target per output)")
+                raise ValueError(
+                    f"the model output has shape {tuple(output.shape)} but the target "
+                    f"{tuple(target.shape)}; they must match (one target per output)"
+                )
         return output - target.to(output.dtype)
 
 
@@ -141,9 +145,11 @@ class MSE(_Regression):
     name = "mse"
 
     def elementwise(self, output: Tensor, target: Tensor) -> Tensor:
+        """ℓ = (ŷ − y)²."""
         return self._error(output, target) ** 2
 
     def signed_root(self, output: Tensor, target: Tensor) -> Tensor:
+        """r = √2·(ŷ − y)."""
         return math.sqrt(2.0) * self._error(output, target)
 
 
@@ -159,11 +165,13 @@ class Huber(_Regression):
         self.delta = float(delta)
 
     def elementwise(self, output: Tensor, target: Tensor) -> Tensor:
+        """ℓ = ½e² for |e| ≤ δ, δ(|e| − ½δ) beyond (e = ŷ − y)."""
         e = self._error(output, target).abs()
         d = self.delta
-        return torch.where(e <= d, 0.5 * e ** 2, d * (e - 0.5 * d))
+        return torch.where(e <= d, 0.5 * e**2, d * (e - 0.5 * d))
 
     def signed_root(self, output: Tensor, target: Tensor) -> Tensor:
+        """r = e for |e| ≤ δ, sign(e)·√(δ(2|e| − δ)) beyond."""
         e = self._error(output, target)
         d = self.delta
         outer = torch.sign(e) * torch.sqrt(d * (2 * torch.clamp(e.abs(), min=d) - d))  # argument >= δ² > 0
@@ -184,10 +192,12 @@ class PseudoHuber(_Regression):
         return torch.sqrt(1 + (e / self.delta) ** 2)
 
     def elementwise(self, output: Tensor, target: Tensor) -> Tensor:
+        """ℓ = δ²(s − 1), s = √(1 + (e/δ)²) (e = ŷ − y)."""
         e = self._error(output, target)
-        return self.delta ** 2 * (self._s(e) - 1)
+        return self.delta**2 * (self._s(e) - 1)
 
     def signed_root(self, output: Tensor, target: Tensor) -> Tensor:
+        """r = e·√(2 / (1 + s))."""
         e = self._error(output, target)
         return e * torch.sqrt(2 / (1 + self._s(e)))
 
@@ -202,9 +212,11 @@ class L1(PseudoHuber):
         super().__init__(delta)
 
     def elementwise(self, output: Tensor, target: Tensor) -> Tensor:
+        """ℓ = the pseudo-Huber loss / δ."""
         return super().elementwise(output, target) / self.delta
 
     def signed_root(self, output: Tensor, target: Tensor) -> Tensor:
+        """r = the pseudo-Huber residual / √δ."""
         return super().signed_root(output, target) / math.sqrt(self.delta)
 
 
@@ -220,6 +232,7 @@ class CrossEntropy(Loss):
         self.label_smoothing = float(label_smoothing)
 
     def elementwise(self, output: Tensor, target: Tensor) -> Tensor:
+        """ℓ_i, the cross entropy of row i, shape (rows,); ValueError unless the logits are (rows, classes)."""
         if output.ndim != 2:
             raise ValueError(f"CrossEntropy expects logits of shape (rows, classes), got {tuple(output.shape)}")
         if target.dtype.is_floating_point:
@@ -229,6 +242,7 @@ class CrossEntropy(Loss):
         return F.cross_entropy(output, target, reduction="none", label_smoothing=self.label_smoothing)
 
     def signed_root(self, output: Tensor, target: Tensor) -> Tensor:
+        """r_i = √(2ℓ_i)."""
         return _safe_sqrt(2 * self.elementwise(output, target))
 
 
@@ -239,9 +253,11 @@ class BCE(Loss):
     name = "bce"
 
     def elementwise(self, output: Tensor, target: Tensor) -> Tensor:
+        """ℓ, the binary cross entropy of every probability entry."""
         return F.binary_cross_entropy(output, target.to(output.dtype).reshape(output.shape), reduction="none")
 
     def signed_root(self, output: Tensor, target: Tensor) -> Tensor:
+        """r = √(2ℓ)."""
         return _safe_sqrt(2 * self.elementwise(output, target))
 
 
@@ -251,12 +267,15 @@ class BCEWithLogits(BCE):
     name = "bce_with_logits"
 
     def elementwise(self, output: Tensor, target: Tensor) -> Tensor:
-        return F.binary_cross_entropy_with_logits(output, target.to(output.dtype).reshape(output.shape),
-                                                  reduction="none")
+        """ℓ, the binary cross entropy of every logit entry (computed from the logits, stable near 0 and 1)."""
+        return F.binary_cross_entropy_with_logits(
+            output, target.to(output.dtype).reshape(output.shape), reduction="none"
+        )
 
 
 LOSSES: dict[str, type[Loss]] = {
-    cls.name: cls for cls in (MSE, Huber, PseudoHuber, L1, CrossEntropy, BCE, BCEWithLogits)}
+    cls.name: cls for cls in (MSE, Huber, PseudoHuber, L1, CrossEntropy, BCE, BCEWithLogits)
+}
 """The losses by name (``make_loss`` and command lines read this)."""
 
 

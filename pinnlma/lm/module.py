@@ -4,6 +4,7 @@ The module's trainable parameters are flattened into one vector θ; ``residual_f
 is evaluated with θ substituted functionally (``torch.func.functional_call``), so every Jacobian
 strategy of the engine applies. After each step the module holds the new parameters.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -75,13 +76,16 @@ class LevenbergMarquardt:
         geodesic: bool = False,
     ) -> None:
         if (residual_fn is None) == (loss is None):
-            raise TypeError("give either residual_fn(model, *batch) or loss= (e.g. pinnlma.losses.MSE()), not "
-                            + ("both" if loss is not None else "neither"))
+            raise TypeError(
+                "give either residual_fn(model, *batch) or loss= (e.g. pinnlma.losses.MSE()), not "
+                + ("both" if loss is not None else "neither")
+            )
         self.loss = make_loss(loss) if loss is not None else None
         if self.loss is not None:
             residual_fn = self.loss.residual_fn
             rowwise = True if rowwise is None else rowwise
         rowwise = bool(rowwise)
+        assert residual_fn is not None  # from the loss, or given (exactly one of the two, checked above)
         self.model = model
         self._bound = _Bound(model, residual_fn)
         self.names = [name for name, p in model.named_parameters() if p.requires_grad]
@@ -100,8 +104,14 @@ class LevenbergMarquardt:
             self.options = dataclasses.replace(self.options, geodesic=True)
         # all parameters in Linear/Conv layers: exact rowwise Jacobian slices from one backward pass
         self._rows = LayerRowJacobian.for_model(model, self.names, self._flat_residual) if rowwise else None
-        self.engine = JacobianEngine(self._flat_residual, (), strategy=jac_strategy, rowwise=rowwise,
-                                     memory_budget=memory_budget, row_jacobian=self._rows)
+        self.engine = JacobianEngine(
+            self._flat_residual,
+            (),
+            strategy=jac_strategy,
+            rowwise=rowwise,
+            memory_budget=memory_budget,
+            row_jacobian=self._rows,
+        )
         self.core: LMCore | None = None
         self._pending_state: dict[str, Any] | None = None
 
@@ -119,7 +129,7 @@ class LevenbergMarquardt:
         out, start = {}, 0
         for name, shape in zip(self.names, self.shapes):
             size = shape.numel()
-            out["model." + name] = x[start:start + size].view(shape)
+            out["model." + name] = x[start : start + size].view(shape)
             start += size
         return out
 
@@ -130,7 +140,7 @@ class LevenbergMarquardt:
         with torch.no_grad():
             start = 0
             for _, p in self._trainable():
-                p.copy_(x[start:start + p.numel()].view_as(p))
+                p.copy_(x[start : start + p.numel()].view_as(p))
                 start += p.numel()
 
     # -- stepping ----------------------------------------------------------------------------------
@@ -159,8 +169,16 @@ class LevenbergMarquardt:
             raise NonFiniteJacobianError(core.message)
         self._write_back(core.state.x)
         s, h = core.state, core.state.history
-        return IterationInfo(s.iteration, s.cost, self.damping.lam, h["grad_norm"][-1], h["step_norm"][-1],
-                             int(h["trials"][-1]), s.elapsed, s.x)
+        return IterationInfo(
+            s.iteration,
+            s.cost,
+            self.damping.lam,
+            h["grad_norm"][-1],
+            h["step_norm"][-1],
+            int(h["trials"][-1]),
+            s.elapsed,
+            s.x,
+        )
 
     @property
     def row_jacobian_note(self) -> str:
@@ -180,12 +198,18 @@ class LevenbergMarquardt:
         """Why the last step would have stopped a run (RUNNING if it would not)."""
         return self.core.state.status if self.core is not None else StopReason.RUNNING
 
-    def fit(self, *batch: Any, max_iter: int = 100, time_limit: float | None = None,
-            callback: Callable[[IterationInfo], bool | None] | None = None) -> LMResult:
+    def fit(
+        self,
+        *batch: Any,
+        max_iter: int = 100,
+        time_limit: float | None = None,
+        callback: Callable[[IterationInfo], bool | None] | None = None,
+    ) -> LMResult:
         """Iterate on one batch until a stopping rule fires (tolerances from ``options``)."""
         core = self._core_for(batch)
-        core.options = LMOptions(**{**vars(self.options), "max_iter": core.state.iteration + max_iter,
-                                    "time_limit": time_limit})
+        core.options = LMOptions(
+            **{**vars(self.options), "max_iter": core.state.iteration + max_iter, "time_limit": time_limit}
+        )
         core.callback = callback
         core.resume()
         result = core.run()
@@ -208,8 +232,10 @@ class LevenbergMarquardt:
         x = state["x"]
         if not isinstance(x, Tensor) or x.shape != params.shape:
             got = f"{x.numel()} parameters" if isinstance(x, Tensor) else f"a {type(x).__name__}"
-            raise ValueError(f"the checkpoint holds {got}, this model has {params.numel()} trainable parameters "
-                             f"({', '.join(self.names)}); load a checkpoint of the same architecture")
+            raise ValueError(
+                f"the checkpoint holds {got}, this model has {params.numel()} trainable parameters "
+                f"({', '.join(self.names)}); load a checkpoint of the same architecture"
+            )
         self._write_back(x.to(params))
         if "iteration" in state:
             self._pending_state = state

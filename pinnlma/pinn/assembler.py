@@ -61,7 +61,7 @@ class ResidualAssembler:
             raise ValueError("the channel Jacobian needs a pinnlma MLP with tanh, sin or sigmoid activation")
         self.problem, self.model = problem, model
         self.names = problem.domain.names
-        self.outputs = problem.output_names
+        self.outputs = problem.output_columns
         self.dtype, self.device = dtype, torch.device(device)
         self.sampler = sampler or Sampler(problem.sampling, seed=0)
         self.jacobian = (
@@ -224,8 +224,17 @@ class ResidualAssembler:
         for group, extras, chans in zip(block.groups, block.extras, block.channels):
             forward = ChannelForward(cast(MLP, model or self.model), chans)
             out, pre, acts = forward(group[rows], tensors)
-            fields.append(ChannelFields(self.names, group[rows], out, forward.index, coefs,
-                                        {k: v[rows] for k, v in extras.items()}, self.outputs))
+            fields.append(
+                ChannelFields(
+                    self.names,
+                    group[rows],
+                    out,
+                    forward.index,
+                    coefs,
+                    {k: v[rows] for k, v in extras.items()},
+                    self.outputs,
+                )
+            )
             graphs.append((pre, acts))
         raw = block.fn(*fields)
         n = fields[0].x.shape[0]

@@ -17,11 +17,13 @@ None for the whole boundary, a part name ("x_min", "holes"), a comma-separated l
 names, or a predicate ``where(points) -> bool mask``. Every condition addresses a network output by
 index or by name (``out="v"`` with ``Problem(outputs=("u", "v", "p"))``).
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,10 +51,9 @@ class Sampled:
 def evaluate_value(value: ValueFn, points: np.ndarray) -> np.ndarray:
     """g at the points as a float64 array (N,)."""
     if callable(value):
-        out = value(torch.as_tensor(points, dtype=torch.float64))
-        out = out.detach().cpu().numpy() if isinstance(out, Tensor) else np.asarray(out, dtype=np.float64)
-        out = np.broadcast_to(np.asarray(out, dtype=np.float64).reshape(-1), (points.shape[0],))
-        return np.array(out)
+        raw = value(torch.as_tensor(points, dtype=torch.float64))
+        arr = raw.detach().cpu().numpy() if isinstance(raw, Tensor) else np.asarray(raw, dtype=np.float64)
+        return np.array(np.broadcast_to(np.asarray(arr, dtype=np.float64).reshape(-1), (points.shape[0],)))
     return np.full(points.shape[0], float(value))
 
 
@@ -71,10 +72,15 @@ class Condition(ABC):
         self.name = name or self.default_name
 
     @abstractmethod
-    def sample(self, domain: Domain, sampler: Sampler, n: int) -> Sampled: ...
+    def sample(self, domain: Domain, sampler: Sampler, n: int) -> Sampled:
+        """The points of this block on ``domain`` (about ``n``, drawn with ``sampler``) and their per-point data."""
 
+    # (*fields: Any, **_: Any) is the gradual signature: each subclass names its groups, residual(f) or
+    # residual(low, high), and the type checker accepts either as an override.
     @abstractmethod
-    def residual(self, *fields: Fields) -> Tensor: ...
+    def residual(self, *fields: Any, **_: Any) -> Tensor:
+        """The residual rows of this block from the :class:`Fields` at each point group of :meth:`sample`,
+        one argument per group."""
 
 
 class Dirichlet(Condition):
@@ -82,16 +88,25 @@ class Dirichlet(Condition):
 
     default_name = "boundary"
 
-    def __init__(self, value: ValueFn = 0.0, where: Where = None, out: Output = 0,
-                 n_points: int | None = None, weight: float = 1.0, name: str | None = None) -> None:
+    def __init__(
+        self,
+        value: ValueFn = 0.0,
+        where: Where = None,
+        out: Output = 0,
+        n_points: int | None = None,
+        weight: float = 1.0,
+        name: str | None = None,
+    ) -> None:
         super().__init__(n_points, weight, name)
         self.value, self.where, self.out = value, where, out
 
     def sample(self, domain: Domain, sampler: Sampler, n: int) -> Sampled:
+        """``n`` points on the selected boundary parts, with g at each as ``target``."""
         points, _ = domain.boundary(n, sampler, where=self.where)
         return Sampled([points], [{"target": evaluate_value(self.value, points)}])
 
     def residual(self, f: Fields) -> Tensor:
+        """u_out − g."""
         return f.u(self.out) - f.data("target")
 
 
@@ -101,10 +116,12 @@ class Neumann(Dirichlet):
     default_name = "neumann"
 
     def sample(self, domain: Domain, sampler: Sampler, n: int) -> Sampled:
+        """``n`` points on the selected boundary parts, with g and the outward normals."""
         points, normals = domain.boundary(n, sampler, where=self.where)
         return Sampled([points], [{"target": evaluate_value(self.value, points), "normals": normals}])
 
     def residual(self, f: Fields) -> Tensor:
+        """∂u_out/∂n − g."""
         return f.normal_derivative(self.out) - f.data("target")
 
 
@@ -118,8 +135,17 @@ class Robin(Dirichlet):
 
     default_name = "robin"
 
-    def __init__(self, a: ValueFn = 1.0, b: ValueFn = 1.0, value: ValueFn = 0.0, where: Where = None,
-                 out: Output = 0, n_points: int | None = None, weight: float = 1.0, name: str | None = None) -> None:
+    def __init__(
+        self,
+        a: ValueFn = 1.0,
+        b: ValueFn = 1.0,
+        value: ValueFn = 0.0,
+        where: Where = None,
+        out: Output = 0,
+        n_points: int | None = None,
+        weight: float = 1.0,
+        name: str | None = None,
+    ) -> None:
         super().__init__(value, where, out, n_points, weight, name)
         for label, coef in (("a", a), ("b", b)):
             if not callable(coef) and not np.isfinite(float(coef)):
@@ -129,12 +155,18 @@ class Robin(Dirichlet):
         self.a, self.b = a, b
 
     def sample(self, domain: Domain, sampler: Sampler, n: int) -> Sampled:
+        """``n`` points on the selected boundary parts, with g, the outward normals, a and b at each."""
         points, normals = domain.boundary(n, sampler, where=self.where)
-        extras = {"target": evaluate_value(self.value, points), "normals": normals,
-                  "robin_a": evaluate_value(self.a, points), "robin_b": evaluate_value(self.b, points)}
+        extras = {
+            "target": evaluate_value(self.value, points),
+            "normals": normals,
+            "robin_a": evaluate_value(self.a, points),
+            "robin_b": evaluate_value(self.b, points),
+        }
         return Sampled([points], [extras])
 
     def residual(self, f: Fields) -> Tensor:
+        """a·u_out + b·∂u_out/∂n − g."""
         return f.data("robin_a") * f.u(self.out) + f.data("robin_b") * f.normal_derivative(self.out) - f.data("target")
 
 
@@ -144,18 +176,27 @@ class Periodic(Condition):
 
     default_name = "periodic"
 
-    def __init__(self, coordinate: str = "x", out: Output = 0, order: int = 0,
-                 n_points: int | None = None, weight: float = 1.0, name: str | None = None) -> None:
+    def __init__(
+        self,
+        coordinate: str = "x",
+        out: Output = 0,
+        order: int = 0,
+        n_points: int | None = None,
+        weight: float = 1.0,
+        name: str | None = None,
+    ) -> None:
         if order < 0:
             raise ValueError(f"Periodic: order must be >= 0, got {order}")
         super().__init__(n_points, weight, name or (f"periodic_d{order}" if order else None))
         self.coordinate, self.out, self.order = coordinate, out, order
 
     def sample(self, domain: Domain, sampler: Sampler, n: int) -> Sampled:
+        """``n`` matched pairs of points on the low and the high face of the coordinate (two groups)."""
         low, high = periodic_pairs(domain, self.coordinate, n, sampler)
         return Sampled([low, high])
 
     def residual(self, low: Fields, high: Fields) -> Tensor:
+        """∂^k u_out/∂name^k on the low face minus the same on the high face."""
         names = (self.coordinate,) * self.order
         return low.d(*names, out=self.out) - high.d(*names, out=self.out)
 
@@ -165,18 +206,26 @@ class Initial(Condition):
 
     default_name = "initial"
 
-    def __init__(self, value: ValueFn = 0.0, out: Output = 0, n_points: int | None = None,
-                 weight: float = 1.0, name: str | None = None) -> None:
+    def __init__(
+        self,
+        value: ValueFn = 0.0,
+        out: Output = 0,
+        n_points: int | None = None,
+        weight: float = 1.0,
+        name: str | None = None,
+    ) -> None:
         super().__init__(n_points, weight, name)
         self.value, self.out = value, out
 
     def sample(self, domain: Domain, sampler: Sampler, n: int) -> Sampled:
+        """``n`` points of Ω × {t₀} with g at each; TypeError unless ``domain`` is a SpaceTime."""
         if not isinstance(domain, SpaceTime):
             raise TypeError(f"{type(self).__name__} needs a SpaceTime domain, got {type(domain).__name__}")
         points = domain.initial(n, sampler)
         return Sampled([points], [{"target": evaluate_value(self.value, points)}])
 
     def residual(self, f: Fields) -> Tensor:
+        """u_out(x, t₀) − g(x)."""
         return f.u(self.out) - f.data("target")
 
 
@@ -186,6 +235,7 @@ class InitialVelocity(Initial):
     default_name = "initial_velocity"
 
     def residual(self, f: Fields) -> Tensor:
+        """∂u_out/∂t (x, t₀) − h(x) (time is the last coordinate)."""
         return f.d(f.names[-1], out=self.out) - f.data("target")
 
 
@@ -195,8 +245,9 @@ class PointData(Condition):
     default_name = "data"
     resample = False
 
-    def __init__(self, points: np.ndarray, values: np.ndarray, out: Output = 0, weight: float = 1.0,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, points: np.ndarray, values: np.ndarray, out: Output = 0, weight: float = 1.0, name: str | None = None
+    ) -> None:
         points = np.asarray(points, dtype=np.float64)
         values = np.asarray(values, dtype=np.float64).reshape(-1)
         if points.ndim != 2:
@@ -209,9 +260,11 @@ class PointData(Condition):
         self.points, self.values, self.out = points, values, out
 
     def sample(self, domain: Domain, sampler: Sampler, n: int) -> Sampled:
+        """The fixed data points and values (``n`` is not used); ValueError if their columns do not match the domain."""
         if self.points.shape[1] != domain.dim:
             raise ValueError(f"PointData points have {self.points.shape[1]} columns, the domain has {domain.dim}")
         return Sampled([self.points], [{"target": self.values}])
 
     def residual(self, f: Fields) -> Tensor:
+        """u_out(x_k) − y_k."""
         return f.u(self.out) - f.data("target")

@@ -28,7 +28,6 @@ Output = int | str
 """A network output: its index, or its name (``Problem(outputs=("u", "v", "p"))``)."""
 
 
-
 class Fields:
     """Base: coordinate names, output names, and the lookup from names to multi-indices."""
 
@@ -56,8 +55,9 @@ class Fields:
                 known = ", ".join(self.outputs) if self.outputs else "none named"
                 raise KeyError(f"unknown output {out!r}; this problem's outputs are {known}") from None
         if self.outputs and not -len(self.outputs) <= out < len(self.outputs):
-            raise KeyError(f"output index {out} out of range for {len(self.outputs)} outputs "
-                           f"({', '.join(self.outputs)})")
+            raise KeyError(
+                f"output index {out} out of range for {len(self.outputs)} outputs ({', '.join(self.outputs)})"
+            )
         return out
 
     def index(self, *names: str) -> MultiIndex:

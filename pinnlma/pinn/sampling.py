@@ -6,6 +6,7 @@
   mapped and filtered, batch after batch, with a clear error when the acceptance rate is hopeless.
 - :func:`split_counts` — n points over pieces in proportion to their measures (largest remainder).
 """
+
 from __future__ import annotations
 
 import json
@@ -155,8 +156,11 @@ class Sampler:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict` (method and seed included); the next draws continue exactly
         where the saved sampler stopped."""
-        missing = [k for k in ("method", "seed", "pcg64_state", "pcg64_inc", "pcg64_has_uint32",
-                               "pcg64_uinteger", "sobol") if k not in state]
+        missing = [
+            k
+            for k in ("method", "seed", "pcg64_state", "pcg64_inc", "pcg64_has_uint32", "pcg64_uinteger", "sobol")
+            if k not in state
+        ]
         if missing:
             raise ValueError(f"not a Sampler state dict: missing {', '.join(missing)}")
 
@@ -188,13 +192,13 @@ def split_counts(n: int, measures: Sequence[float]) -> np.ndarray:
     """n split over pieces of the given measures: quotas q_i = n·m_i / Σm, floors, and the points left
     to the largest remainders q_i − ⌊q_i⌋ (rounded to 12 digits, ties to the earlier piece). The counts
     sum to exactly n; a piece of measure 0 gets none."""
-    measures = np.asarray(measures, dtype=np.float64)
-    if measures.ndim != 1 or measures.size == 0 or not np.all(np.isfinite(measures)) or np.any(measures < 0):
-        raise ValueError(f"measures must be a non-empty list of finite numbers >= 0, got {measures.tolist()}")
-    total = measures.sum()
+    m = np.asarray(measures, dtype=np.float64)
+    if m.ndim != 1 or m.size == 0 or not np.all(np.isfinite(m)) or np.any(m < 0):
+        raise ValueError(f"measures must be a non-empty list of finite numbers >= 0, got {m.tolist()}")
+    total = m.sum()
     if not total > 0:
         raise SamplingError("the selected pieces have measure 0: there is nothing to sample")
-    quotas = n * measures / total
+    quotas = n * m / total
     counts = np.floor(quotas).astype(np.int64)
     frac = np.round(quotas - counts, 12)
     order = np.argsort(-frac, kind="stable")
@@ -205,8 +209,15 @@ def split_counts(n: int, measures: Sequence[float]) -> np.ndarray:
 Arrays = tuple[np.ndarray, ...]
 
 
-def draw_accepted(sampler: Sampler, n: int, dim: int, make: Callable[[np.ndarray], Arrays],
-                  keep: Callable[..., np.ndarray] | None, acceptance: float, what: str) -> Arrays:
+def draw_accepted(
+    sampler: Sampler,
+    n: int,
+    dim: int,
+    make: Callable[[np.ndarray], Arrays],
+    keep: Callable[..., np.ndarray] | None,
+    acceptance: float,
+    what: str,
+) -> Arrays:
     """Exactly ``n`` accepted candidates by rejection.
 
     ``make(u)`` maps unit-cube points u (m, dim) from the sampler to a tuple of arrays with m rows
@@ -231,7 +242,8 @@ def draw_accepted(sampler: Sampler, n: int, dim: int, make: Callable[[np.ndarray
             f"cannot sample {what}: rejection from its bounding region keeps only {acceptance:.2e} of the "
             f"candidates (below {MIN_ACCEPTANCE:g}), so sampling would take ~{1 / max(acceptance, 1e-300):.3g} "
             "candidates per point; give it a tighter bounding box (intersect it with a Box around the region: "
-            "shape & Box(...)) or describe the thin region directly")
+            "shape & Box(...)) or describe the thin region directly"
+        )
     if sampler.method == "grid":
         return _grid_accepted(sampler, n, dim, make, keep, acceptance, what)
     parts: list[Arrays] = []
@@ -249,13 +261,21 @@ def draw_accepted(sampler: Sampler, n: int, dim: int, make: Callable[[np.ndarray
             raise SamplingError(
                 f"cannot sample {what}: {drawn} candidates kept only {have} points (expected acceptance "
                 f"{acceptance:.2e}, found {have / drawn:.2e}); the region is smaller than its measure says, "
-                "or empty: check the shape")
+                "or empty: check the shape"
+            )
     out = tuple(np.concatenate([p[i] for p in parts])[:n] for i in range(len(parts[0])))
     return out
 
 
-def _grid_accepted(sampler: Sampler, n: int, dim: int, make: Callable[[np.ndarray], Arrays],
-                   keep: Callable[..., np.ndarray], acceptance: float, what: str) -> Arrays:
+def _grid_accepted(
+    sampler: Sampler,
+    n: int,
+    dim: int,
+    make: Callable[[np.ndarray], Arrays],
+    keep: Callable[..., np.ndarray],
+    acceptance: float,
+    what: str,
+) -> Arrays:
     m = max(n, math.ceil(n / acceptance))
     for _ in range(200):
         arrays = make(sampler.unit(m, dim))
@@ -265,5 +285,7 @@ def _grid_accepted(sampler: Sampler, n: int, dim: int, make: Callable[[np.ndarra
             index = np.flatnonzero(mask)[(np.arange(n, dtype=np.int64) * k) // n]
             return tuple(a[index] for a in arrays)
         m = math.ceil(1.1 * m) + 1
-    raise SamplingError(f"cannot sample {what} on a grid: a grid of {m} points keeps only {k} (< {n}); "
-                        "check the shape, or use another sampling method")
+    raise SamplingError(
+        f"cannot sample {what} on a grid: a grid of {m} points keeps only {k} (< {n}); "
+        "check the shape, or use another sampling method"
+    )

@@ -29,7 +29,7 @@ def build_model(problem: Problem, dtype: torch.dtype = torch.float64) -> MLP:
     domain's bounding box onto [−1, 1]. Draws the initial weights from torch's global generator."""
     settings = {**MODEL_DEFAULTS, **problem.model}
     bounds = [(float(lo), float(hi)) for lo, hi in problem.domain.bounds]
-    return MLP(problem.domain.dim, problem.outputs, dtype=dtype, input_range=bounds, **settings)
+    return MLP(problem.domain.dim, problem.output_count, dtype=dtype, input_range=bounds, **settings)
 
 
 def build_assembler(

@@ -61,7 +61,7 @@ def relative_l2(prediction: np.ndarray, reference: np.ndarray | None) -> float:
 def error_keys(problem: Problem) -> list[str]:
     """History keys of the errors: ``rel_l2`` (all outputs jointly) and ``rel_l2/<name>`` per output when
     there are several."""
-    names = problem.output_names
+    names = problem.output_columns
     return ["rel_l2"] + ([f"rel_l2/{name}" for name in names] if len(names) > 1 else [])
 
 
@@ -94,15 +94,15 @@ def make_record(run: RunState, status: str) -> RunRecord:
         "elapsed": run.elapsed,
         "jacobian": a.jacobian,
         "coordinates": ",".join(p.domain.names),
-        "output_names": ",".join(p.output_names),
+        "output_names": ",".join(p.output_columns),
         "best_rel_l2": min(finite) if finite else math.nan,
         "config": repr(c.record()),
         "backend_info": opt.describe(),
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(opt.x).items()})
-    if len(p.output_names) > 1:
+    if p.output_count > 1:
         errors = output_errors(p, prediction, run.reference)
-        attrs.update({f"final_rel_l2_{name}": errors[f"rel_l2/{name}"] for name in p.output_names})
+        attrs.update({f"final_rel_l2_{name}": errors[f"rel_l2/{name}"] for name in p.output_columns})
     resume = {
         "optimizer": to_storable(opt.state_dict()),
         "torch_rng": torch.get_rng_state().numpy(),

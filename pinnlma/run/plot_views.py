@@ -13,6 +13,7 @@ in it, and which parts of the plane lie outside the domain.
   outside the domain are masked so holes stay blank. Without the domain, triangles with an edge longer
   than 4× the median longest edge are masked instead.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,6 +51,7 @@ def parse_plot_slice(spec: str | Mapping[str, float] | None, names: Sequence[str
     ``names``; ValueError saying what is wrong."""
     if spec is None:
         return {}
+    items: list[tuple[str, float | str]]
     if isinstance(spec, Mapping):
         items = [(str(k), v) for k, v in spec.items()]
     else:
@@ -57,8 +59,8 @@ def parse_plot_slice(spec: str | Mapping[str, float] | None, names: Sequence[str
         for part in str(spec).split(","):
             if part.count("=") != 1:
                 raise ValueError(f"plot slice {spec!r}: write NAME=VALUE pairs separated by commas, e.g. z=0.5")
-            key, value = part.split("=")
-            items.append((key.strip(), value.strip()))
+            name, text = part.split("=")
+            items.append((name.strip(), text.strip()))
     out: dict[str, float] = {}
     for key, value in items:
         if key not in names:
@@ -73,8 +75,10 @@ def parse_plot_slice(spec: str | Mapping[str, float] | None, names: Sequence[str
             raise ValueError(f"plot slice {spec!r}: {key}={value!r} is not finite")
         out[key] = number
     if out and len(names) - len(out) < 2:
-        raise ValueError(f"plot slice {spec!r} fixes {len(out)} of the {len(names)} coordinates "
-                         f"({', '.join(names)}); leave two free to draw")
+        raise ValueError(
+            f"plot slice {spec!r} fixes {len(out)} of the {len(names)} coordinates "
+            f"({', '.join(names)}); leave two free to draw"
+        )
     return out
 
 
@@ -86,11 +90,20 @@ def _ordered(free: Sequence[int], coords: Sequence[str], time_name: str) -> tupl
     return h, v
 
 
-def make_view(inputs: np.ndarray, prediction: np.ndarray, reference: np.ndarray | None, coords: Sequence[str], *,
-              contains: Callable[[np.ndarray], np.ndarray] | None = None, bounds: np.ndarray | None = None,
-              reference_fn: Callable[[np.ndarray], np.ndarray] | None = None, fresh_ok: bool = False,
-              predict: Callable[[np.ndarray], np.ndarray] | None = None,
-              plot_slice: str | Mapping[str, float] | None = None, time_name: str = "t") -> View:
+def make_view(
+    inputs: np.ndarray,
+    prediction: np.ndarray,
+    reference: np.ndarray | None,
+    coords: Sequence[str],
+    *,
+    contains: Callable[[np.ndarray], np.ndarray] | None = None,
+    bounds: np.ndarray | None = None,
+    reference_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+    fresh_ok: bool = False,
+    predict: Callable[[np.ndarray], np.ndarray] | None = None,
+    plot_slice: str | Mapping[str, float] | None = None,
+    time_name: str = "t",
+) -> View:
     """The :class:`View` of a solution with ≥ 2 input coordinates (see the module docstring).
 
     ``contains``/``bounds``: the domain's membership test and bounding box (None: unknown, the box
@@ -99,8 +112,10 @@ def make_view(inputs: np.ndarray, prediction: np.ndarray, reference: np.ndarray 
     ``reference_fn`` (the problem has no reference at all)."""
     dim = inputs.shape[1]
     if dim == 2 and plot_slice:
-        raise ValueError(f"plot slice {plot_slice!r}: the inputs have only two coordinates ({', '.join(coords)}), "
-                         "there is nothing to slice")
+        raise ValueError(
+            f"plot slice {plot_slice!r}: the inputs have only two coordinates ({', '.join(coords)}), "
+            "there is nothing to slice"
+        )
     fixed = parse_plot_slice(plot_slice, coords)
     if bounds is None:
         bounds = np.stack([inputs.min(axis=0), inputs.max(axis=0)], axis=1)
@@ -126,13 +141,13 @@ def make_view(inputs: np.ndarray, prediction: np.ndarray, reference: np.ndarray 
 
     labels = (coords[h], coords[v])
     ranges = bounds[[h, v], 1] - bounds[[h, v], 0]
-    equal = contains is not None and labels[0] in spatial and labels[1] in spatial and \
-        1 / 3 <= ranges[0] / ranges[1] <= 3
+    equal = (
+        contains is not None and labels[0] in spatial and labels[1] in spatial and 1 / 3 <= ranges[0] / ranges[1] <= 3
+    )
     if dim == 2:
         return View(inputs[:, [h, v]], prediction, reference, labels, "", inside_for({}), equal)
     note = " at " + ", ".join(f"{coords[k]}={target[k]:.3g}" for k in others)
-    fresh = predict is not None and (reference_fn is not None or fresh_ok)
-    if fresh:
+    if predict is not None and (reference_fn is not None or fresh_ok):  # a fresh slice
         axes = [np.linspace(bounds[k, 0], bounds[k, 1], _SLICE_GRID) for k in (h, v)]
         plane = np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=1)
         full = embed(plane, target)
@@ -149,8 +164,9 @@ def make_view(inputs: np.ndarray, prediction: np.ndarray, reference: np.ndarray 
     return View(inputs[chosen][:, [h, v]], prediction[chosen], ref, labels, note, inside_for(values), equal)
 
 
-def _cut(inputs: np.ndarray, coords: Sequence[str], others: Sequence[int], target: Mapping[int, float],
-         bounds: np.ndarray) -> tuple[np.ndarray, str]:
+def _cut(
+    inputs: np.ndarray, coords: Sequence[str], others: Sequence[int], target: Mapping[int, float], bounds: np.ndarray
+) -> tuple[np.ndarray, str]:
     """Indices of the stored points on the slice, and the note saying where it is."""
     chosen = np.arange(len(inputs))
     parts = []

@@ -5,6 +5,7 @@ Figures are drawn on matplotlib ``Figure`` objects with the Agg canvas directly 
 figure registry and the rc settings are never touched — and written atomically (temporary file, then
 ``os.replace``). An existing PNG is replaced only with ``overwrite=True``.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,7 +25,9 @@ from .io import RunRecord, check_file_target
 from .plot_views import View, grid_layout, make_view, triangulation
 
 if TYPE_CHECKING:
-    from .pinn.problem import Problem
+    from matplotlib.cm import ScalarMappable
+
+    from ..pinn.problem import Problem
 
 __all__ = ["OUTPUT_MODES", "plot_history", "plot_run", "run_figure"]
 
@@ -37,6 +40,7 @@ _FORMATS = (".png", ".pdf", ".svg")
 
 
 # -- files ---------------------------------------------------------------------------------------------
+
 
 def check_figure_path(path: str | os.PathLike[str], overwrite: bool) -> Path:
     """A figure path that can be written: a known suffix, not a folder, not an existing file unless
@@ -66,8 +70,14 @@ def _figure(figsize: tuple[float, float], dpi: float) -> Figure:
     fig = Figure(figsize=figsize, dpi=dpi)
     FigureCanvasAgg(fig)
     width, height = figsize
-    fig.subplots_adjust(left=0.8 / width, right=1 - 0.3 / width, bottom=0.6 / height, top=1 - 0.7 / height,
-                        wspace=0.38, hspace=1.0 / (height / max(1, round(height / _ROW_HEIGHT)) - 1.0))
+    fig.subplots_adjust(
+        left=0.8 / width,
+        right=1 - 0.3 / width,
+        bottom=0.6 / height,
+        top=1 - 0.7 / height,
+        wspace=0.38,
+        hspace=1.0 / (height / max(1, round(height / _ROW_HEIGHT)) - 1.0),
+    )
     return fig
 
 
@@ -76,8 +86,9 @@ def _figure(figsize: tuple[float, float], dpi: float) -> Figure:
 FieldRow = tuple[str, np.ndarray, np.ndarray | None]
 
 
-def _fields(prediction: np.ndarray, reference: np.ndarray | None, outputs: str, names: Sequence[str],
-            problem: Problem | None) -> list[FieldRow]:
+def _fields(
+    prediction: np.ndarray, reference: np.ndarray | None, outputs: str, names: Sequence[str], problem: Problem | None
+) -> list[FieldRow]:
     """(label, predicted values, reference values) per plotted field (each a 1-D array over the points).
 
     "auto": each output by name plus the problem's derived quantities (its ``plot_fields`` choose);
@@ -92,7 +103,7 @@ def _fields(prediction: np.ndarray, reference: np.ndarray | None, outputs: str, 
     if outputs == "modulus" and k > 1:
         label = f"|({', '.join(names)})|"
         return [(label, np.linalg.norm(pred, axis=1), None if ref is None else np.linalg.norm(ref, axis=1))]
-    if outputs == "auto" and problem is not None and problem.outputs == k:
+    if outputs == "auto" and problem is not None and problem.output_count == k:
         shown = problem.display_fields(pred)
         known = problem.display_fields(ref) if ref is not None else {}
         return [(label, values, known.get(label)) for label, values in shown.items()]
@@ -103,8 +114,8 @@ def _output_names(record: RunRecord, k: int, given: Sequence[str] | None, proble
     """Names of the k outputs: given, the problem's, the run file's ``output_names``, else u / u0, u1, …"""
     if given is not None:
         return list(given)
-    if problem is not None and problem.outputs == k:
-        return list(problem.output_names)
+    if problem is not None and problem.output_count == k:
+        return list(problem.output_columns)
     stored = str(record.attrs.get("output_names", ""))
     if stored and len(stored.split(",")) == k:
         return stored.split(",")
@@ -118,21 +129,24 @@ def _no_data(ax: Axes, title: str, text: str) -> None:
     ax.set_yticks([])
 
 
-def _heat(fig: Figure, ax: Axes, view: View, z: np.ndarray, title: str, cmap: str,
-          limits: tuple[float, float] | None) -> None:
+def _heat(
+    fig: Figure, ax: Axes, view: View, z: np.ndarray, title: str, cmap: str, limits: tuple[float, float] | None
+) -> None:
     vmin, vmax = limits if limits is not None else (None, None)
     pts = view.points
     grid = grid_layout(pts)
+    mappable: ScalarMappable
     if grid is not None:
         xs, ys, i, j = grid
         image = np.full((len(ys), len(xs)), np.nan)
         image[j, i] = z
-        mappable = ax.pcolormesh(xs, ys, np.ma.masked_invalid(image), shading="nearest", cmap=cmap,
-                                 vmin=vmin, vmax=vmax)
+        mappable = ax.pcolormesh(
+            xs, ys, np.ma.masked_invalid(image), shading="nearest", cmap=cmap, vmin=vmin, vmax=vmax
+        )
     else:
         finite = np.isfinite(z)
         try:
-            levels = np.linspace(vmin, vmax, 41) if limits is not None and vmax > vmin else 40
+            levels = np.linspace(limits[0], limits[1], 41) if limits is not None and limits[1] > limits[0] else 40
             tri = triangulation(pts[finite], view.inside)
             mappable = ax.tricontourf(tri, z[finite], levels=levels, cmap=cmap, extend="neither")
         except (ValueError, RuntimeError):  # too few or collinear points: show them as they are
@@ -153,9 +167,16 @@ def _limits(*arrays: np.ndarray | None) -> tuple[float, float] | None:
     return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
 
 
-def _field_row(fig: Figure, axes: Sequence[Axes], inputs: np.ndarray, coords: Sequence[str], label: str,
-               pred: np.ndarray, ref: np.ndarray | None, view: View | None) -> None:
-    error = np.abs(pred - ref) if ref is not None else None
+def _field_row(
+    fig: Figure,
+    axes: Sequence[Axes],
+    inputs: np.ndarray,
+    coords: Sequence[str],
+    label: str,
+    pred: np.ndarray,
+    ref: np.ndarray | None,
+    view: View | None,
+) -> None:
     note = view.note if view is not None else ""
     if view is None:
         order = np.argsort(inputs[:, 0], kind="stable")
@@ -169,7 +190,7 @@ def _field_row(fig: Figure, axes: Sequence[Axes], inputs: np.ndarray, coords: Se
         if ref is not None:
             axes[1].plot(x, ref[order], color="k", lw=1.2)
             axes[1].set_title(f"reference {label}")
-            err = error[order]
+            err = np.abs(pred - ref)[order]
             positive = err > 0
             axes[2].plot(x[positive], err[positive], lw=1.2, color="C3")
             if positive.any():
@@ -187,6 +208,7 @@ def _field_row(fig: Figure, axes: Sequence[Axes], inputs: np.ndarray, coords: Se
     limits = _limits(pred, ref)
     _heat(fig, axes[0], view, pred, f"prediction {label}{note}", "viridis", limits)
     if ref is not None:
+        error = np.abs(pred - ref)
         _heat(fig, axes[1], view, ref, f"reference {label}", "viridis", limits)
         _heat(fig, axes[2], view, error, f"|error|, max {np.nanmax(error):.2e}", "magma", None)
     else:
@@ -224,9 +246,10 @@ def _blocks_panel(ax: Axes, history: Mapping[str, np.ndarray]) -> None:
     drawn = False
     for key in blocks:
         drawn |= _plot_log(ax, history["iteration"], history[key], key[5:], lw=1.2)
-    if "damping" in history:
-        if _plot_log(ax, history["iteration"], history["damping"], "damping λ", lw=1.0, ls=":", color="0.3"):
-            drawn = True
+    if "damping" in history and _plot_log(
+        ax, history["iteration"], history["damping"], "damping λ", lw=1.0, ls=":", color="0.3"
+    ):
+        drawn = True
     if drawn:
         ax.set_yscale("log")
         ax.legend(loc="best", fontsize="small")
@@ -245,11 +268,20 @@ def _fmt(value: Any) -> str:
     return f"{number:.3e}" if math.isfinite(number) else "n/a"
 
 
-def plot_run(record: RunRecord, path: str | os.PathLike[str], coord_names: Sequence[str] | None = None, *,
-             overwrite: bool = False, outputs: str = "auto", output_names: Sequence[str] | None = None,
-             problem: Problem | None = None, predict: Callable[[np.ndarray], np.ndarray] | None = None,
-             plot_slice: str | Mapping[str, float] | None = None,
-             figsize: tuple[float, float] | None = None, dpi: float = 100) -> Path:
+def plot_run(
+    record: RunRecord,
+    path: str | os.PathLike[str],
+    coord_names: Sequence[str] | None = None,
+    *,
+    overwrite: bool = False,
+    outputs: str = "auto",
+    output_names: Sequence[str] | None = None,
+    problem: Problem | None = None,
+    predict: Callable[[np.ndarray], np.ndarray] | None = None,
+    plot_slice: str | Mapping[str, float] | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float = 100,
+) -> Path:
     """One PNG of a run: prediction, reference and absolute error per field, then the history.
 
     1-D inputs give line plots; 2-D inputs heat maps (cells when the points lie on a tensor grid,
@@ -268,16 +300,32 @@ def plot_run(record: RunRecord, path: str | os.PathLike[str], coord_names: Seque
     (default 15 × 4.5 per row) at ``dpi``; returns the path.
     """
     path = check_figure_path(path, overwrite)
-    fig = run_figure(record, coord_names, outputs=outputs, output_names=output_names, problem=problem,
-                     predict=predict, plot_slice=plot_slice, figsize=figsize, dpi=dpi)
+    fig = run_figure(
+        record,
+        coord_names,
+        outputs=outputs,
+        output_names=output_names,
+        problem=problem,
+        predict=predict,
+        plot_slice=plot_slice,
+        figsize=figsize,
+        dpi=dpi,
+    )
     return _save(fig, path, dpi)
 
 
-def run_figure(record: RunRecord, coord_names: Sequence[str] | None = None, *, outputs: str = "auto",
-               output_names: Sequence[str] | None = None, problem: Problem | None = None,
-               predict: Callable[[np.ndarray], np.ndarray] | None = None,
-               plot_slice: str | Mapping[str, float] | None = None,
-               figsize: tuple[float, float] | None = None, dpi: float = 100) -> Figure:
+def run_figure(
+    record: RunRecord,
+    coord_names: Sequence[str] | None = None,
+    *,
+    outputs: str = "auto",
+    output_names: Sequence[str] | None = None,
+    problem: Problem | None = None,
+    predict: Callable[[np.ndarray], np.ndarray] | None = None,
+    plot_slice: str | Mapping[str, float] | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float = 100,
+) -> Figure:
     """The figure :func:`plot_run` saves (same arguments, no file)."""
     inputs = np.asarray(record.solution["inputs"], dtype=float)
     if inputs.ndim == 1:
@@ -312,38 +360,66 @@ def run_figure(record: RunRecord, coord_names: Sequence[str] | None = None, *, o
     _history_panel(axes[-1][1], history, "time", "time [s]")
     _blocks_panel(axes[-1][2], history)
     a = record.attrs
-    title = (f"{a.get('problem', '?')} · {a.get('optimizer', '?')} · {a.get('dtype', '?')} · "
-             f"{a.get('n_params', '?')} parameters · loss {_fmt(a.get('final_loss'))} · "
-             f"rel. L2 {_fmt(a.get('final_rel_l2'))} · {a.get('status', '?')}")
-    identified = {k[len("param_"):]: v for k, v in a.items() if k.startswith("param_")}
+    title = (
+        f"{a.get('problem', '?')} · {a.get('optimizer', '?')} · {a.get('dtype', '?')} · "
+        f"{a.get('n_params', '?')} parameters · loss {_fmt(a.get('final_loss'))} · "
+        f"rel. L2 {_fmt(a.get('final_rel_l2'))} · {a.get('status', '?')}"
+    )
+    identified = {k[len("param_") :]: v for k, v in a.items() if k.startswith("param_")}
     if identified:
         start = problem.unknowns if problem is not None else {}
         title += "\nidentified: " + ", ".join(
             f"{k} = {float(v):.8g}" + (f" (start {float(start[k]):.3g})" if k in start else "")
-            for k, v in identified.items())
+            for k, v in identified.items()
+        )
         height = fig.get_figheight()
         fig.subplots_adjust(top=1 - 1.0 / height)  # room for the second title line
     fig.suptitle(title)
     return fig
 
 
-def _view(inputs: np.ndarray, prediction: np.ndarray, reference: np.ndarray | None, coords: Sequence[str],
-          problem: Problem | None, predict: Callable[[np.ndarray], np.ndarray] | None,
-          plot_slice: str | Mapping[str, float] | None) -> View:
+def _view(
+    inputs: np.ndarray,
+    prediction: np.ndarray,
+    reference: np.ndarray | None,
+    coords: Sequence[str],
+    problem: Problem | None,
+    predict: Callable[[np.ndarray], np.ndarray] | None,
+    plot_slice: str | Mapping[str, float] | None,
+) -> View:
     """The plane drawn for ≥ 2 inputs, with the problem's domain when it matches the inputs."""
     domain = problem.domain if problem is not None and tuple(problem.domain.names) == tuple(coords) else None
-    if domain is None:
+    if domain is None or problem is None:
         return make_view(inputs, prediction, reference, coords, plot_slice=plot_slice)
     time_name = getattr(domain, "time_name", "t")
     exact = problem.reference if problem.reference_data is None else None
-    return make_view(inputs, prediction, reference, coords, contains=domain.contains, bounds=domain.bounds,
-                     reference_fn=exact, fresh_ok=not problem.has_reference, predict=predict,
-                     plot_slice=plot_slice, time_name=time_name)
+    return make_view(
+        inputs,
+        prediction,
+        reference,
+        coords,
+        contains=domain.contains,
+        bounds=domain.bounds,
+        reference_fn=exact,
+        fresh_ok=not problem.has_reference,
+        predict=predict,
+        plot_slice=plot_slice,
+        time_name=time_name,
+    )
 
 
-def plot_history(histories: Mapping[str, Mapping[str, Any] | RunRecord], path: str | os.PathLike[str],
-                 x: str = "time", y: str = "loss", *, overwrite: bool = False, title: str | None = None,
-                 logy: bool = True, figsize: tuple[float, float] = (8.0, 5.0), dpi: float = 100) -> Path:
+def plot_history(
+    histories: Mapping[str, Mapping[str, Any] | RunRecord],
+    path: str | os.PathLike[str],
+    x: str = "time",
+    y: str = "loss",
+    *,
+    overwrite: bool = False,
+    title: str | None = None,
+    logy: bool = True,
+    figsize: tuple[float, float] = (8.0, 5.0),
+    dpi: float = 100,
+) -> Path:
     """One curve per run (label → history dict or RunRecord): ``y`` against ``x`` ("time" or
     "iteration"), log scale by default; NaN and (on a log scale) non-positive values are skipped."""
     path = check_figure_path(path, overwrite)

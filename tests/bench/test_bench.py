@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pinnlma import cli
-from pinnlma import peers
+from pinnlma import cli, peers
 from pinnlma.bench import CASES, timing
 
 TLM_INSTALLED = importlib.util.find_spec("torch_levenberg_marquardt") is not None

@@ -1,5 +1,6 @@
 """Loss-to-residual wrappers (pinnlma.lm.losses): ½‖r‖² equals the summed torch loss, the exact row
 Jacobian equals vmap(jacrev) of the residual, and LM lowers each loss."""
+
 from __future__ import annotations
 
 import math
@@ -37,13 +38,21 @@ def _net(seed: int = 0, sigmoid: bool = False) -> nn.Module:
 CASES = {
     "mse": (losses.MSE(), "reg", False, lambda o, t: F.mse_loss(o, t, reduction="sum")),
     "huber": (losses.Huber(0.7), "reg", False, lambda o, t: F.huber_loss(o, t, delta=0.7, reduction="sum")),
-    "pseudo_huber": (losses.PseudoHuber(0.5), "reg", False,
-                     lambda o, t: (0.25 * (torch.sqrt(1 + ((o - t) / 0.5) ** 2) - 1)).sum()),
+    "pseudo_huber": (
+        losses.PseudoHuber(0.5),
+        "reg",
+        False,
+        lambda o, t: (0.25 * (torch.sqrt(1 + ((o - t) / 0.5) ** 2) - 1)).sum(),
+    ),
     "l1": (losses.L1(0.01), "reg", False, lambda o, t: (0.01 * (torch.sqrt(1 + ((o - t) / 0.01) ** 2) - 1)).sum()),
     "cross_entropy": (losses.CrossEntropy(), "class", False, lambda o, t: F.cross_entropy(o, t, reduction="sum")),
     "bce": (losses.BCE(), "binary", True, lambda o, t: F.binary_cross_entropy(o, t, reduction="sum")),
-    "bce_with_logits": (losses.BCEWithLogits(), "binary", False,
-                        lambda o, t: F.binary_cross_entropy_with_logits(o, t, reduction="sum")),
+    "bce_with_logits": (
+        losses.BCEWithLogits(),
+        "binary",
+        False,
+        lambda o, t: F.binary_cross_entropy_with_logits(o, t, reduction="sum"),
+    ),
 }
 
 
@@ -56,8 +65,9 @@ def test_half_squared_residual_is_the_summed_loss(name: str) -> None:
     r = loss.residuals(out, y)
     assert r.ndim == 1 and r.shape[0] == (N if kind == "class" else N * K)
     assert math.isclose(0.5 * float(r @ r), float(reference(out, y)), rel_tol=1e-12)
-    assert math.isclose(float(loss(out, y)), float(reference(out, y)) / (N if kind == "class" else N * K),
-                        rel_tol=1e-12)
+    assert math.isclose(
+        float(loss(out, y)), float(reference(out, y)) / (N if kind == "class" else N * K), rel_tol=1e-12
+    )
     # weighted samples: ½‖r·√w‖² = Σ_i w_i ℓ_i
     rw = loss.residuals(out, y, w)
     per_row = loss.elementwise(out, y).reshape(N, -1).sum(1)
@@ -73,8 +83,9 @@ def test_smooth_l1_is_within_delta_of_the_absolute_error() -> None:
     assert bool((smooth <= exact).all()) and bool((smooth >= exact - 1e-3).all())
 
 
-def _row_jacobian_reference(net: nn.Module, loss: losses.Loss, x: torch.Tensor, y: torch.Tensor,
-                            w: torch.Tensor) -> torch.Tensor:
+def _row_jacobian_reference(
+    net: nn.Module, loss: losses.Loss, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor
+) -> torch.Tensor:
     params = {k: v.detach() for k, v in net.named_parameters()}
     names = list(params)
     flat = torch.cat([v.reshape(-1) for v in params.values()])
@@ -82,7 +93,7 @@ def _row_jacobian_reference(net: nn.Module, loss: losses.Loss, x: torch.Tensor, 
     def one_row(theta: torch.Tensor, xi: torch.Tensor, yi: torch.Tensor, wi: torch.Tensor) -> torch.Tensor:
         chunks, start = {}, 0
         for n in names:
-            chunks[n] = theta[start:start + params[n].numel()].view_as(params[n])
+            chunks[n] = theta[start : start + params[n].numel()].view_as(params[n])
             start += params[n].numel()
         out = functional_call(net, chunks, (xi.unsqueeze(0),))
         return loss.residuals(out, yi.unsqueeze(0), wi.unsqueeze(0))
@@ -110,7 +121,7 @@ def test_the_exact_row_jacobian_matches_vmap_jacrev(name: str) -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_lm_lowers_each_loss(name: str) -> None:
     loss, kind, sigmoid, reference = CASES[name]
-    x, y, w = _data(kind, seed=2)
+    x, y, _ = _data(kind, seed=2)
     net = _net(seed=2, sigmoid=sigmoid)
     with torch.no_grad():
         before = float(reference(net(x), y))

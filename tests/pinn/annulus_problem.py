@@ -6,6 +6,7 @@ Dirichlet data u = g on the outer circle (part "outer") and the Robin condition 
 hole's circle (part "hole"), where n points into the hole (out of the domain): n = −(x − c)/r, so
 h = u − ∇u·(x − c)/r. A wrong normal on the cut circle gives a wrong solution.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,10 @@ def problem() -> Problem:
         name="annulus_robin",
         domain=domain,
         pde=residual,
-        conditions=[Dirichlet(exact, where="outer", name="outer"),
-                    Robin(a=1.0, b=1.0, value=robin_data, where="hole", name="hole")],
+        conditions=[
+            Dirichlet(exact, where="outer", name="outer"),
+            Robin(a=1.0, b=1.0, value=robin_data, where="hole", name="hole"),
+        ],
         reference=reference,
         eval_grid=(81, 81),
         n_interior=400,

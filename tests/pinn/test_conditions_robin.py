@@ -1,6 +1,7 @@
 """The Robin condition and conditions on CSG shapes: residuals vanish for an exact-solution model (and
 do not with the wrong normal), outputs addressed by name, refused input, and a PINN on a disk with an
 off-centre hole reaching a small error."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -64,13 +65,16 @@ def test_robin_residual_vanishes_for_the_exact_solution() -> None:
     assert set(rows) == {"pde", "outer", "hole"}
     for name, r in rows.items():
         assert r.abs().max() < 1e-11, name
+
     # data built with the hole disk's own outward normal (pointing out of the hole, into the domain):
     # the Robin rows no longer vanish, so the domain's normals on the cut circle point into the hole
     def wrong(points: torch.Tensor) -> torch.Tensor:
         normal = (points - torch.tensor(m.HOLE_CENTER, dtype=points.dtype)) / m.HOLE_RADIUS
         return m.exact(points) + (m.gradient(points) * normal).sum(dim=1)
 
-    flipped = problem.with_options(conditions=[problem.conditions[0], Robin(1.0, 1.0, wrong, where="hole", name="hole")])
+    flipped = problem.with_options(
+        conditions=[problem.conditions[0], Robin(1.0, 1.0, wrong, where="hole", name="hole")]
+    )
     assert block_rows(flipped, Exact(m.exact))["hole"].abs().max() > 0.1
 
 
@@ -93,14 +97,21 @@ def test_robin_with_coefficient_functions_on_a_square() -> None:
         n[:, 1] = torch.where(p[:, 1] == 1.0, 1.0, torch.where(p[:, 1] == 0.0, -1.0, 0.0))
         return a(p) * u(p) + b(p) * (grad(p) * n).sum(dim=1)
 
-    problem = Problem(name="robin_square", domain=Rectangle([(0, 1), (0, 1)]), pde=lambda f: f.laplacian(),
-                      conditions=[Robin(a=a, b=b, value=g, where="x_max,y_min", name="robin")], n_interior=50,
-                      n_boundary=40)
+    problem = Problem(
+        name="robin_square",
+        domain=Rectangle([(0, 1), (0, 1)]),
+        pde=lambda f: f.laplacian(),
+        conditions=[Robin(a=a, b=b, value=g, where="x_max,y_min", name="robin")],
+        n_interior=50,
+        n_boundary=40,
+    )
     rows = block_rows(problem, Exact(u))
     assert rows["robin"].abs().max() < 1e-12 and rows["pde"].abs().max() < 1e-12
     # Robin(a=1, b=0) is Dirichlet, Robin(a=0, b=1) is Neumann
-    for cond in (Robin(a=1.0, b=0.0, value=lambda p: u(p) + 1.0, name="robin"),
-                 Robin(a=0.0, b=1.0, value=lambda p: g(p) - a(p) * u(p) + 1.0, where="x_max,y_min", name="robin")):
+    for cond in (
+        Robin(a=1.0, b=0.0, value=lambda p: u(p) + 1.0, name="robin"),
+        Robin(a=0.0, b=1.0, value=lambda p: g(p) - a(p) * u(p) + 1.0, where="x_max,y_min", name="robin"),
+    ):
         rows = block_rows(problem.with_options(conditions=[cond]), Exact(u))
         if cond.b == 0.0:
             torch.testing.assert_close(rows["robin"], -torch.ones_like(rows["robin"]))
@@ -116,16 +127,29 @@ def test_conditions_address_outputs_by_name() -> None:
     domain = Disk((0, 0), 1, boundary="rim") - Disk((0.3, 0), 0.2, boundary="hole")
     points = np.array([[0.0, 0.5], [-0.5, 0.1]])
     problem = Problem(
-        name="two_fields", domain=domain, outputs=("u", "v"),
+        name="two_fields",
+        domain=domain,
+        outputs=("u", "v"),
         pde={"lap_u": lambda f: f.laplacian(out="u"), "lap_v": lambda f: f.laplacian(out="v")},
         conditions=[
             Dirichlet(lambda p: v(p), where="rim", out="v", name="v_rim"),
-            Neumann(lambda p: -((p - torch.tensor([0.3, 0.0], dtype=p.dtype)) / 0.2 * torch.stack(
-                [2 * p[:, 0], -2 * p[:, 1]], dim=1)).sum(dim=1), where="hole", out="u", name="u_flux"),
+            Neumann(
+                lambda p: (
+                    -(
+                        (p - torch.tensor([0.3, 0.0], dtype=p.dtype))
+                        / 0.2
+                        * torch.stack([2 * p[:, 0], -2 * p[:, 1]], dim=1)
+                    ).sum(dim=1)
+                ),
+                where="hole",
+                out="u",
+                name="u_flux",
+            ),
             PointData(points, points[:, 0] * points[:, 1], out="v", name="v_data"),
             Dirichlet(lambda p: u(p), where=lambda p: p[:, 1] > 0, out=0, name="u_top"),
         ],
-        n_interior=60, n_boundary=50,
+        n_interior=60,
+        n_boundary=50,
     )
     assert problem.outputs == 2 and problem.output_names == ("u", "v")
     for name, r in block_rows(problem, Exact(u, v)).items():
@@ -162,12 +186,17 @@ def test_pinn_on_a_disk_with_a_hole_reaches_a_small_error() -> None:
 
 def test_neumann_along_a_coordinate_named_t_of_a_plain_box() -> None:
     """PINNacle's Wave1d-C treats t as a space coordinate of the box [0, 1]²: ∂u/∂n on t = 0 is −u_t."""
+
     def u(p: torch.Tensor) -> torch.Tensor:
         return torch.sin(torch.pi * p[:, 0]) * (1 + p[:, 1])
 
-    problem = Problem(name="wave_box", domain=Rectangle([(0, 1), (0, 1)], names=("x", "t")),
-                      pde=lambda f: f.d("t", "t"),
-                      conditions=[Neumann(lambda p: -torch.sin(torch.pi * p[:, 0]), where="t_min", name="still")],
-                      n_interior=20, n_boundary=30)
+    problem = Problem(
+        name="wave_box",
+        domain=Rectangle([(0, 1), (0, 1)], names=("x", "t")),
+        pde=lambda f: f.d("t", "t"),
+        conditions=[Neumann(lambda p: -torch.sin(torch.pi * p[:, 0]), where="t_min", name="still")],
+        n_interior=20,
+        n_boundary=30,
+    )
     rows = block_rows(problem, Exact(u))
     assert rows["still"].abs().max() < 1e-12 and rows["pde"].abs().max() < 1e-12

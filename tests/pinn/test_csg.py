@@ -1,6 +1,7 @@
 """Constructive solid geometry: measures (closed forms, Monte Carlo), boundary parts and their names,
 exact normals on cut surfaces (for A − B the surviving part of ∂B points into B), shared faces, nesting,
 space-time over CSG shapes, and refused empty or mismatched combinations."""
+
 from __future__ import annotations
 
 import math
@@ -113,7 +114,9 @@ def test_adjacent_and_overlapping_boxes_unite_without_inner_walls() -> None:
     # an L-shape as a union equals the polygon
     ell = Box([(0, 2), (0, 1)]) | Box([(0, 1), (0, 2)])
     poly = Polygon([(0, 0), (2, 0), (2, 1), (1, 1), (1, 2), (0, 2)])
-    assert ell.measure == pytest.approx(poly.measure) and ell.boundary_measure() == pytest.approx(poly.boundary_measure())
+    assert ell.measure == pytest.approx(poly.measure) and ell.boundary_measure() == pytest.approx(
+        poly.boundary_measure()
+    )
     grid = Box([(0, 2), (0, 2)]).grid((41, 41))
     np.testing.assert_array_equal(ell.contains(grid), poly.contains(grid))
 

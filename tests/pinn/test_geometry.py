@@ -1,4 +1,5 @@
 """Tests of pinnlma.pinn.geometry: samplers, boxes, space-time domains, periodic pairs."""
+
 from __future__ import annotations
 
 import json
@@ -255,9 +256,14 @@ def test_spacetime_interior_joint_lhs() -> None:
 
 @pytest.mark.parametrize("method", METHODS)
 def test_periodic_pairs(method: str) -> None:
-    cases = [(Box([(0, 2), (-1, 1)]), "x"), (Box([(0, 2), (-1, 1)]), "y"),
-             (SpaceTime(Interval(-1, 1), (0, 1)), "x"), (SpaceTime(Box([(0, 1), (0, 2)]), (0, 3)), "y"),
-             (SpaceTime(Interval(-1, 1), (0, 1)), "t"), (Interval(-1, 1), "x")]
+    cases = [
+        (Box([(0, 2), (-1, 1)]), "x"),
+        (Box([(0, 2), (-1, 1)]), "y"),
+        (SpaceTime(Interval(-1, 1), (0, 1)), "x"),
+        (SpaceTime(Box([(0, 1), (0, 2)]), (0, 3)), "y"),
+        (SpaceTime(Interval(-1, 1), (0, 1)), "t"),
+        (Interval(-1, 1), "x"),
+    ]
     for domain, name in cases:
         low, high = periodic_pairs(domain, name, 17, Sampler(method, seed=3))
         k = domain.index(name)

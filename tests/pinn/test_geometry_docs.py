@@ -1,4 +1,5 @@
 """docs/geometry.md: its Python blocks run, in order, in one namespace (the worked example trains)."""
+
 from __future__ import annotations
 
 import re

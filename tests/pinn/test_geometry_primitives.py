@@ -1,5 +1,6 @@
 """Primitives of pinnlma.pinn.geometry: measures against closed forms and Monte Carlo, boundary measures,
 membership, analytic normals, uniform boundary sampling, part names, and refused degenerate input."""
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,9 @@ ARROW = [(0, 0), (2, 0), (2, 2), (1, 1), (0, 2)]  # non-convex (reflex vertex at
 def shapes() -> dict[str, tuple[Domain, float, float]]:
     """name → (shape, closed-form measure, closed-form boundary measure)."""
     a, b = 2.0, 0.7
-    ellipse_perimeter = integrate.quad(lambda t: math.hypot(a * math.sin(t), b * math.cos(t)), 0, 2 * math.pi,
-                                       epsabs=1e-13, epsrel=1e-13)[0]
+    ellipse_perimeter = integrate.quad(
+        lambda t: math.hypot(a * math.sin(t), b * math.cos(t)), 0, 2 * math.pi, epsabs=1e-13, epsrel=1e-13
+    )[0]
     return {
         "box": (Box([(0, 2), (-1, 0.5)]), 3.0, 7.0),
         "disk": (Disk((0.3, -0.2), 0.7), math.pi * 0.49, 2 * math.pi * 0.7),
@@ -43,7 +45,11 @@ def shapes() -> dict[str, tuple[Domain, float, float]]:
         "ball3": (Ball((0, 1, 2), 1.5), 4 / 3 * math.pi * 1.5**3, 4 * math.pi * 1.5**2),
         "ball5": (Hypersphere([0.0] * 5, 1.0), 8 * math.pi**2 / 15, 8 * math.pi**2 / 3),
         "ball8": (Ball([0.1] * 8, 0.9), math.pi**4 / 24 * 0.9**8, math.pi**4 / 3 * 0.9**7),
-        "cylinder": (Cylinder((0, 0, 1), 0.5, 2.0, axis="y"), math.pi * 0.25 * 2, 2 * math.pi * 0.5 * 2 + 2 * math.pi * 0.25),
+        "cylinder": (
+            Cylinder((0, 0, 1), 0.5, 2.0, axis="y"),
+            math.pi * 0.25 * 2,
+            2 * math.pi * 0.5 * 2 + 2 * math.pi * 0.25,
+        ),
         "hypercube": (Hypercube(4, -1.0, 1.0), 16.0, 8 * 8.0),
     }
 
@@ -84,7 +90,9 @@ def implicit(domain: Domain, points: np.ndarray) -> tuple[np.ndarray, np.ndarray
         r = np.linalg.norm(q, axis=1)
         return r - domain.radius, q / r[:, None]
     if isinstance(domain, Ellipse):
-        rot = np.array([[math.cos(domain.angle), -math.sin(domain.angle)], [math.sin(domain.angle), math.cos(domain.angle)]])
+        rot = np.array(
+            [[math.cos(domain.angle), -math.sin(domain.angle)], [math.sin(domain.angle), math.cos(domain.angle)]]
+        )
         q = (points - domain.center) @ rot
         level = (q[:, 0] / domain.a) ** 2 + (q[:, 1] / domain.b) ** 2 - 1
         grad = np.stack([q[:, 0] / domain.a**2, q[:, 1] / domain.b**2], axis=1) @ rot.T
@@ -112,8 +120,14 @@ def test_polygon_normals_membership_and_edge_names() -> None:
     for vertices, names in ((L_SHAPE, edges), (L_SHAPE[::-1], edges[::-1][1:] + edges[::-1][:1])):
         poly = Polygon(vertices, boundary=names)
         sample = poly.boundary_points(600, Sampler("lhs", seed=1))
-        expected = {"bottom": (0, -1), "right": (1, 0), "step_top": (0, 1), "step_side": (1, 0), "top": (0, 1),
-                    "left": (-1, 0)}
+        expected = {
+            "bottom": (0, -1),
+            "right": (1, 0),
+            "step_top": (0, 1),
+            "step_side": (1, 0),
+            "top": (0, 1),
+            "left": (-1, 0),
+        }
         for part, normal in expected.items():
             chosen = sample.parts == part
             assert chosen.sum() > 0
@@ -191,7 +205,11 @@ def test_high_dimensional_ball_uses_the_radial_map() -> None:
 
 def test_membership_points() -> None:
     assert Disk((0, 0), 1).contains(np.array([(1, 0), (0.6, 0.8), (0.71, 0.71), (0.0, 0.0)])).tolist() == [
-        True, True, False, True]
+        True,
+        True,
+        False,
+        True,
+    ]
     e = Ellipse((0, 0), (2, 1), angle=math.pi / 2)  # long axis along y
     assert e.contains(np.array([(0, 1.9), (0.9, 0), (1.1, 0), (1.9, 0)])).tolist() == [True, True, False, False]
     assert Ball((0, 0, 0), 1).contains(np.array([(0, 0, 1), (0, 0, -1.001)])).tolist() == [True, False]

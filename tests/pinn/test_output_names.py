@@ -1,5 +1,6 @@
 """Named outputs: Problem.outputs as names, residuals and conditions by name, per-output errors in the
 history, the run file and the progress line, and the figure of a two-output inverse problem."""
+
 from __future__ import annotations
 
 import math
@@ -23,20 +24,33 @@ A, B, D, G = 1.0, 0.5, 0.75, 1.0  # x' = a x − b x y, y' = d x y − g y
 def predator_prey() -> Problem:
     """Lotka–Volterra on t ∈ [0, 4] with a and d unknown, observed at 40 times (reference: solve_ivp)."""
     t = np.linspace(0, 4, 401)
-    sol = solve_ivp(lambda _, z: [A * z[0] - B * z[0] * z[1], D * z[0] * z[1] - G * z[1]], (0, 4), [1.0, 0.5],
-                    t_eval=t, rtol=1e-12, atol=1e-12)
+    sol = solve_ivp(
+        lambda _, z: [A * z[0] - B * z[0] * z[1], D * z[0] * z[1] - G * z[1]],
+        (0, 4),
+        [1.0, 0.5],
+        t_eval=t,
+        rtol=1e-12,
+        atol=1e-12,
+    )
     values = sol.y.T
     observed = slice(None, None, 10)
     return Problem(
-        name="predator_prey", domain=Interval(0.0, 4.0, name="t"), outputs=("x", "y"),
+        name="predator_prey",
+        domain=Interval(0.0, 4.0, name="t"),
+        outputs=("x", "y"),
         pde={
             "prey": lambda f: f.d("t", out="x") - f.param("a") * f.u("x") + f.param("b") * f.u("x") * f.u("y"),
             "predator": lambda f: f.d("t", out="y") - f.param("d") * f.u("x") * f.u("y") + f.param("g") * f.u("y"),
         },
-        conditions=[PointData(t[observed, None], values[observed, 0], out="x", name="data_x"),
-                    PointData(t[observed, None], values[observed, 1], out="y", name="data_y")],
-        parameters={"b": B, "g": G}, unknowns={"a": 0.5, "d": 0.5},
-        reference_data=(t[:, None], values), n_interior=80, model={"width": 10, "depth": 2},
+        conditions=[
+            PointData(t[observed, None], values[observed, 0], out="x", name="data_x"),
+            PointData(t[observed, None], values[observed, 1], out="y", name="data_y"),
+        ],
+        parameters={"b": B, "g": G},
+        unknowns={"a": 0.5, "d": 0.5},
+        reference_data=(t[:, None], values),
+        n_interior=80,
+        model={"width": 10, "depth": 2},
     )
 
 
@@ -48,12 +62,16 @@ def test_output_names_defaults_and_validation() -> None:
     p = Problem(name="p", domain=domain, pde=lambda f: f.u(), outputs=["u", "v", "p"])
     assert p.outputs == 3 and p.output_names == ("u", "v", "p") and p.output_index("p") == 2
     assert p.with_options(n_interior=5).output_names == ("u", "v", "p")  # survives dataclasses.replace
-    bad = [({"outputs": ("u", "u")}, "distinct"), ({"outputs": ("u", "a,b")}, "without ','"),
-           ({"outputs": 0}, ">= 1"), ({"outputs": ()}, "number of outputs or a list"),
-           ({"outputs": 2, "output_names": ("a",)}, "1 output names"),
-           ({"outputs": ("u",), "derived": {"u": np.abs}}, "has the name of an output"),
-           ({"outputs": ("u",), "plot_fields": ("w",)}, "plot_fields"),
-           ({"outputs": ("u",), "derived": {"|u|": 3}}, "must be a function")]
+    bad = [
+        ({"outputs": ("u", "u")}, "distinct"),
+        ({"outputs": ("u", "a,b")}, "without ','"),
+        ({"outputs": 0}, ">= 1"),
+        ({"outputs": ()}, "number of outputs or a list"),
+        ({"outputs": 2, "output_names": ("a",)}, "1 output names"),
+        ({"outputs": ("u",), "derived": {"u": np.abs}}, "has the name of an output"),
+        ({"outputs": ("u",), "plot_fields": ("w",)}, "plot_fields"),
+        ({"outputs": ("u",), "derived": {"|u|": 3}}, "must be a function"),
+    ]
     for options, message in bad:
         with pytest.raises(ValueError, match=message):
             Problem(name="p", domain=domain, pde=lambda f: f.u(), **options)
@@ -61,9 +79,12 @@ def test_output_names_defaults_and_validation() -> None:
 
 def test_named_outputs_in_residuals_match_indices_on_both_jacobian_paths() -> None:
     problem = predator_prey()
-    indexed = problem.with_options(pde={
-        "prey": lambda f: f.d("t", out=0) - f.param("a") * f.u(0) + f.param("b") * f.u(0) * f.u(1),
-        "predator": lambda f: f.d("t", out=1) - f.param("d") * f.u(0) * f.u(1) + f.param("g") * f.u(1)})
+    indexed = problem.with_options(
+        pde={
+            "prey": lambda f: f.d("t", out=0) - f.param("a") * f.u(0) + f.param("b") * f.u(0) * f.u(1),
+            "predator": lambda f: f.d("t", out=1) - f.param("d") * f.u(0) * f.u(1) + f.param("g") * f.u(1),
+        }
+    )
     results = []
     for p in (problem, indexed):
         for path in ("channels", "generic"):

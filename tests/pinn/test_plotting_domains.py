@@ -1,6 +1,7 @@
 """Figures of non-rectangular and higher-dimensional domains: masked triangulations of unstructured
 nodes (holes blank), grids with the outside removed, mid-plane and chosen slices of 3-D runs (from the
 stored points or evaluated afresh), derived quantities, and the --plot-slice option."""
+
 from __future__ import annotations
 
 import math
@@ -28,11 +29,27 @@ def holed_square():
 
 def record(inputs: np.ndarray, prediction: np.ndarray, reference: np.ndarray | None, coords: str) -> RunRecord:
     n = 4
-    attrs = {"problem": "demo", "optimizer": "lm", "backend": "torch", "dtype": "float64", "seed": 0, "n_params": 1,
-             "n_residuals": 1, "status": "max_iter", "final_loss": 1.0, "final_rel_l2": 0.1, "pinnlma_version": "0",
-             "coordinates": coords}
-    history = {"iteration": np.arange(n), "time": np.arange(n) * 0.1, "loss": np.logspace(0, -3, n),
-               "rel_l2": np.logspace(0, -2, n), "damping": np.full(n, np.nan)}
+    attrs = {
+        "problem": "demo",
+        "optimizer": "lm",
+        "backend": "torch",
+        "dtype": "float64",
+        "seed": 0,
+        "n_params": 1,
+        "n_residuals": 1,
+        "status": "max_iter",
+        "final_loss": 1.0,
+        "final_rel_l2": 0.1,
+        "pinnlma_version": "0",
+        "coordinates": coords,
+    }
+    history = {
+        "iteration": np.arange(n),
+        "time": np.arange(n) * 0.1,
+        "loss": np.logspace(0, -3, n),
+        "rel_l2": np.logspace(0, -2, n),
+        "damping": np.full(n, np.nan),
+    }
     solution = {"inputs": inputs, "prediction": prediction}
     if reference is not None:
         solution["reference"] = reference
@@ -54,9 +71,13 @@ def test_unstructured_reference_nodes_are_triangulated_with_holes_blank(shared_d
     guess = triangulation(nodes, None).mask
     near_centre = np.min(np.linalg.norm(centroids[:, None] - np.array(CENTERS)[None], axis=2), axis=1) < 0.05
     assert guess[near_centre].all() and not guess[~in_hole].any()
-    problem = Problem(name="poisson2d_c", domain=domain, pde=lambda f: f.laplacian(),
-                      conditions=[Dirichlet(1.0, where="x_min,x_max,y_min,y_max"), Dirichlet(0.0, where="holes", name="holes")],
-                      reference_data=(nodes, u))
+    problem = Problem(
+        name="poisson2d_c",
+        domain=domain,
+        pde=lambda f: f.laplacian(),
+        conditions=[Dirichlet(1.0, where="x_min,x_max,y_min,y_max"), Dirichlet(0.0, where="holes", name="holes")],
+        reference_data=(nodes, u),
+    )
     out = plot_run(record(nodes, u * 0.99, u, "x,y"), tmp_path / "nodes.png", problem=problem)
     assert out.stat().st_size > 20_000
 
@@ -67,7 +88,7 @@ def test_grid_with_the_outside_removed_is_drawn_as_cells() -> None:
     inside = grid[domain.contains(grid)]
     layout = grid_layout(inside)
     assert layout is not None
-    xs, ys, i, j = layout
+    xs, ys, i, _ = layout
     assert len(xs) == len(ys) == 41 and len(i) == len(inside) < 41 * 41
     assert grid_layout(np.random.default_rng(0).random((300, 2))) is None  # scattered
 
@@ -100,9 +121,17 @@ def test_three_dimensional_runs_are_sliced_through_the_middle() -> None:
     # afresh from the model on a 121² grid, with the exact reference, inside a ball only
     ball = Disk((0.5, 0.5), 0.5)
     inside = lambda p: np.hypot(p[:, 0] - 0.5, p[:, 1] - 0.5) <= 0.5  # noqa: E731
-    view = make_view(x, u, u, ["x", "y", "z"], contains=inside, bounds=np.array([[0, 1]] * 3, float),
-                     predict=lambda p: p[:, :1] + p[:, 1:2], reference_fn=lambda p: p[:, 0] + p[:, 1],
-                     plot_slice="z=0.7")
+    view = make_view(
+        x,
+        u,
+        u,
+        ["x", "y", "z"],
+        contains=inside,
+        bounds=np.array([[0, 1]] * 3, float),
+        predict=lambda p: p[:, :1] + p[:, 1:2],
+        reference_fn=lambda p: p[:, 0] + p[:, 1],
+        plot_slice="z=0.7",
+    )
     assert view.note == " at z=0.7" and len(view.points) == int(inside(view.points).sum())
     assert len(view.points) == pytest.approx(121 * 121 * math.pi / 4, rel=0.02)
     np.testing.assert_allclose(view.prediction[:, 0], view.reference[:, 0])
@@ -112,9 +141,14 @@ def test_three_dimensional_runs_are_sliced_through_the_middle() -> None:
 def test_plot_slice_errors() -> None:
     rec, x = cube_record(5)
     u = rec.solution["reference"]
-    for spec, message in (("w=1", "unknown coordinate 'w'"), ("z", "NAME=VALUE"), ("z=a", "not a number"),
-                          ("x=0.1,y=0.2", "leave two free"), ("z=2", "outside the domain's range"),
-                          ("z=0.1,z=0.2", "given twice")):
+    for spec, message in (
+        ("w=1", "unknown coordinate 'w'"),
+        ("z", "NAME=VALUE"),
+        ("z=a", "not a number"),
+        ("x=0.1,y=0.2", "leave two free"),
+        ("z=2", "outside the domain's range"),
+        ("z=0.1,z=0.2", "given twice"),
+    ):
         with pytest.raises(ValueError, match=message):
             make_view(x, u, u, ["x", "y", "z"], plot_slice=spec)
     with pytest.raises(ValueError, match="nothing to slice"):
@@ -125,8 +159,13 @@ def test_plot_slice_errors() -> None:
 def test_derived_quantity_rows(tmp_path: Path) -> None:
     pts = Rectangle([(-1, 1), (0, 1)], names=("x", "t")).grid((21, 11))
     h = np.stack([np.cos(pts[:, 0]), np.sin(pts[:, 0])], axis=1) * np.exp(-pts[:, 1:])
-    problem = Problem(name="nls", domain=Rectangle([(-1, 1), (0, 1)], names=("x", "t")), pde=lambda f: f.u(),
-                      outputs=("u", "v"), derived={"|h|": lambda o: np.hypot(o["u"], o["v"])})
+    problem = Problem(
+        name="nls",
+        domain=Rectangle([(-1, 1), (0, 1)], names=("x", "t")),
+        pde=lambda f: f.u(),
+        outputs=("u", "v"),
+        derived={"|h|": lambda o: np.hypot(o["u"], o["v"])},
+    )
     rec = record(pts, h, h, "x,t")
     titles = [ax.get_title() for ax in run_figure(rec, problem=problem).axes]
     assert [t for t in titles if t.startswith("prediction")] == ["prediction u", "prediction v", "prediction |h|"]
@@ -138,7 +177,8 @@ def test_derived_quantity_rows(tmp_path: Path) -> None:
 
 def test_cli_plot_slice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "cube.py"
-    path.write_text(textwrap.dedent('''
+    path.write_text(
+        textwrap.dedent("""
         import math, torch
         from pinnlma.pinn import Box, Dirichlet, Problem
 
@@ -153,7 +193,8 @@ def test_cli_plot_slice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         problem = Problem(name="cube", domain=Box([(0, 1)] * 3), pde=residual, conditions=[Dirichlet(0.0)],
                           reference=exact, eval_grid=(9, 9, 9), n_interior=60, n_boundary=60,
                           model={"width": 6, "depth": 1}, run={"iters": 2})
-    '''))
+    """)
+    )
     fig = tmp_path / "cube.png"
     assert main(["run", str(path), "--plot", str(fig), "--plot-slice", "y=0.25", "--quiet"]) == 0
     assert fig.stat().st_size > 20_000
@@ -162,6 +203,21 @@ def test_cli_plot_slice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["run", str(path), "--plot-slice", "z=1", "--quiet"]) == 2
     assert "give --plot" in capsys.readouterr().err
     annulus = Path(__file__).resolve().parent / "annulus_problem.py"
-    assert main(["run", str(annulus), "--quick", "--iters", "1", "--plot", str(tmp_path / "a.png"),
-                 "--plot-slice", "x=0", "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                str(annulus),
+                "--quick",
+                "--iters",
+                "1",
+                "--plot",
+                str(tmp_path / "a.png"),
+                "--plot-slice",
+                "x=0",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "3 or more coordinates" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Sampling of non-box shapes: exactly n points, uniform, reproducible from the seed, resumable from the
 sampler state, boundary selection by names and predicates, and the error for hopeless acceptance."""
+
 from __future__ import annotations
 
 import math

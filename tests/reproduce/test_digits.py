@@ -1,5 +1,6 @@
 """`pinnlma reproduce digits` in its test size: every optimizer trains, the files and the README are
 written from the stored results, and the exact CNN Jacobian rows equal vmap(jacrev)."""
+
 from __future__ import annotations
 
 import h5py
@@ -15,8 +16,9 @@ def test_reproduce_digits_tiny_writes_results_and_report(tmp_path, capsys) -> No
     out = tmp_path / "digits"
     assert main(["reproduce", "digits", "--tiny", "--out", str(out)]) == 0
     training, jacobian = read_summary(out / "training.h5"), read_summary(out / "jacobian.h5")
-    assert set(training["optimizers"]) == {"lm", "lm_nielsen", "lm_growth", "tlm", "adam"}  # tlm is installed by setup-full
-    for name, o in training["optimizers"].items():
+    # tlm is installed by setup-full
+    assert set(training["optimizers"]) == {"lm", "lm_nielsen", "lm_growth", "tlm", "adam"}
+    for o in training["optimizers"].values():
         assert 0.0 <= o["final_accuracy"]["median"] <= 1.0
         assert o["optimizer_s"]["median"] > 0
     # LM learns in two epochs what Adam (three epochs at its learning rate) does not: far above chance (10 %)

@@ -19,6 +19,7 @@ Public names:
 
 The math of each shape is in its module; docs/geometry.md has a worked example.
 """
+
 from ..sampling import Sampler, SamplingError
 from .ball import Ball, Disk, Hypersphere
 from .base import BoundarySample, Domain, Where
@@ -32,7 +33,26 @@ from .polygon import Polygon, Triangle
 from .spacetime import SpaceTime
 
 __all__ = [
-    "Ball", "BoundarySample", "Box", "Cylinder", "Difference", "Disk", "Domain", "Ellipse", "Hypercube",
-    "Hypersphere", "Intersection", "Interval", "Patch", "Polygon", "Rectangle", "Sampler", "SamplingError",
-    "SpaceTime", "Triangle", "Union", "Where", "periodic_pairs",
+    "Ball",
+    "BoundarySample",
+    "Box",
+    "Cylinder",
+    "Difference",
+    "Disk",
+    "Domain",
+    "Ellipse",
+    "Hypercube",
+    "Hypersphere",
+    "Intersection",
+    "Interval",
+    "Patch",
+    "Polygon",
+    "Rectangle",
+    "Sampler",
+    "SamplingError",
+    "SpaceTime",
+    "Triangle",
+    "Union",
+    "Where",
+    "periodic_pairs",
 ]

@@ -12,6 +12,7 @@ Interior points come by rejection from the bounding cube (acceptance |B|/(2r)^d:
 5-D) up to 6-D, and from the exact map x = c + r·u_{d+1}^{1/d}·n beyond, where rejection would waste
 more than 92 % of the candidates.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,12 +66,15 @@ class Ball(Domain):
     (default "boundary"). See the module docstring for the sampling.
     """
 
-    def __init__(self, center: Sequence[float], radius: float, names: Sequence[str] | None = None,
-                 boundary: str = "boundary") -> None:
+    def __init__(
+        self, center: Sequence[float], radius: float, names: Sequence[str] | None = None, boundary: str = "boundary"
+    ) -> None:
         c = check_point(center, f"{type(self).__name__} center")
         if c.size < 2:
-            raise ValueError(f"{type(self).__name__} needs a center with at least 2 coordinates (for 1-D use "
-                             f"Interval), got {center!r}")
+            raise ValueError(
+                f"{type(self).__name__} needs a center with at least 2 coordinates (for 1-D use "
+                f"Interval), got {center!r}"
+            )
         self.center = c
         self.center.setflags(write=False)
         self.radius = check_length(radius, f"{type(self).__name__} radius")
@@ -86,10 +90,12 @@ class Ball(Domain):
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Coordinate names, in column order (see Domain.names)."""
         return self._names
 
     @property
     def bounds(self) -> np.ndarray:
+        """The bounding box c ± r, (dim, 2)."""
         return self._bounds
 
     @property
@@ -108,19 +114,23 @@ class Ball(Domain):
         return Patch(self._boundary, place, sphere_unit_dim(d), area, r * area, c - r, c + r)
 
     def boundary_patches(self) -> tuple[Patch, ...]:
+        """One patch: the sphere |x − c| = r, named ``boundary``, outward normals (x − c)/r."""
         return self._patches
 
     def unit_map(self) -> tuple[int, Callable[[np.ndarray], np.ndarray]] | None:
+        """None up to the dimension where rejection from the bounding box is cheap; beyond it the exact map
+        of [0, 1)^(d+1) onto the ball (d columns for the direction, one for the radius r·u^(1/d))."""
         if self.dim <= _REJECTION_MAX_DIM:
             return None
         d, c, r = self.dim, self.center, self.radius
 
         def radial(u: np.ndarray) -> np.ndarray:
-            return c + r * u[:, d:d + 1] ** (1.0 / d) * sphere_directions(u[:, :d], d)
+            return c + r * u[:, d : d + 1] ** (1.0 / d) * sphere_directions(u[:, :d], d)
 
         return d + 1, radial
 
     def contains(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+        """Membership test of the closed ball |x − c| ≤ r(1 + tol) (see Domain.contains)."""
         points = self._check_points(points)
         q = points - self.center
         reach = self.radius * (1.0 + tol)
@@ -134,7 +144,8 @@ Hypersphere = Ball
 class Disk(Ball):
     """The disk |x − c| ≤ r in the plane; its circle is the part ``boundary`` (default "boundary")."""
 
-    def __init__(self, center: Sequence[float], radius: float, names: Sequence[str] = ("x", "y"),
-                 boundary: str = "boundary") -> None:
+    def __init__(
+        self, center: Sequence[float], radius: float, names: Sequence[str] = ("x", "y"), boundary: str = "boundary"
+    ) -> None:
         check_point(center, "Disk center", 2)
         super().__init__(center, radius, names=names, boundary=boundary)

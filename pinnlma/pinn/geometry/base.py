@@ -14,20 +14,20 @@ Boundary parts are selected with ``where``: None (all), a part name, a comma-sep
 sequence of names (a name selects every patch that carries it as name or tag), or a predicate
 ``where(points) -> bool mask`` on candidate points of the whole boundary.
 """
+
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 
 from ..sampling import Sampler, SamplingError, check_count, draw_accepted, split_counts
 from .patches import Patch, Predicate
 
-Where = Union[str, Sequence[str], Callable[[np.ndarray], np.ndarray], None]
+Where = str | Sequence[str] | Callable[[np.ndarray], np.ndarray] | None
 """Which boundary parts: None (all), a name, "a,b", ["a", "b"], or a predicate on points (n, dim)."""
 
 __all__ = ["BoundarySample", "Domain", "Where", "register_combination"]
@@ -188,8 +188,9 @@ class Domain(ABC):
         def make(u: np.ndarray) -> tuple[np.ndarray]:
             return (np.clip(lo + span * u, lo, hi),)
 
-        (points,) = draw_accepted(sampler, n, self.dim, make, lambda x: self.contains(x, tol=0.0),
-                                  self.acceptance, describe(self))
+        (points,) = draw_accepted(
+            sampler, n, self.dim, make, lambda x: self.contains(x, tol=0.0), self.acceptance, describe(self)
+        )
         return points
 
     def faces(self) -> list[str]:
@@ -215,8 +216,10 @@ class Domain(ABC):
         elif isinstance(where, Sequence) and where and all(isinstance(w, str) for w in where):
             asked = [w.strip() for w in where]
         else:
-            raise ValueError(f"where must be a part name, a comma-separated list or a list of names, or a predicate "
-                             f"on points, got {where!r}")
+            raise ValueError(
+                f"where must be a part name, a comma-separated list or a list of names, or a predicate "
+                f"on points, got {where!r}"
+            )
         faces = self.faces()
         if not asked or any(not w for w in asked):
             raise ValueError(f"empty face name in where={where!r}; valid faces are {', '.join(faces)}")
@@ -231,7 +234,9 @@ class Domain(ABC):
         try:
             counts = split_counts(n, measures)
         except SamplingError:
-            raise SamplingError(f"where={where!r} selects no part of the boundary of {describe(self)} (measure 0)") from None
+            raise SamplingError(
+                f"where={where!r} selects no part of the boundary of {describe(self)} (measure 0)"
+            ) from None
         return [(p, int(c), predicate) for p, c in zip(patches, counts, strict=True)]
 
     def face_counts(self, n: int, where: Where = None) -> dict[str, int]:
@@ -291,16 +296,16 @@ class Domain(ABC):
         return np.stack([m.ravel() for m in mesh], axis=1)
 
     def _check_shape(self, shape: int | Sequence[int]) -> tuple[int, ...]:
-        if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-            shape = (int(shape),)
-        shape = tuple(shape)
-        if len(shape) != self.dim:
-            raise ValueError(f"grid shape {shape} has {len(shape)} entries; this domain has {self.dim} "
-                             f"coordinates ({', '.join(self.names)})")
-        for m in shape:
+        dims: tuple[int | np.integer, ...] = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        if len(dims) != self.dim:
+            raise ValueError(
+                f"grid shape {dims} has {len(dims)} entries; this domain has {self.dim} "
+                f"coordinates ({', '.join(self.names)})"
+            )
+        for m in dims:
             if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2:
-                raise ValueError(f"grid shape entries must be integers >= 2 (both end points), got {shape}")
-        return tuple(int(m) for m in shape)
+                raise ValueError(f"grid shape entries must be integers >= 2 (both end points), got {dims}")
+        return tuple(int(m) for m in dims)
 
     def _check_points(self, points: np.ndarray) -> np.ndarray:
         points = np.asarray(points, dtype=np.float64)

@@ -7,6 +7,7 @@ keep every property of the sampler (a Latin hypercube stays one). Its faces are 
 by coordinate; a face has measure |F_k| = ∏_{j≠k} (hi_j − lo_j) (a point counts 1 in 1-D) and is
 sampled in its own dim − 1 coordinates.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -31,8 +32,12 @@ class Box(Domain):
     by face in face order.
     """
 
-    def __init__(self, bounds: Sequence[Sequence[float]], names: Sequence[str] | None = None,
-                 boundary: str | None = None) -> None:
+    def __init__(
+        self,
+        bounds: Sequence[Sequence[float]] | np.ndarray,
+        names: Sequence[str] | None = None,
+        boundary: str | None = None,
+    ) -> None:
         arr = np.array(bounds, dtype=np.float64)
         if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 1:
             raise ValueError(f"bounds must be a non-empty sequence of (lo, hi) pairs, got {bounds!r}")
@@ -53,18 +58,22 @@ class Box(Domain):
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Coordinate names, in column order (see Domain.names)."""
         return self._names
 
     @property
     def bounds(self) -> np.ndarray:
+        """The (lo, hi) pair of every coordinate, (dim, 2), read-only."""
         return self._bounds
 
     @property
     def lo(self) -> np.ndarray:
+        """Lower bound of every coordinate."""
         return self._bounds[:, 0]
 
     @property
     def hi(self) -> np.ndarray:
+        """Upper bound of every coordinate."""
         return self._bounds[:, 1]
 
     @property
@@ -83,6 +92,7 @@ class Box(Domain):
         return np.clip(self.lo + self.span * u, self.lo, self.hi)
 
     def unit_map(self) -> tuple[int, Callable[[np.ndarray], np.ndarray]]:
+        """(dim, :meth:`from_unit`): the box is the affine image of the unit cube."""
         return self.dim, self.from_unit
 
     def _face_names(self) -> list[str]:
@@ -123,9 +133,12 @@ class Box(Domain):
         return Patch(face, place, self.dim - 1, measure, sign * value * measure, face_lo, face_hi, tags)
 
     def boundary_patches(self) -> tuple[Patch, ...]:
+        """The faces ``<name>_min`` and ``<name>_max`` of each coordinate in turn, with outward normals ∓e_k."""
         return self._patches
 
     def contains(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+        """Membership test of the closed box: every coordinate within [lo − tol·span, hi + tol·span] (see
+        Domain.contains)."""
         points = self._check_points(points)
         slack = tol * self.span
         return np.all((points >= self.lo - slack) & (points <= self.hi + slack), axis=1)
@@ -147,18 +160,26 @@ class Interval(Box):
 
     @property
     def a(self) -> float:
+        """The left end point."""
         return float(self.bounds[0, 0])
 
     @property
     def b(self) -> float:
+        """The right end point."""
         return float(self.bounds[0, 1])
 
 
 class Hypercube(Box):
     """The cube [lo, hi]^dim (PINNacle's PNd domain is ``Hypercube(5)``), faces as for :class:`Box`."""
 
-    def __init__(self, dim: int, lo: float = 0.0, hi: float = 1.0, names: Sequence[str] | None = None,
-                 boundary: str | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        lo: float = 0.0,
+        hi: float = 1.0,
+        names: Sequence[str] | None = None,
+        boundary: str | None = None,
+    ) -> None:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
             raise ValueError(f"Hypercube dim must be a positive integer, got {dim!r}")
         super().__init__([(lo, hi)] * int(dim), names=names, boundary=boundary)

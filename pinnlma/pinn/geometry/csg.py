@@ -24,6 +24,7 @@ are split by largest remainder, and each patch is sampled by rejection of its ow
 which leaves the survivors uniform. The measure of the region comes from the divergence theorem,
 |Ω| = (1/d) Σ_patches ∫ x·n dS, exact when no patch is cut (e.g. a square minus four disks inside it).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,11 +48,15 @@ class _Combination(Domain):
 
         for operand in (a, b):
             if not isinstance(operand, Domain) or isinstance(operand, SpaceTime):
-                raise TypeError(f"{type(self).__name__} combines spatial domains (Box, Disk, Polygon, ...), got "
-                                f"{type(operand).__name__}; build the shape first, then SpaceTime(shape, ...)")
+                raise TypeError(
+                    f"{type(self).__name__} combines spatial domains (Box, Disk, Polygon, ...), got "
+                    f"{type(operand).__name__}; build the shape first, then SpaceTime(shape, ...)"
+                )
         if a.names != b.names:
-            raise ValueError(f"{type(self).__name__} of shapes with different coordinates: {a.names} and {b.names}; "
-                             "give both the same names=")
+            raise ValueError(
+                f"{type(self).__name__} of shapes with different coordinates: {a.names} and {b.names}; "
+                "give both the same names="
+            )
         self.left, self.right = a, b
         self._bounds = self._combined_bounds()
         self._bounds.setflags(write=False)
@@ -74,8 +79,10 @@ class _Combination(Domain):
         for fine in (False, True):
             if any(p.surviving(fine=fine)[0] > 0 for p in self._patches):
                 return
-        raise ValueError(f"{type(self).__name__} {describe(self)} is empty (no part of either boundary survives): "
-                         "check the positions and sizes of the shapes")
+        raise ValueError(
+            f"{type(self).__name__} {describe(self)} is empty (no part of either boundary survives): "
+            "check the positions and sizes of the shapes"
+        )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -92,8 +99,10 @@ class _Combination(Domain):
             value = self.divergence_measure()
             scale = float(np.prod(self._bounds[:, 1] - self._bounds[:, 0]))
             if not value > 1e-12 * scale:
-                raise SamplingError(f"{describe(self)} has measure {value:.3g}: it is empty or thinner than the boundary "
-                                    "quadrature resolves")
+                raise SamplingError(
+                    f"{describe(self)} has measure {value:.3g}: it is empty or thinner than the boundary "
+                    "quadrature resolves"
+                )
             self._measure = value
         return self._measure
 
@@ -119,6 +128,7 @@ class Union(_Combination):
         return out
 
     def contains(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+        """Membership test of A ∪ B: in A or in B (see Domain.contains)."""
         points = self._check_points(points)
         return self.left.contains(points, tol) | self.right.contains(points, tol)
 
@@ -133,8 +143,10 @@ class Intersection(_Combination):
         a, b = self.left.bounds, self.right.bounds
         box = np.stack([np.maximum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1])], axis=1)
         if np.any(box[:, 0] >= box[:, 1]):
-            raise ValueError(f"Intersection {describe(self.left)} & {describe(self.right)} is empty: their bounding boxes "
-                             "do not overlap")
+            raise ValueError(
+                f"Intersection {describe(self.left)} & {describe(self.right)} is empty: their bounding boxes "
+                "do not overlap"
+            )
         return box
 
     def _build(self, step: float) -> list[Patch | None]:
@@ -146,6 +158,7 @@ class Intersection(_Combination):
         return out
 
     def contains(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+        """Membership test of A ∩ B: in A and in B (see Domain.contains)."""
         points = self._check_points(points)
         return self.left.contains(points, tol) & self.right.contains(points, tol)
 
@@ -169,9 +182,9 @@ class Difference(_Combination):
         return out
 
     def contains(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+        """Membership test of A − B: in A and not in the interior of B (see Domain.contains)."""
         points = self._check_points(points)
         return self.left.contains(points, tol) & ~self.right.contains(points, -tol)
-
 
 
 register_combination("|", Union)

@@ -9,6 +9,7 @@ coordinates (i, j):
 Side points: θ = 2πu₁, x_k = c_k − h/2 + h·u₂ (uniform in area); cap points: ρ = r√u₁, θ = 2πu₂
 (uniform in area).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,15 @@ class Cylinder(Domain):
     coordinate ``axis`` (a name, default the third). Parts: "side", "<axis>_min", "<axis>_max";
     ``boundary``, if given, is an extra name all three answer to."""
 
-    def __init__(self, center: Sequence[float], radius: float, height: float, axis: str = "z",
-                 names: Sequence[str] = ("x", "y", "z"), boundary: str | None = None) -> None:
+    def __init__(
+        self,
+        center: Sequence[float],
+        radius: float,
+        height: float,
+        axis: str = "z",
+        names: Sequence[str] = ("x", "y", "z"),
+        boundary: str | None = None,
+    ) -> None:
         self.center = check_point(center, "Cylinder center", 3)
         self.radius = check_length(radius, "Cylinder radius")
         self.height = check_length(height, "Cylinder height")
@@ -46,15 +54,19 @@ class Cylinder(Domain):
         self._patches = (self._side(), self._cap(False), self._cap(True))
 
     def __repr__(self) -> str:
-        return (f"Cylinder(center={self.center.tolist()}, radius={self.radius:g}, height={self.height:g}, "
-                f"axis={self.axis!r})")
+        return (
+            f"Cylinder(center={self.center.tolist()}, radius={self.radius:g}, height={self.height:g}, "
+            f"axis={self.axis!r})"
+        )
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Coordinate names, in column order (see Domain.names)."""
         return self._names
 
     @property
     def bounds(self) -> np.ndarray:
+        """The bounding box: center ± radius across the axis, center ± height/2 along it."""
         return self._bounds
 
     @property
@@ -101,9 +113,12 @@ class Cylinder(Domain):
         return Patch(name, place, 2, area, sign * level * area, lo, hi, self._tags())
 
     def boundary_patches(self) -> tuple[Patch, ...]:
+        """The side, then the caps ``<axis>_min`` and ``<axis>_max``."""
         return self._patches
 
     def contains(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+        """Membership test of the closed cylinder: within the radius of its axis line and within half the height of
+        the center along it (see Domain.contains)."""
         points = self._check_points(points)
         i, j = self._ij
         dx, dy = points[:, i] - self.center[i], points[:, j] - self.center[j]

@@ -13,6 +13,7 @@ s(θ) = ∫₀^θ √(a² sin² t + b² cos² t) dt equals u·P, by linear inter
 within one cell (< 0.1 % even for a:b = 10) while every point lies exactly on the ellipse with its exact
 normal.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,14 @@ class Ellipse(Domain):
     """The closed ellipse with ``center``, ``semi_axes`` (a, b) along its own axes, rotated by ``angle``
     radians; its boundary is the part ``boundary`` (default "boundary")."""
 
-    def __init__(self, center: Sequence[float], semi_axes: Sequence[float], angle: float = 0.0,
-                 names: Sequence[str] = ("x", "y"), boundary: str = "boundary") -> None:
+    def __init__(
+        self,
+        center: Sequence[float],
+        semi_axes: Sequence[float],
+        angle: float = 0.0,
+        names: Sequence[str] = ("x", "y"),
+        boundary: str = "boundary",
+    ) -> None:
         self.center = check_point(center, "Ellipse center", 2)
         axes = check_point(semi_axes, "Ellipse semi_axes", 2)
         self.a = check_length(axes[0], "Ellipse semi-axis a")
@@ -53,15 +60,16 @@ class Ellipse(Domain):
         self._patches = (self._patch(),)
 
     def __repr__(self) -> str:
-        return (f"Ellipse(center={self.center.tolist()}, semi_axes=({self.a:g}, {self.b:g}), "
-                f"angle={self.angle:g})")
+        return f"Ellipse(center={self.center.tolist()}, semi_axes=({self.a:g}, {self.b:g}), angle={self.angle:g})"
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Coordinate names, in column order (see Domain.names)."""
         return self._names
 
     @property
     def bounds(self) -> np.ndarray:
+        """The tight bounding box of the rotated ellipse, (2, 2)."""
         return self._bounds
 
     @property
@@ -102,9 +110,12 @@ class Ellipse(Domain):
         return Patch(self._boundary, place, 1, perimeter, 2.0 * self.measure, self._bounds[:, 0], self._bounds[:, 1])
 
     def boundary_patches(self) -> tuple[Patch, ...]:
+        """One patch: the outline, named ``boundary``, sampled uniformly in arc length."""
         return self._patches
 
     def contains(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+        """Membership test of the closed ellipse (q₁/a)² + (q₂/b)² ≤ (1 + tol)², q in its own axes (see
+        Domain.contains)."""
         points = self._check_points(points)
         q = (points - self.center) @ self._rotation  # coordinates along the ellipse's own axes
         level = (q[:, 0] / self.a) ** 2 + (q[:, 1] / self.b) ** 2

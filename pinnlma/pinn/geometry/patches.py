@@ -14,6 +14,7 @@ flips the normal where a difference turns a piece inside out (the surviving part
 normals pointing into B). The measure and the flux moment ∫ x·n dS of a cut patch are integrals of
 the filter's verdict over the cube (:meth:`Patch.surviving`; exact when nothing is cut).
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,11 +29,22 @@ from ..sampling import Sampler, draw_accepted
 
 
 class Region(Protocol):
-    """What a patch filter needs of a domain: which points it contains."""
+    """What a patch filter needs of a domain: its dimension, its bounding box, which points it contains."""
+
+    @property
+    def dim(self) -> int:
+        """Number of coordinates."""
+        ...
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """(dim, 2) float64: row k is [lo_k, hi_k] of a bounding box."""
+        ...
 
     def contains(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
         """Boolean (n,): which points lie in the closed region."""
         ...
+
 
 Place = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 Predicate = Callable[[np.ndarray], np.ndarray]
@@ -72,6 +84,7 @@ class Filter:
     inside: bool
 
     def passes(self, points: np.ndarray, leaf_normals: np.ndarray) -> np.ndarray:
+        """Boolean (n,): which points (with their leaf normals) the filter keeps."""
         d = self.region.dim
         probe = points[:, :d] + self.offset * leaf_normals[:, :d]
         return self.region.contains(probe, tol=0.0) == self.inside
@@ -89,10 +102,21 @@ class Patch:
     - ``sign``: +1 or −1, the outward normal relative to the leaf normal; ``filters``: see :class:`Filter`.
     """
 
-    def __init__(self, name: str, place: Place, unit_dim: int, measure: float, moment: float,
-                 lo: np.ndarray, hi: np.ndarray, tags: frozenset[str] | set[str] = frozenset(),
-                 sign: float = 1.0, filters: tuple[Filter, ...] = (), base: Patch | None = None,
-                 time_span: float = 1.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        place: Place,
+        unit_dim: int,
+        measure: float,
+        moment: float,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        tags: frozenset[str] | set[str] = frozenset(),
+        sign: float = 1.0,
+        filters: tuple[Filter, ...] = (),
+        base: Patch | None = None,
+        time_span: float = 1.0,
+    ) -> None:
         self.name = name
         self.tags = frozenset(tags) | {name}
         self.place, self.unit_dim = place, int(unit_dim)
@@ -107,9 +131,20 @@ class Patch:
         return f"Patch({self.name!r}, measure={self.measure:.6g}, sign={self.sign:+g}{cut})"
 
     def _copy(self, **changes: object) -> Patch:
-        fields = dict(name=self.name, place=self.place, unit_dim=self.unit_dim, measure=self.measure,
-                      moment=self.moment, lo=self.lo, hi=self.hi, tags=self.tags, sign=self.sign,
-                      filters=self.filters, base=self._base, time_span=self._time_span)
+        fields = dict(
+            name=self.name,
+            place=self.place,
+            unit_dim=self.unit_dim,
+            measure=self.measure,
+            moment=self.moment,
+            lo=self.lo,
+            hi=self.hi,
+            tags=self.tags,
+            sign=self.sign,
+            filters=self.filters,
+            base=self._base,
+            time_span=self._time_span,
+        )
         fields.update(changes)
         return Patch(**fields)  # type: ignore[arg-type]
 
@@ -142,12 +177,23 @@ class Patch:
 
         def place_st(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             p, n = place(u[:, :k])
-            t = np.clip(t0 + span * u[:, k:k + 1], t0, t1)
+            t = np.clip(t0 + span * u[:, k : k + 1], t0, t1)
             return np.concatenate([p, t], axis=1), np.concatenate([n, np.zeros((len(n), 1))], axis=1)
 
-        return Patch(self.name, place_st, k + 1, self.measure * span, self.moment * span,
-                     np.append(self.lo, t0), np.append(self.hi, t1), self.tags, self.sign, self.filters,
-                     base=self, time_span=span)
+        return Patch(
+            self.name,
+            place_st,
+            k + 1,
+            self.measure * span,
+            self.moment * span,
+            np.append(self.lo, t0),
+            np.append(self.hi, t1),
+            self.tags,
+            self.sign,
+            self.filters,
+            base=self,
+            time_span=span,
+        )
 
     # -- sampling ----------------------------------------------------------------------------------
     def keep(self, points: np.ndarray, leaf_normals: np.ndarray) -> np.ndarray:
@@ -257,8 +303,9 @@ class Patch:
         flux = float(np.sum(weights * np.einsum("ij,ij->i", points, leaf))) / n_lines
         return self.measure * length, self.sign * self.measure * flux
 
-    def sample(self, n: int, sampler: Sampler, predicate: Predicate | None = None,
-               what: str = "a boundary piece") -> tuple[np.ndarray, np.ndarray]:
+    def sample(
+        self, n: int, sampler: Sampler, predicate: Predicate | None = None, what: str = "a boundary piece"
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``n`` points uniform on the surviving part and their outward unit normals, (n, dim) each.
         An uncut piece takes exactly n unit points from the sampler; a cut one rejects (see
         :func:`~pinnlma.pinn.sampling.draw_accepted`)."""
@@ -267,15 +314,17 @@ class Patch:
             return points, self.sign * leaf
         measure, _ = self.surviving(predicate)
         keep = self.keep if predicate is None else (lambda p, nl: self.keep(p, nl) & _predicate_mask(predicate, p))
-        points, leaf = draw_accepted(sampler, n, self.unit_dim, self.place, keep, measure / self.measure,
-                                     f"{what}, part {self.name!r}")
+        points, leaf = draw_accepted(
+            sampler, n, self.unit_dim, self.place, keep, measure / self.measure, f"{what}, part {self.name!r}"
+        )
         return points, self.sign * leaf
 
 
 def _predicate_mask(predicate: Predicate, points: np.ndarray) -> np.ndarray:
     mask = np.asarray(predicate(points))
     if mask.shape != (len(points),) or mask.dtype != bool:
-        raise ValueError(f"a where= predicate must return a boolean array of shape ({len(points)},) for points "
-                         f"of shape {points.shape}, got {mask.dtype} {mask.shape}")
+        raise ValueError(
+            f"a where= predicate must return a boolean array of shape ({len(points)},) for points "
+            f"of shape {points.shape}, got {mask.dtype} {mask.shape}"
+        )
     return mask
-

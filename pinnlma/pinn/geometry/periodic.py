@@ -1,4 +1,5 @@
 """Matched points on opposite faces of a box, for periodic conditions: :func:`periodic_pairs`."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,10 @@ def periodic_pairs(domain: Domain, name: str, n: int, sampler: Sampler) -> tuple
     """
     box = domain if isinstance(domain, Box) else (domain.box if isinstance(domain, SpaceTime) else None)
     if box is None:
-        raise ValueError(f"periodic_pairs needs a Box, Interval or SpaceTime over one, got {type(domain).__name__}"
-                         + (f" over {type(domain.space).__name__}" if isinstance(domain, SpaceTime) else ""))
+        raise ValueError(
+            f"periodic_pairs needs a Box, Interval or SpaceTime over one, got {type(domain).__name__}"
+            + (f" over {type(domain.space).__name__}" if isinstance(domain, SpaceTime) else "")
+        )
     k = box.index(name)
     n = check_count(n)
     other = [j for j in range(box.dim) if j != k]

@@ -10,6 +10,7 @@ the constructor refuses fewer than 3 vertices, repeated vertices, self-intersect
 outlines (every pair of non-adjacent edges is tested; this also catches edges folding back on each
 other) and collinear vertex sets (zero area).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -36,8 +37,12 @@ class Polygon(Domain):
     being v_i → v_{i+1}, so edges can be selected separately (e.g. ["inlet", "wall", "outlet", "wall"]).
     """
 
-    def __init__(self, vertices: Sequence[Sequence[float]], names: Sequence[str] = ("x", "y"),
-                 boundary: str | Sequence[str] = "boundary") -> None:
+    def __init__(
+        self,
+        vertices: Sequence[Sequence[float]],
+        names: Sequence[str] = ("x", "y"),
+        boundary: str | Sequence[str] = "boundary",
+    ) -> None:
         v = np.array(vertices, dtype=np.float64)
         kind = type(self).__name__
         if v.ndim != 2 or v.shape[1] != 2:
@@ -56,8 +61,9 @@ class Polygon(Domain):
         scale = float(np.max(v.max(axis=0) - v.min(axis=0)))
         if np.any(lengths <= 1e-14 * scale):
             i = int(np.argmin(lengths))
-            raise ValueError(f"{kind} has a repeated vertex: vertices {i} and {(i + 1) % len(v)} coincide at "
-                             f"{v[i].tolist()}")
+            raise ValueError(
+                f"{kind} has a repeated vertex: vertices {i} and {(i + 1) % len(v)} coincide at {v[i].tolist()}"
+            )
         self._check_crossings(v, edges, scale)
         signed = 0.5 * float(np.sum(_cross(v, np.roll(v, -1, axis=0))))
         if abs(signed) <= 1e-12 * scale * scale:
@@ -72,8 +78,9 @@ class Polygon(Domain):
         else:
             labels = [check_part_name(b) for b in boundary]
             if len(labels) != len(v):
-                raise ValueError(f"{kind} boundary names: {len(labels)} names for {len(v)} edges (give one name "
-                                 "or one per edge)")
+                raise ValueError(
+                    f"{kind} boundary names: {len(labels)} names for {len(v)} edges (give one name or one per edge)"
+                )
         self.edge_names = tuple(labels)
         self._patches = tuple(self._edge_patch(i) for i in range(len(v)))
 
@@ -106,21 +113,29 @@ class Polygon(Domain):
         o1, o2 = orient(p, r, q), orient(p, r, q + s)
         o3, o4 = orient(q, s, p), orient(q, s, p + r)
         proper = (o1 * o2 < 0) & (o3 * o4 < 0)
-        touch = ((o1 == 0) & on_segment(p, b[i], q)) | ((o2 == 0) & on_segment(p, b[i], b[j])) \
-            | ((o3 == 0) & on_segment(q, b[j], p)) | ((o4 == 0) & on_segment(q, b[j], b[i]))
+        touch = (
+            ((o1 == 0) & on_segment(p, b[i], q))
+            | ((o2 == 0) & on_segment(p, b[i], b[j]))
+            | ((o3 == 0) & on_segment(q, b[j], p))
+            | ((o4 == 0) & on_segment(q, b[j], b[i]))
+        )
         bad = np.flatnonzero(proper | touch)
         if bad.size:
             k = bad[0]
-            raise ValueError(f"Polygon outline intersects itself: edge {i[k]} ({a[i[k]].tolist()} → "
-                             f"{b[i[k]].tolist()}) meets edge {j[k]} ({a[j[k]].tolist()} → {b[j[k]].tolist()}); "
-                             "give the vertices in order around a simple outline")
+            raise ValueError(
+                f"Polygon outline intersects itself: edge {i[k]} ({a[i[k]].tolist()} → "
+                f"{b[i[k]].tolist()}) meets edge {j[k]} ({a[j[k]].tolist()} → {b[j[k]].tolist()}); "
+                "give the vertices in order around a simple outline"
+            )
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Coordinate names, in column order (see Domain.names)."""
         return self._names
 
     @property
     def bounds(self) -> np.ndarray:
+        """The bounding box of the vertices, (2, 2)."""
         return self._bounds
 
     @property
@@ -137,17 +152,27 @@ class Polygon(Domain):
             return points, np.broadcast_to(normal, points.shape).copy()
 
         end = start + edge
-        return Patch(self.edge_names[i], place, 1, length, float(start @ normal) * length,
-                     np.minimum(start, end), np.maximum(start, end))
+        return Patch(
+            self.edge_names[i],
+            place,
+            1,
+            length,
+            float(start @ normal) * length,
+            np.minimum(start, end),
+            np.maximum(start, end),
+        )
 
     def boundary_patches(self) -> tuple[Patch, ...]:
+        """One patch per edge v_i → v_{i+1}, named as in ``boundary``, with outward normals."""
         return self._patches
 
     def contains(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+        """Membership test of the closed polygon by ray crossings, widened (tol > 0) or narrowed (tol < 0) by
+        |tol|·size at the edges (see Domain.contains)."""
         points = self._check_points(points)
         out = np.empty(len(points), dtype=bool)
         for start in range(0, len(points), _CHUNK):
-            out[start:start + _CHUNK] = self._contains(points[start:start + _CHUNK], tol)
+            out[start : start + _CHUNK] = self._contains(points[start : start + _CHUNK], tol)
         return out
 
     def _contains(self, pts: np.ndarray, tol: float) -> np.ndarray:
@@ -172,6 +197,12 @@ class Polygon(Domain):
 class Triangle(Polygon):
     """The triangle with vertices ``a``, ``b``, ``c`` (either orientation); edges a→b, b→c, c→a."""
 
-    def __init__(self, a: Sequence[float], b: Sequence[float], c: Sequence[float], names: Sequence[str] = ("x", "y"),
-                 boundary: str | Sequence[str] = "boundary") -> None:
+    def __init__(
+        self,
+        a: Sequence[float],
+        b: Sequence[float],
+        c: Sequence[float],
+        names: Sequence[str] = ("x", "y"),
+        boundary: str | Sequence[str] = "boundary",
+    ) -> None:
         super().__init__([a, b, c], names=names, boundary=boundary)

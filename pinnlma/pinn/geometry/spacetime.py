@@ -1,4 +1,5 @@
 """Space × time: :class:`SpaceTime` over any spatial domain."""
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,9 @@ class SpaceTime(Domain):
 
     def __init__(self, space: Domain, t_span: Sequence[float] = (0.0, 1.0), time_name: str = "t") -> None:
         if not isinstance(space, Domain) or isinstance(space, SpaceTime):
-            raise ValueError(f"space must be a spatial Domain (Interval, Box, Disk, a CSG shape, ...), "
-                             f"got {type(space).__name__}")
+            raise ValueError(
+                f"space must be a spatial Domain (Interval, Box, Disk, a CSG shape, ...), got {type(space).__name__}"
+            )
         span = tuple(float(t) for t in t_span)
         if len(span) != 2 or not all(math.isfinite(t) for t in span):
             raise ValueError(f"t_span must be two finite numbers (t0, t1), got {t_span!r}")
@@ -46,18 +48,22 @@ class SpaceTime(Domain):
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The space coordinate names, then the time name."""
         return self._names
 
     @property
     def bounds(self) -> np.ndarray:
+        """Ω's bounding box with the time row [t0, t1] below it, (dim, 2)."""
         return self._bounds
 
     @property
     def t0(self) -> float:
+        """Start of the time span."""
         return float(self._bounds[-1, 0])
 
     @property
     def t1(self) -> float:
+        """End of the time span."""
         return float(self._bounds[-1, 1])
 
     @property
@@ -80,10 +86,13 @@ class SpaceTime(Domain):
         return np.concatenate([mapped[1](u[:, :-1]), t], axis=1)
 
     def unit_map(self) -> tuple[int, Callable[[np.ndarray], np.ndarray]] | None:
+        """Ω's unit map with one more column for time, or None when Ω has none (then interior points come by
+        rejection)."""
         mapped = self.space.unit_map()
         return None if mapped is None else (mapped[0] + 1, self.from_unit)
 
     def boundary_patches(self) -> tuple[Patch, ...]:
+        """The lateral boundary: every patch F of Ω extended to F × [t0, t1]."""
         return self._patches
 
     def initial(self, n: int, sampler: Sampler) -> np.ndarray:
@@ -92,6 +101,7 @@ class SpaceTime(Domain):
         return np.concatenate([x, np.full((x.shape[0], 1), self.t0)], axis=1)
 
     def contains(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+        """Membership test: the space part in Ω and t in [t0, t1], both up to ``tol`` (see Domain.contains)."""
         points = self._check_points(points)
         slack = tol * (self.t1 - self.t0)
         t = points[:, -1]

@@ -20,8 +20,8 @@ import numpy as np
 
 from ...pinn.registry import apply_options, load_problem
 from ...run import RunConfig, solve
-from .figures import COLORS, LABELS, pyplot, spread, thin
 from ..store import write_h5
+from .figures import COLORS, LABELS, pyplot, spread, thin
 
 NAME = "burgers"
 OPTIMIZERS = ("lm", "lbfgs", "adam")

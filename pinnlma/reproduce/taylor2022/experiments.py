@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ...machine import machine_info
+from ..store import read_summary, update_summary
 from . import burgers, jacobian, minibatch, sinc, sweep
 from .report import write_report
-from ..store import read_summary, update_summary
 
 __all__ = ["DEFAULT_OUT", "EXPERIMENTS", "RUNNERS", "SIZES", "Size", "run"]
 

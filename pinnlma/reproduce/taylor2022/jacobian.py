@@ -32,8 +32,8 @@ from torch.func import functional_call
 
 from ...lm import JacobianEngine
 from ...machine import peak_rss_bytes, reset_peak_rss, rss_bytes
-from .figures import pyplot
 from ..store import write_h5
+from .figures import pyplot
 
 NAME = "jacobian"
 STRATEGIES = ("forward", "reverse", "rowwise", "auto")

@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from ...lm import LevenbergMarquardt
-from .figures import COLORS, LABELS, plot_median_band, pyplot, spread
 from ..store import write_h5
+from .figures import COLORS, LABELS, plot_median_band, pyplot, spread
 
 NAME = "minibatch"
 

@@ -23,8 +23,8 @@ import numpy as np
 from ...pinn import PointData
 from ...pinn.registry import load_problem
 from ...run import RunConfig, solve
-from .figures import COLORS, LABELS, pad_curves, plot_median_band, pyplot, spread, thin
 from ..store import write_h5
+from .figures import COLORS, LABELS, pad_curves, plot_median_band, pyplot, spread, thin
 
 OPTIMIZERS = ("adam", "lm", "bfgs", "lbfgs")
 NAME = "sinc"

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from ...run import RunConfig, solve
+from ..store import write_h5
 from .figures import pyplot, spread, thin
 from .sinc import sinc_problem
-from ..store import write_h5
 
 NAME = "sweep"
 FACTORS = (1.0, 10.0, 100.0)
