@@ -2,8 +2,9 @@
 
 One iteration at parameters x with residual r and cost F = ½‖r‖²:
 
-1. Jacobian slices → backend → a LinearSystem (normal form JᵀJ, or residual space when n > m);
-   g = Jᵀr, D = damping.scaling(diag JᵀJ).
+1. A LinearSystem from the solver (:mod:`pinnlma.lm.solvers`): dense (Jacobian slices → backend: normal
+   form JᵀJ, or residual space when n > m) or matrix-free (PCG on Jacobian products,
+   :mod:`pinnlma.lm.matrix_free`), chosen by memory and shape; g = Jᵀr, D = damping.scaling(diag JᵀJ).
 2. Trial loop: solve (JᵀJ + λD) v = g, step h = −v (plus ½·a, the geodesic acceleration, if enabled);
    predicted reduction L(0) − L(h) = −gᵀh − ½‖Jh‖²; actual reduction F(x) − F(x + h).
    Non-finite trial residuals or no reduction reject the step and raise λ; otherwise ρ = actual /
@@ -27,17 +28,25 @@ import torch
 from torch import Tensor
 
 from ..backends import Backend, LinearSystem, get_backend
+from ..jacobian import DEFAULT_MEMORY_BUDGET
 from .damping import Damping, make_damping
+from .matrix_free import MatrixFreeOptions, MatrixFreeSystem, SolveRecord
+from .solvers import FORMS, SOLVERS, SolverChoice, check_choice, choose_solver, make_solver
 
 
 class ResidualModel(Protocol):
-    """What the LM core needs to see of a problem: r(x), its Jacobian in slices, and two products."""
+    """What the LM core needs to see of a problem: r(x), its Jacobian in slices, and its products.
+
+    ``j_times(x, v)`` (J·v, an m-vector) is used by the matrix-free solver only; a model without it
+    gets ``torch.func.jvp`` of ``residual``."""
 
     def residual(self, x: Tensor) -> Tensor: ...
 
     def slices(self, x: Tensor, m: int) -> Iterator[tuple[Tensor, Tensor]]: ...
 
     def jt_times(self, x: Tensor, w: Tensor) -> Tensor: ...
+
+    def j_times(self, x: Tensor, v: Tensor) -> Tensor: ...
 
     def second_directional(self, x: Tensor, v: Tensor) -> Tensor: ...
 
@@ -87,7 +96,12 @@ class NonFiniteJacobianError(ValueError):
 
 @dataclass
 class LMOptions:
-    """Settings of the LM iteration (see :func:`pinnlma.least_squares` for their meaning)."""
+    """Settings of the LM iteration (see :func:`pinnlma.least_squares` for their meaning).
+
+    ``solver`` ('auto', 'dense', 'matrix-free') and ``form`` ('auto', 'normal', 'residual'): how the damped
+    system is solved (:mod:`pinnlma.lm.solvers`, which also states the auto rule); ``memory_limit``: bytes
+    the dense system may take before 'auto' goes matrix-free (None: half the available memory);
+    ``matrix_free``: the settings of the matrix-free solver."""
 
     ftol: float = 1e-15
     xtol: float = 1e-12
@@ -98,6 +112,9 @@ class LMOptions:
     geodesic_alpha: float = 0.75
     form: str = "auto"
     max_trials: int = 64
+    solver: str = "auto"
+    memory_limit: int | None = None
+    matrix_free: MatrixFreeOptions = field(default_factory=MatrixFreeOptions)
 
     def __post_init__(self) -> None:
         for name in ("ftol", "xtol", "gtol"):
@@ -107,8 +124,12 @@ class LMOptions:
             raise ValueError(f"max_iter must be >= 0, got {self.max_iter}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be a positive number of seconds, got {self.time_limit}")
-        if self.form not in ("auto", "normal", "residual"):
-            raise ValueError(f"form must be 'auto', 'normal' or 'residual', got {self.form!r}")
+        check_choice(self.form, FORMS, "form")
+        check_choice(self.solver, SOLVERS, "solver")
+        if self.memory_limit is not None and not self.memory_limit > 0:
+            raise ValueError(f"memory_limit must be a positive number of bytes (or None), got {self.memory_limit}")
+        if not isinstance(self.matrix_free, MatrixFreeOptions):
+            raise TypeError(f"matrix_free must be a MatrixFreeOptions, got {type(self.matrix_free).__name__}")
         if not 0 < self.geodesic_alpha:
             raise ValueError(f"geodesic_alpha must be positive, got {self.geodesic_alpha}")
 
@@ -119,7 +140,10 @@ class LMOptions:
         return (max(self.ftol, eps) if self.ftol else 0.0), (max(self.xtol, 10 * eps) if self.xtol else 0.0), self.gtol
 
 
-HISTORY_KEYS = ("iteration", "time", "cost", "lam", "grad_norm", "step_norm", "trials")
+HISTORY_KEYS = ("iteration", "time", "cost", "lam", "grad_norm", "step_norm", "trials", "linear_iterations",
+                "linear_residual")
+"""Per iteration; ``linear_iterations``: CG iterations of all its solves (0 for dense solves),
+``linear_residual``: the achieved relative residual of its last solve (NaN for dense solves)."""
 
 
 @dataclass
@@ -134,6 +158,8 @@ class IterationInfo:
     trials: int
     time: float
     x: Tensor
+    linear_iterations: int = 0
+    linear_residual: float = math.nan
 
 
 @dataclass
@@ -155,6 +181,10 @@ class LMResult:
     backend: str = ""
     form: str = ""
     fallback_solves: int = 0
+    solver: str = ""
+    solver_reason: str = ""
+    linear_solves: list[SolveRecord] = field(default_factory=list)
+    """Every matrix-free solve made by this LMCore (CG iterations, relative residual, η, stop)."""
 
     @property
     def success(self) -> bool:
@@ -176,6 +206,7 @@ class _State:
     grad: Tensor | None = None
     fallback_solves: int = 0
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
+    solves: list[SolveRecord] = field(default_factory=list)
 
 
 def check_residual(r: Tensor, x: Tensor, m: int | None, where: str) -> None:
@@ -229,22 +260,20 @@ class LMCore:
                 "check the data and the initial parameters"
             )
         self.m, self.n = r.shape[0], x.shape[0]
-        self.form = self._choose_form()
+        self.choice = self._choose_solver(x)
+        self.form = self.choice.form
+        self.solver = make_solver(self.choice.solver, self.backend, self.options.matrix_free)
         self.state = _State(x=x, r=r, cost=0.5 * float(r @ r))
         self._record(step_norm=0.0, trials=0, grad_norm=math.nan)
 
     # ---------------------------------------------------------------------------------------------
-    def _choose_form(self) -> str:
-        if self.options.form != "auto":
-            return self.options.form
-        return "residual" if self.n > self.m else "normal"
+    def _choose_solver(self, x: Tensor) -> SolverChoice:
+        return choose_solver(self.m, self.n, x.element_size(), solver=self.options.solver, form=self.options.form,
+                             memory_limit=self.options.memory_limit, device=x.device,
+                             slice_bytes=int(getattr(self.model, "memory_budget", DEFAULT_MEMORY_BUDGET)))
 
     def _build_system(self) -> LinearSystem:
-        x = self.state.x
-        slices = self.model.slices(x, self.m)
-        if self.form == "residual":
-            return self.backend.residual_system(slices, self.n)
-        return self.backend.normal_system(slices, self.n, lambda w: self.model.jt_times(x, w))
+        return self.solver.system(self.form, self.model, self.state.x, self.state.r, self.state.iteration)
 
     def _trial_residual(self, x: Tensor) -> Tensor:
         with torch.no_grad():
@@ -253,11 +282,13 @@ class LMCore:
         self.state.nfev += 1
         return r.detach()
 
-    def _record(self, *, step_norm: float, trials: int, grad_norm: float) -> None:
+    def _record(self, *, step_norm: float, trials: int, grad_norm: float, linear_iterations: int = 0,
+                linear_residual: float = math.nan) -> None:
         s, h = self.state, self.state.history
         for key, value in (
             ("iteration", s.iteration), ("time", s.elapsed), ("cost", s.cost), ("lam", self.damping.lam),
             ("grad_norm", grad_norm), ("step_norm", step_norm), ("trials", trials),
+            ("linear_iterations", linear_iterations), ("linear_residual", linear_residual),
         ):
             h[key].append(float(value))
 
@@ -333,13 +364,19 @@ class LMCore:
                         f"{self.damping.lam:.3g}, gradient ‖Jᵀr‖∞ {grad_norm:.3g}); the minimum may lie beyond "
                         "that region: constrain or reparametrize the parameters there, or start elsewhere")
         s.fallback_solves += system.fallback_solves
+        solves = system.records if isinstance(system, MatrixFreeSystem) else []
+        s.solves.extend(solves)
+        linear_iterations = sum(record.iterations for record in solves)
+        linear_residual = solves[-1].relative_residual if solves else math.nan
         s.iteration += 1
         s.elapsed += time.perf_counter() - started
-        self._record(step_norm=step_norm, trials=trials, grad_norm=grad_norm)
+        self._record(step_norm=step_norm, trials=trials, grad_norm=grad_norm, linear_iterations=linear_iterations,
+                     linear_residual=linear_residual)
         if status is StopReason.RUNNING:
             status = self._limits()
         if status is StopReason.RUNNING and self.callback is not None:
-            info = IterationInfo(s.iteration, s.cost, self.damping.lam, grad_norm, step_norm, trials, s.elapsed, s.x)
+            info = IterationInfo(s.iteration, s.cost, self.damping.lam, grad_norm, step_norm, trials, s.elapsed, s.x,
+                                 linear_iterations, linear_residual)
             if self.callback(info):
                 status = StopReason.CALLBACK
         s.status = status
@@ -381,7 +418,10 @@ class LMCore:
         if not bool(torch.isfinite(r).all()):
             raise NonFiniteResidualError("the residual is non-finite at the current parameters after a refresh")
         self.m = r.shape[0]
-        self.form = self._choose_form()
+        choice = self._choose_solver(self.state.x)
+        if choice.solver != self.choice.solver:
+            self.solver = make_solver(choice.solver, self.backend, self.options.matrix_free)
+        self.choice, self.form = choice, choice.form
         self.state.r, self.state.cost = r, 0.5 * float(r @ r)
 
     def run(self) -> LMResult:
@@ -407,6 +447,7 @@ class LMCore:
             history={k: list(v) for k, v in s.history.items()},
             time=s.elapsed, jacobian=plan.strategy if plan is not None else self.jacobian_name,
             backend=self.backend.name, form=self.form, fallback_solves=s.fallback_solves,
+            solver=self.choice.solver, solver_reason=self.choice.reason, linear_solves=list(s.solves),
         )
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -417,6 +458,7 @@ class LMCore:
             "x": s.x.clone(), "iteration": s.iteration, "nfev": s.nfev, "njev": s.njev, "elapsed": s.elapsed,
             "first": s.first, "status": s.status.value, "history": {k: list(v) for k, v in s.history.items()},
             "damping": self.damping.state_dict(), "fallback_solves": s.fallback_solves, "detail": s.detail,
+            "solver": self.solver.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -428,10 +470,14 @@ class LMCore:
         s = _State(x=x, r=r, cost=0.5 * float(r @ r), iteration=int(state["iteration"]), nfev=int(state["nfev"]),
                    njev=int(state["njev"]), elapsed=float(state["elapsed"]), first=bool(state["first"]),
                    fallback_solves=int(state.get("fallback_solves", 0)), detail=str(state.get("detail", "")))
-        s.history = {k: list(map(float, state["history"][k])) for k in HISTORY_KEYS}
+        length = len(state["history"]["iteration"])
+        missing = {"linear_iterations": 0.0, "linear_residual": math.nan}  # checkpoints from before these keys
+        s.history = {k: list(map(float, state["history"][k] if k in state["history"] else [missing[k]] * length))
+                     for k in HISTORY_KEYS}
         status = StopReason(state.get("status", "running"))
         # a run stopped by a limit may be continued with a larger limit
         s.status = StopReason.RUNNING if status in (StopReason.MAX_ITER, StopReason.TIME_LIMIT,
                                                     StopReason.CALLBACK) else status
         self.damping.load_state_dict(state["damping"])
+        self.solver.load_state_dict(state.get("solver") or {})
         self.state = s

@@ -45,7 +45,9 @@ class LevenbergMarquardt:
     tensor (pointwise data fits; each row may give several residuals, in row order), which enables the
     cheap per-row Jacobian. ``damping``, ``backend``, ``jac_strategy`` and ``memory_budget`` as in
     :func:`pinnlma.least_squares`; ``geodesic=True`` adds geodesic acceleration; tolerances and the
-    trial limit go in ``options`` (:class:`~pinnlma.lm.core.LMOptions`). A ``Damping`` instance is
+    trial limit go in ``options`` (:class:`~pinnlma.lm.core.LMOptions`), and so do the matrix-free
+    solver's settings (``LMOptions.matrix_free``); ``solver`` ('auto', 'dense', 'matrix-free'), when
+    given, overrides ``options.solver`` (see :func:`pinnlma.least_squares`). A ``Damping`` instance is
     copied, so it can be reused: ``self.damping`` is the live one. Calling ``step`` with a different
     batch re-evaluates the residual there (mini-batch LM); the damping state carries over.
     """
@@ -62,6 +64,7 @@ class LevenbergMarquardt:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         options: LMOptions | None = None,
         geodesic: bool = False,
+        solver: str | None = None,
     ) -> None:
         self.model = model
         self._bound = _Bound(model, residual_fn)
@@ -79,6 +82,8 @@ class LevenbergMarquardt:
         self.options = options or LMOptions(max_iter=10**9)
         if geodesic and not self.options.geodesic:
             self.options = dataclasses.replace(self.options, geodesic=True)
+        if solver is not None:
+            self.options = dataclasses.replace(self.options, solver=solver)
         self.engine = JacobianEngine(self._flat_residual, (), strategy=jac_strategy, rowwise=rowwise,
                                      memory_budget=memory_budget)
         # all parameters in nn.Linear layers: rowwise Jacobian slices from one backward pass
@@ -140,7 +145,8 @@ class LevenbergMarquardt:
         self._write_back(core.state.x)
         s, h = core.state, core.state.history
         return IterationInfo(s.iteration, s.cost, self.damping.lam, h["grad_norm"][-1], h["step_norm"][-1],
-                             int(h["trials"][-1]), s.elapsed, s.x)
+                             int(h["trials"][-1]), s.elapsed, s.x, int(h["linear_iterations"][-1]),
+                             h["linear_residual"][-1])
 
     @property
     def stop_reason(self) -> StopReason:
