@@ -384,3 +384,28 @@ def test_matrix_free_with_estimated_diagonal_trains_a_pinn() -> None:
     result = LMCore(model, x0, options=options).run()
     assert result.cost * 2 < 0.2 * start
     assert all(r.iterations <= 100 for r in result.linear_solves)
+
+
+def test_run_loop_resumes_a_matrix_free_run_bit_for_bit(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """The auto rule sends the run loop's LM to the matrix-free solver when memory is short; its state
+    (the forcing term, the new history series) survives the run file."""
+    import numpy as np
+
+    from pinnlma.lm import solvers
+    from pinnlma.registry import apply_options, load_problem
+    from pinnlma.train import RunConfig, solve
+
+    monkeypatch.setattr(solvers, "available_memory", lambda device="cpu": 2**20)  # 0.5 MiB limit: dense never fits
+    problem = apply_options(load_problem("burgers"), quick=True).with_options(resample_every=3)
+    straight = solve(problem, RunConfig(optimizer="lm", iters=5), progress=False)
+    part = tmp_path / "part.h5"
+    solve(problem, RunConfig(optimizer="lm", iters=3), out=part, progress=False)
+    resumed = solve(problem, RunConfig(optimizer="lm", iters=5), resume=part, out=part, progress=False)
+    assert np.array_equal(straight.theta.numpy(), resumed.theta.numpy())
+    assert np.array_equal(straight.record.history["loss"], resumed.record.history["loss"])
+    import h5py
+
+    with h5py.File(part) as f:  # the matrix-free solver ran: its forcing state and CG counts were saved
+        saved = f["resume/optimizer"]
+        assert saved["solver/forcing"].attrs["previous_eta"] > 0
+        assert saved["history/linear_iterations"][1:].min() >= 1
