@@ -24,6 +24,7 @@ from .lm import (
 
 __all__ = [
     "__version__", "Damping", "IterationInfo", "JacobianEngine", "LMOptions", "LMResult", "Levenberg",
-    "LevenbergMarquardt", "Marquardt", "MatrixFreeOptions", "Nielsen", "NonFiniteJacobianError", "NonFiniteResidualError", "StopReason",
+    "LevenbergMarquardt", "Marquardt", "MatrixFreeOptions", "Nielsen", "NonFiniteJacobianError",
+    "NonFiniteResidualError", "StopReason",
     "choose_strategy", "get_backend", "least_squares",
 ]

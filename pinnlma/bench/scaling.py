@@ -255,7 +255,8 @@ def _agreement_line(r: dict[str, Any]) -> str:
     return (f"  agreement m={r['m']} n={r['n']} ({r['form']}), {r['iterations']} iterations: loss dense "
             f"{runs['dense']['loss']:.10e}, matrix-free tight {runs['matrix-free tight']['loss']:.10e} (rel. "
             f"{runs['matrix-free tight']['relative_difference']:.1e}), default "
-            f"{runs['matrix-free default']['loss']:.4e} (rel. {runs['matrix-free default']['relative_difference']:.1e})")
+            f"{runs['matrix-free default']['loss']:.4e} "
+            f"(rel. {runs['matrix-free default']['relative_difference']:.1e})")
 
 
 def _line(r: dict[str, Any]) -> str:

@@ -120,12 +120,13 @@ class Forcing:
 
     GAMMA, ALPHA = 0.9, 2.0
 
-    def __init__(self, rule: str | float, *, eta_max: float = 0.1, eta_min: float = 1e-10) -> None:
+    def __init__(self, rule: str | float, *, eta_max: float = 1e-3, eta_min: float = 1e-10) -> None:
         if not 0 < eta_min <= eta_max < 1:
             raise ValueError(f"forcing needs 0 < eta_min <= eta_max < 1, got eta_min={eta_min}, eta_max={eta_max}")
         if isinstance(rule, str):
             if rule != "eisenstat-walker":
-                raise ValueError(f"unknown forcing rule {rule!r}; give 'eisenstat-walker' or a fixed tolerance in (0, 1)")
+                raise ValueError(f"unknown forcing rule {rule!r}; give 'eisenstat-walker' or a fixed tolerance "
+                                 "in (0, 1)")
         elif not 0 < float(rule) < 1:
             raise ValueError(f"a fixed forcing term must lie in (0, 1), got {rule}")
         self.rule, self.eta_max, self.eta_min = rule, eta_max, eta_min

@@ -74,9 +74,9 @@ class MatrixFreeOptions:
     """
 
     preconditioner: str = "nystrom"
-    rank: int = 50
+    rank: int = 100
     forcing: str | float = "eisenstat-walker"
-    eta_max: float = 0.1
+    eta_max: float = 1e-3
     eta_min: float = 1e-10
     max_iterations: int = 100
     diagonal: str = "slices"
