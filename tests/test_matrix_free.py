@@ -39,7 +39,7 @@ def test_pcg_solves_an_spd_system_to_its_tolerance(with_jacobi: bool) -> None:
     a = spd(60, 1e4)
     d = torch.logspace(0, 3, 60, dtype=DT)
     a = d.sqrt()[:, None] * a * d.sqrt()[None, :]  # badly scaled: Jacobi has work to do
-    b = torch.randn(60, generator=torch.Generator().manual_seed(1), dtype=DT)
+    b = 1e3 * torch.randn(60, generator=torch.Generator().manual_seed(1), dtype=DT)
     exact = torch.linalg.solve(a, b)
     pre = jacobi(a.diagonal().clone(), 0.0) if with_jacobi else None
     res = pcg(lambda p: a @ p, b, rtol=1e-12, max_iterations=2000, precondition=pre)
@@ -49,6 +49,8 @@ def test_pcg_solves_an_spd_system_to_its_tolerance(with_jacobi: bool) -> None:
     assert float((res.x - exact).norm() / exact.norm()) < 1e-8
     loose = pcg(lambda p: a @ p, b, rtol=1e-3, max_iterations=2000, precondition=pre)
     assert loose.relative_residual <= 1e-3 and loose.iterations < res.iterations
+    # the reported residual is the relative one, ‖b − Ax‖/‖b‖ (recursive, equal to the true one here)
+    assert loose.relative_residual == pytest.approx(float((b - a @ loose.x).norm() / b.norm()), rel=1e-6)
 
 
 def test_pcg_stops_at_the_cap_at_nonpositive_curvature_and_on_zero_rhs() -> None:
@@ -259,6 +261,36 @@ def test_nystrom_cuts_cg_iterations_of_a_pinn_step() -> None:
     assert iterations["nystrom"] * 3 < iterations["none"], iterations
 
 
+@pytest.mark.parametrize("form", ["normal", "residual"])
+@pytest.mark.parametrize("diagonal", ["slices", "estimate"])
+def test_nystrom_sketch_is_that_of_the_scaled_operator(form: str, diagonal: str) -> None:
+    """From the slices or from products, the system's Nyström approximation is the one of the explicit scaled
+    operator, Ã = D^{-1/2}JᵀJD^{-1/2} (test matrix D^{1/2}Ω from the slices, Ω from products) or J D⁻¹Jᵀ."""
+    model, x = small_pinn()
+    r = model.residual(x)
+    _, jac = model.full_jacobian(x)
+    free = MatrixFreeSolver(MatrixFreeOptions(rank=15, diagonal=diagonal, probes=64)).system(form, model, x, r, 0)
+    diag = (jac * jac).sum(0)
+    scale = diag.clamp_min(1e-10 * float(diag.max()))
+    s = scale.rsqrt()
+    if form == "normal":
+        operator = (s[:, None] * (jac.T @ jac)) * s[None, :]
+        omega = free.omega / s[:, None] if diagonal == "slices" else free.omega
+    else:
+        operator, omega = (jac / scale) @ jac.T, free.omega
+    expected = NystromApproximation(omega, operator @ omega)
+    probe = torch.randn(operator.shape[0], generator=torch.Generator().manual_seed(4), dtype=DT)
+    if form == "normal":
+        expected_diagonal = operator.diagonal()
+    else:
+        expected_diagonal = ((jac * jac) @ (1.0 / scale))
+    tol = 1e-12 if diagonal == "slices" else 0.5  # 64 Hutchinson probes in residual space: about ±20 %
+    assert float((free.operator_diagonal(scale) - expected_diagonal).norm() / expected_diagonal.norm()) < tol
+    got = free.nystrom(scale)
+    assert got.rank == 15
+    assert float((got.matmul(probe) - expected.matmul(probe)).norm() / expected.matmul(probe).norm()) < 1e-9
+
+
 def test_hutchinson_diagonal_is_exact_for_one_entry_per_column() -> None:
     # each column of J has one nonzero: (Jᵀz)_j² = J_ij² for every sign vector z, so the estimate is exact
     jac = torch.zeros(6, 4, dtype=DT)
@@ -335,18 +367,25 @@ def test_levenberg_marquardt_module_with_the_matrix_free_solver() -> None:
 
 def test_matrix_free_run_resumes_exactly() -> None:
     model, x0 = small_pinn()
-    options = LMOptions(max_iter=8, ftol=0.0, xtol=0.0, gtol=0.0, solver="matrix-free")
+    # a wide Eisenstat–Walker range and a rank-10 preconditioner (rank >= n would make every solve exact), so
+    # that the forcing term moves, the solves stop early and the forcing's saved state matters
+    options = LMOptions(max_iter=8, ftol=0.0, xtol=0.0, gtol=0.0, solver="matrix-free",
+                        matrix_free=MatrixFreeOptions(eta_max=0.5, eta_min=1e-8, rank=10))
     whole = LMCore(model, x0, options=options).run()
-    first = LMCore(model, x0, options=LMOptions(**{**vars(options), "max_iter": 4}))
+    # resume at an iteration whose forcing term came from the saved state (below η_max), not from the start
+    split = next(r.iteration for r in whole.linear_solves if r.iteration >= 2 and r.tolerance < 0.5)
+    first = LMCore(model, x0, options=LMOptions(**{**vars(options), "max_iter": split}))
     first.run()
     second = LMCore(model, x0, options=options)
     second.load_state_dict(first.state_dict())
     resumed = second.run()
     assert torch.equal(resumed.x, whole.x)
     assert resumed.history["linear_iterations"] == whole.history["linear_iterations"]
-    # the default (Eisenstat–Walker) solves are inexact: their records say so
+    assert resumed.linear_solves == [r for r in whole.linear_solves if r.iteration >= split]
+    # the Eisenstat–Walker solves are inexact: their records say so
     assert all(r.relative_residual <= r.tolerance or r.stop != "tolerance" for r in whole.linear_solves)
-    assert any(r.tolerance >= 1e-3 for r in whole.linear_solves)
+    assert any(r.relative_residual > 1e-3 for r in whole.linear_solves)
+    assert len({r.tolerance for r in whole.linear_solves if r.iteration >= 4}) > 1
 
 
 # -- the auto rule -----------------------------------------------------------------------------------------
@@ -361,6 +400,8 @@ def test_auto_rule_chooses_by_memory_and_shape() -> None:
     wide = choose_solver(100, 5000, 4, memory_limit=dense_bytes("residual", 100, 5000, 4))
     assert (wide.solver, wide.form) == ("dense", "residual") and wide.dense_bytes == (2 * 100 * 5000 + 2 * 100**2) * 4
     assert choose_solver(100, 5000, 4, memory_limit=wide.dense_bytes - 1).solver == "matrix-free"
+    square = choose_solver(500, 500, 8, memory_limit=2**40)  # n = m: the normal form
+    assert square.form == "normal" and choose_solver(500, 501, 8, memory_limit=2**40).form == "residual"
     # explicit choices are kept whatever the memory
     kept = choose_solver(10, 10**6, 8, solver="dense", form="normal", memory_limit=1)
     assert (kept.solver, kept.form) == ("dense", "normal")

@@ -241,11 +241,14 @@ class MatrixFreeSystem(LinearSystem):
     def _step(self, solution: Tensor, scale: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def _operator_diagonal(self, scale: Tensor) -> Tensor:
-        """diag of the undamped scaled operator (Ã or J D⁻¹Jᵀ)."""
+    def operator_diagonal(self, scale: Tensor) -> Tensor:
+        """The diagonal of the undamped scaled operator (Ã, or J D⁻¹Jᵀ in residual space) for D =
+        diag(``scale``): what the Jacobi preconditioner divides by (plus λ)."""
         raise NotImplementedError
 
-    def _nystrom(self, scale: Tensor) -> NystromApproximation:
+    def nystrom(self, scale: Tensor) -> NystromApproximation:
+        """The rank-k Nyström approximation of the scaled operator (Ã, or J D⁻¹Jᵀ in residual space) for
+        the damping scale D = diag(``scale``), from the test matrix ``omega``."""
         raise NotImplementedError
 
     def _preconditioner(self, lam: float, scale: Tensor) -> Callable[[Tensor], Tensor] | None:
@@ -263,8 +266,8 @@ class MatrixFreeSystem(LinearSystem):
 PRECONDITIONER_PARTS: dict[str, tuple[Callable[[MatrixFreeSystem, Tensor], Any],
                                       Callable[[Any, float], Callable[[Tensor], Tensor] | None]]] = {
     "none": (lambda system, scale: None, lambda part, lam: None),
-    "jacobi": (lambda system, scale: system._operator_diagonal(scale), jacobi),
-    "nystrom": (lambda system, scale: system._nystrom(scale), lambda part, lam: part.preconditioner(lam)),
+    "jacobi": (lambda system, scale: system.operator_diagonal(scale), jacobi),
+    "nystrom": (lambda system, scale: system.nystrom(scale), lambda part, lam: part.preconditioner(lam)),
 }
 """Per preconditioner name (the keys of PRECONDITIONERS): what is built once per scale D from a
 system, and how a solve with damping λ turns it into r ↦ M⁻¹r (None: no preconditioning)."""
@@ -298,10 +301,10 @@ class MatrixFreeNormalSystem(MatrixFreeSystem):
     def _step(self, solution: Tensor, scale: Tensor) -> Tensor:
         return solution * scale.rsqrt()
 
-    def _operator_diagonal(self, scale: Tensor) -> Tensor:
+    def operator_diagonal(self, scale: Tensor) -> Tensor:
         return self._diag / scale
 
-    def _nystrom(self, scale: Tensor) -> NystromApproximation:
+    def nystrom(self, scale: Tensor) -> NystromApproximation:
         if self.sketch_partial is None:
             return self._sketch_by_products(scale)
         # Ã = S A S with S = D^{-1/2}: Ã(S⁻¹Ω) = S(AΩ), a Nyström sketch of Ã with test matrix S⁻¹Ω
@@ -335,7 +338,7 @@ class MatrixFreeResidualSystem(MatrixFreeSystem):
     def _step(self, solution: Tensor, scale: Tensor) -> Tensor:
         return self.ops.jt(solution) / scale
 
-    def _operator_diagonal(self, scale: Tensor) -> Tensor:
+    def operator_diagonal(self, scale: Tensor) -> Tensor:
         """diag(J D⁻¹Jᵀ)_i = Σ_j J_ij²/D_j: a second pass over the slices, or p probes J(D^{-1/2}ζ)."""
         if self.options.diagonal == "slices":
             return torch.cat([(j_s * j_s) @ (1.0 / scale) for _, j_s in self.ops.slices()])
@@ -347,7 +350,7 @@ class MatrixFreeResidualSystem(MatrixFreeSystem):
             total.add_(col * col)
         return total / p
 
-    def _nystrom(self, scale: Tensor) -> NystromApproximation:
+    def nystrom(self, scale: Tensor) -> NystromApproximation:
         if self.sketch_partial is None:
             return self._sketch_by_products(scale)
         z = self.sketch_partial / scale.unsqueeze(1)  # D⁻¹JᵀΩ
