@@ -141,14 +141,14 @@ def test_registries_agree() -> None:
 
 
 # -- test problems -----------------------------------------------------------------------------------------
-def exp_sin_engine(m: int = 40) -> tuple[JacobianEngine, torch.Tensor]:
-    t = torch.linspace(0, 4, m, dtype=DT)
+def exp_sin_engine(m: int = 40, dtype: torch.dtype = DT) -> tuple[JacobianEngine, torch.Tensor]:
+    t = torch.linspace(0, 4, m, dtype=dtype)
     y = 2.5 * torch.exp(-1.3 * t) + 0.7 * torch.sin(2 * t) + 0.3
 
     def fun(x: torch.Tensor) -> torch.Tensor:
         return x[0] * torch.exp(-x[1] * t) + x[2] * torch.sin(x[3] * t) + x[4] - y
 
-    return JacobianEngine(fun), torch.tensor([1.0, 1.0, 1.0, 1.8, 0.0], dtype=DT)
+    return JacobianEngine(fun), torch.tensor([1.0, 1.0, 1.0, 1.8, 0.0], dtype=dtype)
 
 
 def small_pinn(width: int = 6, depth: int = 2, interior: int = 60, boundary: int = 10,
@@ -451,3 +451,13 @@ def test_run_loop_resumes_a_matrix_free_run_bit_for_bit(tmp_path, monkeypatch) -
         saved = f["resume/optimizer"]
         assert saved["solver/forcing"].attrs["previous_eta"] > 0
         assert saved["history/linear_iterations"][1:].min() >= 1
+
+
+def test_float32_matrix_free_tolerance_is_what_float32_resolves() -> None:
+    engine, x0 = exp_sin_engine(dtype=torch.float32)
+    options = MatrixFreeOptions(forcing=1e-12, eta_min=1e-13, max_iterations=50)
+    result = pinnlma.least_squares(engine.fun, x0, solver="matrix-free", matrix_free=options, max_iter=30)
+    dense = pinnlma.least_squares(engine.fun, x0, solver="dense", max_iter=30)
+    assert result.x.dtype == torch.float32 and result.linear_solves
+    assert all(r.tolerance == pytest.approx(10 * torch.finfo(torch.float32).eps) for r in result.linear_solves)
+    assert result.cost == pytest.approx(dense.cost, rel=1e-4)

@@ -221,8 +221,8 @@ class MatrixFreeSystem(LinearSystem):
         scale = scale.to(self._g)
         if self._cached_scale is None or not torch.equal(self._cached_scale, scale):
             self._cached_scale, self._cached = scale.clone(), {}
-        if self._eta is None:
-            self._eta = self.forcing.next(float(self._g.norm()))
+        if self._eta is None:  # no finer than the dtype resolves (float32: 1.2e-6)
+            self._eta = max(self.forcing.next(float(self._g.norm())), 10 * torch.finfo(self._g.dtype).eps)
         rhs = self._rhs(scale, w)
         result = pcg(lambda p: self._apply(p, lam, scale), rhs, rtol=self._eta,
                      max_iterations=self.options.max_iterations,
