@@ -12,6 +12,7 @@ of MatrixFreeOptions fields, e.g. ``eta_max=0.01`` or ``forcing=1e-6,max_iterati
 
 e.g. ``... 16 2000 100 10 dense default eta_max=0.001`` (torch on one thread).
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,8 +32,11 @@ def parse(spec: str) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for item in filter(None, "" if spec == "default" else spec.split(",")):
         key, value = item.split("=")
-        fields[key] = int(value) if key in ("rank", "max_iterations", "probes", "seed") else (
-            value if key in ("preconditioner", "diagonal") or value == "eisenstat-walker" else float(value))
+        fields[key] = (
+            int(value)
+            if key in ("rank", "max_iterations", "probes", "seed")
+            else (value if key in ("preconditioner", "diagonal") or value == "eisenstat-walker" else float(value))
+        )
     return {"solver": "matrix-free", "matrix_free": MatrixFreeOptions(**fields)}
 
 
@@ -51,8 +55,11 @@ def main(argv: list[str]) -> None:
             if i % every == 0:
                 h = core.state.history
                 cg = sum(h["linear_iterations"][-every:]) / every
-                print(f"| {spec} (n={core.n}, m={core.m}) | {i} | {2 * core.state.cost:.3e} | "
-                      f"{time.perf_counter() - started:.1f} | {cg:.1f} | {core.damping.lam:.1e} |", flush=True)
+                print(
+                    f"| {spec} (n={core.n}, m={core.m}) | {i} | {2 * core.state.cost:.3e} | "
+                    f"{time.perf_counter() - started:.1f} | {cg:.1f} | {core.damping.lam:.1e} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

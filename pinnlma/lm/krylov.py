@@ -22,6 +22,7 @@ method", SIAM J. Sci. Comput. 17, choice 2 with its safeguard, applied to the LM
 
 or a fixed η.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,7 +39,7 @@ CG_STOPS = {
     "nonpositive_curvature": "pᵀKp ≤ 0 along a search direction (Steihaug): the iterate so far is returned",
     "nonfinite": "a product gave NaN/Inf: no usable solution",
     "breakdown": "rᵀM⁻¹r ≤ 0 (underflow, or M not positive definite) before the tolerance was met: the "
-                 "iterate so far is returned",
+    "iterate so far is returned",
     "zero_rhs": "the right-hand side is zero: x = 0",
 }
 """Why :func:`pcg` stopped (the ``stop`` of a :class:`CGResult`)."""
@@ -125,8 +126,9 @@ class Forcing:
             raise ValueError(f"forcing needs 0 < eta_min <= eta_max < 1, got eta_min={eta_min}, eta_max={eta_max}")
         if isinstance(rule, str):
             if rule != "eisenstat-walker":
-                raise ValueError(f"unknown forcing rule {rule!r}; give 'eisenstat-walker' or a fixed tolerance "
-                                 "in (0, 1)")
+                raise ValueError(
+                    f"unknown forcing rule {rule!r}; give 'eisenstat-walker' or a fixed tolerance in (0, 1)"
+                )
         elif not 0 < float(rule) < 1:
             raise ValueError(f"a fixed forcing term must lie in (0, 1), got {rule}")
         self.rule, self.eta_max, self.eta_min = rule, eta_max, eta_min
@@ -141,7 +143,7 @@ class Forcing:
             eta = self.eta_max
         else:
             eta = self.GAMMA * (grad_norm / self._previous_norm) ** self.ALPHA
-            floor = self.GAMMA * self._previous_eta ** self.ALPHA
+            floor = self.GAMMA * (self._previous_eta or self.eta_max) ** self.ALPHA
             if floor > 0.1:
                 eta = max(eta, floor)
             eta = min(max(eta, self.eta_min), self.eta_max)
@@ -149,9 +151,11 @@ class Forcing:
         return eta
 
     def state_dict(self) -> dict[str, Any]:
+        """The previous gradient norm and η (what the next η depends on)."""
         return {"previous_norm": self._previous_norm, "previous_eta": self._previous_eta}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s result."""
         norm, eta = state.get("previous_norm"), state.get("previous_eta")
         self._previous_norm = None if norm is None else float(norm)
         self._previous_eta = None if eta is None else float(eta)

@@ -38,9 +38,11 @@ raises λ.)
 Each solve is recorded (:class:`SolveRecord`: CG iterations, achieved relative residual, η, why CG
 stopped); the LM core keeps them in its history and its result.
 """
+
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +53,9 @@ from torch.func import jvp
 from ..backends.base import LinearSystem, check_scale
 from .krylov import Forcing, pcg
 from .preconditioners import NystromApproximation, check_preconditioner, jacobi
+
+Slices = Iterable[tuple[Tensor, Tensor]]
+"""Row slices ``(r_s, J_s)`` of one Jacobian (as the backends take them)."""
 
 DIAGONALS = {
     "slices": "exact diag(JᵀJ) from one pass over the Jacobian slices per iteration",
@@ -108,6 +113,11 @@ class SolveRecord:
     stop: str
 
 
+def linear_summary(records: list[SolveRecord]) -> tuple[int, float]:
+    """(CG iterations of all ``records``, achieved relative residual of the last; 0 and NaN for none)."""
+    return sum(r.iterations for r in records), records[-1].relative_residual if records else math.nan
+
+
 class JacobianProducts:
     """Products with the Jacobian J of ``model`` at fixed x, and its slices; counts the products."""
 
@@ -131,6 +141,7 @@ class JacobianProducts:
         return self.model.jt_times(self.x, w).detach()
 
     def slices(self) -> Iterator[tuple[Tensor, Tensor]]:
+        """A fresh pass over the Jacobian slices of the model at x."""
         return self.model.slices(self.x, self.m)
 
 
@@ -153,8 +164,15 @@ class MatrixFreeSystem(LinearSystem):
 
     form = ""
 
-    def __init__(self, products: JacobianProducts, r: Tensor, options: MatrixFreeOptions, forcing: Forcing,
-                 iteration: int = 0) -> None:
+    def __init__(
+        self,
+        products: JacobianProducts,
+        r: Tensor,
+        options: MatrixFreeOptions,
+        forcing: Forcing,
+        iteration: int = 0,
+        slices: Slices | None = None,
+    ) -> None:
         self.ops, self.r, self.options, self.forcing = products, r, options, forcing
         self.iteration = iteration
         self.n, self.m = products.x.shape[0], r.shape[0]
@@ -165,11 +183,12 @@ class MatrixFreeSystem(LinearSystem):
         self._cached_scale: Tensor | None = None
         self._cached: dict[str, Any] = {}
         self.k = min(options.rank, self.sketch_dimension)
-        self.omega = (_gaussian(self.sketch_dimension, self.k, r, self._gen)
-                      if options.preconditioner == "nystrom" else None)
+        self.omega = (
+            _gaussian(self.sketch_dimension, self.k, r, self._gen) if options.preconditioner == "nystrom" else None
+        )
         self.sketch_partial: Tensor | None = None
         if options.diagonal == "slices":
-            self._g, self._diag = self._first_pass()
+            self._g, self._diag = self._first_pass(self.ops.slices() if slices is None else slices)
         else:
             self._g = self.ops.jt(r)
             self._diag = self._hutchinson_diagonal()
@@ -177,18 +196,16 @@ class MatrixFreeSystem(LinearSystem):
     sketch_dimension: int  # n or m: the space the operator and its preconditioner act on
 
     # -- the pass over the slices (diagonal="slices") --------------------------------------------------------
-    def _first_pass(self) -> tuple[Tensor, Tensor]:
-        g = diag = None
+    def _first_pass(self, slices: Slices) -> tuple[Tensor, Tensor]:
+        g = torch.zeros(self.n, dtype=self.r.dtype, device=self.r.device)
+        diag = torch.zeros_like(g)
         offset = 0
-        for r_s, j_s in self.ops.slices():
-            if g is None:
-                g = torch.zeros(self.n, dtype=j_s.dtype, device=j_s.device)
-                diag = torch.zeros_like(g)
+        for r_s, j_s in slices:
             g.addmv_(j_s.T, r_s)
             diag.add_((j_s * j_s).sum(dim=0))
             self._sketch_slice(j_s, slice(offset, offset + j_s.shape[0]))
             offset += j_s.shape[0]
-        if g is None:
+        if offset == 0:
             raise ValueError("the Jacobian has no rows: the residual vector is empty")
         return g, diag
 
@@ -207,16 +224,20 @@ class MatrixFreeSystem(LinearSystem):
 
     # -- LinearSystem ----------------------------------------------------------------------------------------
     def gradient(self) -> Tensor:
+        """g = Jᵀr (from the pass over the slices, or one product Jᵀr)."""
         return self._g
 
     def jtj_diagonal(self) -> Tensor:
+        """diag(JᵀJ): exact from the slices, or Hutchinson's estimate (``MatrixFreeOptions.diagonal``)."""
         return self._diag
 
     def curvature(self, v: Tensor) -> float:
+        """‖Jv‖² by one Jacobian–vector product."""
         jv = self.ops.j(v)
         return float(jv @ jv)
 
     def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
+        """v with (JᵀJ + λD) v ≈ Jᵀw (w = r by default), D = diag(``scale``), by PCG to the forcing term; recorded in ``records``."""
         check_scale(scale, self.n)
         scale = scale.to(self._g)
         if self._cached_scale is None or not torch.equal(self._cached_scale, scale):
@@ -224,11 +245,24 @@ class MatrixFreeSystem(LinearSystem):
         if self._eta is None:  # no finer than the dtype resolves (float32: 1.2e-6)
             self._eta = max(self.forcing.next(float(self._g.norm())), 10 * torch.finfo(self._g.dtype).eps)
         rhs = self._rhs(scale, w)
-        result = pcg(lambda p: self._apply(p, lam, scale), rhs, rtol=self._eta,
-                     max_iterations=self.options.max_iterations,
-                     precondition=self._preconditioner(lam, scale))
-        self.records.append(SolveRecord(self.iteration, float(lam), "gradient" if w is None else "other",
-                                        result.iterations, result.relative_residual, self._eta, result.stop))
+        result = pcg(
+            lambda p: self._apply(p, lam, scale),
+            rhs,
+            rtol=self._eta,
+            max_iterations=self.options.max_iterations,
+            precondition=self._preconditioner(lam, scale),
+        )
+        self.records.append(
+            SolveRecord(
+                self.iteration,
+                float(lam),
+                "gradient" if w is None else "other",
+                result.iterations,
+                result.relative_residual,
+                self._eta,
+                result.stop,
+            )
+        )
         return self._step(result.x, scale)
 
     # -- the form-specific parts -----------------------------------------------------------------------------
@@ -257,14 +291,22 @@ class MatrixFreeSystem(LinearSystem):
             self._cached["part"] = build(self, scale)
         return apply(self._cached["part"], lam)
 
+    def test_matrix(self) -> Tensor:
+        """Ω, the Nyström sketch's Gaussian test vectors (drawn when the preconditioner is 'nystrom')."""
+        if self.omega is None:
+            raise ValueError("this system has no Nyström sketch: its preconditioner is not 'nystrom'")
+        return self.omega
+
     def _sketch_by_products(self, scale: Tensor) -> NystromApproximation:
         """Y = ÃΩ (or GΩ) from k operator products (diagonal='estimate')."""
-        cols = [self._apply(self.omega[:, i], 0.0, scale) for i in range(self.k)]
-        return NystromApproximation(self.omega, torch.stack(cols, dim=1))
+        omega = self.test_matrix()
+        cols = [self._apply(omega[:, i], 0.0, scale) for i in range(self.k)]
+        return NystromApproximation(omega, torch.stack(cols, dim=1))
 
 
-PRECONDITIONER_PARTS: dict[str, tuple[Callable[[MatrixFreeSystem, Tensor], Any],
-                                      Callable[[Any, float], Callable[[Tensor], Tensor] | None]]] = {
+PRECONDITIONER_PARTS: dict[
+    str, tuple[Callable[[MatrixFreeSystem, Tensor], Any], Callable[[Any, float], Callable[[Tensor], Tensor] | None]]
+] = {
     "none": (lambda system, scale: None, lambda part, lam: None),
     "jacobi": (lambda system, scale: system.operator_diagonal(scale), jacobi),
     "nystrom": (lambda system, scale: system.nystrom(scale), lambda part, lam: part.preconditioner(lam)),
@@ -280,6 +322,7 @@ class MatrixFreeNormalSystem(MatrixFreeSystem):
 
     @property
     def sketch_dimension(self) -> int:  # type: ignore[override]
+        """The dimension the CG vectors and the preconditioner live in."""
         return self.n
 
     def _sketch_slice(self, j_s: Tensor, rows: slice) -> None:
@@ -302,14 +345,16 @@ class MatrixFreeNormalSystem(MatrixFreeSystem):
         return solution * scale.rsqrt()
 
     def operator_diagonal(self, scale: Tensor) -> Tensor:
+        """See :meth:`MatrixFreeSystem.operator_diagonal`."""
         return self._diag / scale
 
     def nystrom(self, scale: Tensor) -> NystromApproximation:
+        """See :meth:`MatrixFreeSystem.nystrom`."""
         if self.sketch_partial is None:
             return self._sketch_by_products(scale)
         # Ã = S A S with S = D^{-1/2}: Ã(S⁻¹Ω) = S(AΩ), a Nyström sketch of Ã with test matrix S⁻¹Ω
         s = scale.rsqrt().unsqueeze(1)
-        return NystromApproximation(self.omega / s, s * self.sketch_partial)
+        return NystromApproximation(self.test_matrix() / s, s * self.sketch_partial)
 
 
 class MatrixFreeResidualSystem(MatrixFreeSystem):
@@ -319,6 +364,7 @@ class MatrixFreeResidualSystem(MatrixFreeSystem):
 
     @property
     def sketch_dimension(self) -> int:  # type: ignore[override]
+        """The dimension the CG vectors and the preconditioner live in."""
         return self.m
 
     def _sketch_slice(self, j_s: Tensor, rows: slice) -> None:
@@ -351,10 +397,11 @@ class MatrixFreeResidualSystem(MatrixFreeSystem):
         return total / p
 
     def nystrom(self, scale: Tensor) -> NystromApproximation:
+        """See :meth:`MatrixFreeSystem.nystrom`."""
         if self.sketch_partial is None:
             return self._sketch_by_products(scale)
         z = self.sketch_partial / scale.unsqueeze(1)  # D⁻¹JᵀΩ
-        return NystromApproximation(self.omega, torch.cat([j_s @ z for _, j_s in self.ops.slices()]))
+        return NystromApproximation(self.test_matrix(), torch.cat([j_s @ z for _, j_s in self.ops.slices()]))
 
 
 MATRIX_FREE_SYSTEMS: dict[str, type[MatrixFreeSystem]] = {
@@ -373,13 +420,23 @@ class MatrixFreeSolver:
         self.options = options or MatrixFreeOptions()
         self.forcing = Forcing(self.options.forcing, eta_max=self.options.eta_max, eta_min=self.options.eta_min)
 
-    def system(self, form: str, model: Any, x: Tensor, r: Tensor, iteration: int) -> MatrixFreeSystem:
-        """The damped system of the LM iteration ``iteration`` at parameters x with residual r."""
+    @classmethod
+    def from_options(cls, backend: Any, options: MatrixFreeOptions) -> MatrixFreeSolver:
+        """The matrix-free solver with ``options`` (it does not use the ``backend``)."""
+        return cls(options)
+
+    def system(
+        self, form: str, model: Any, x: Tensor, r: Tensor, iteration: int, slices: Slices | None = None
+    ) -> MatrixFreeSystem:
+        """The damped system of the LM iteration ``iteration`` at parameters x with residual r; ``slices``:
+        the Jacobian slices of its one pass (default ``model.slices(x, m)``; unused with diagonal='estimate')."""
         products = JacobianProducts(model, x, r.shape[0])
-        return MATRIX_FREE_SYSTEMS[form](products, r, self.options, self.forcing, iteration)
+        return MATRIX_FREE_SYSTEMS[form](products, r, self.options, self.forcing, iteration, slices)
 
     def state_dict(self) -> dict[str, Any]:
+        """The forcing term's state (what lives across iterations)."""
         return {"forcing": self.forcing.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s result."""
         self.forcing.load_state_dict(state.get("forcing", {}))

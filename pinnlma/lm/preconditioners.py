@@ -14,6 +14,7 @@
   with Ã (or one pass over the Jacobian slices, see :mod:`pinnlma.lm.matrix_free`) and n·k memory; the
   damping μ enters only at application time, so one sketch serves every trial λ of an iteration.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -30,6 +31,7 @@ PRECONDITIONERS = {
 
 
 def check_preconditioner(name: str) -> str:
+    """``name`` if it is a key of PRECONDITIONERS, else a ValueError listing them."""
     if name not in PRECONDITIONERS:
         raise ValueError(f"unknown preconditioner {name!r}; choose one of {', '.join(PRECONDITIONERS)}")
     return name
@@ -48,8 +50,10 @@ class NystromApproximation:
 
     def __init__(self, omega: Tensor, sketch: Tensor) -> None:
         if omega.shape != sketch.shape or omega.ndim != 2:
-            raise ValueError(f"Nyström needs Ω and Y = ÃΩ of the same shape (n, k); got {tuple(omega.shape)} "
-                             f"and {tuple(sketch.shape)}")
+            raise ValueError(
+                f"Nyström needs Ω and Y = ÃΩ of the same shape (n, k); got {tuple(omega.shape)} "
+                f"and {tuple(sketch.shape)}"
+            )
         # orthonormal test matrix: Y is linear in Ω, so ÃQ = Y R⁻¹ for Ω = QR (same range, same Â)
         q, r = torch.linalg.qr(omega)
         y = torch.linalg.solve_triangular(r, sketch, upper=True, left=False)
@@ -72,6 +76,7 @@ class NystromApproximation:
 
     @property
     def rank(self) -> int:
+        """k, the number of retained eigenpairs."""
         return int(self.u.shape[1])
 
     def matmul(self, v: Tensor) -> Tensor:

@@ -19,19 +19,20 @@ and the memory limit is ``LMOptions.memory_limit`` bytes, by default half the me
 parameters' device when the run starts (MemAvailable of /proc/meminfo on the CPU, free memory on a
 CUDA device).
 """
+
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
 from ..backends import Backend, LinearSystem
-from ..jacobian import DEFAULT_MEMORY_BUDGET
-from .matrix_free import MatrixFreeOptions, MatrixFreeSolver
+from .jacobian import DEFAULT_MEMORY_BUDGET
+from .matrix_free import MatrixFreeOptions, MatrixFreeSolver, Slices
 
 SOLVERS = {
     "dense": "the backend forms and factors the damped system exactly",
@@ -95,9 +96,17 @@ class SolverChoice:
     memory_limit: int
 
 
-def choose_solver(m: int, n: int, itemsize: int, *, solver: str = AUTO, form: str = AUTO,
-                  memory_limit: int | None = None, slice_bytes: int = DEFAULT_MEMORY_BUDGET,
-                  device: torch.device | str = "cpu") -> SolverChoice:
+def choose_solver(
+    m: int,
+    n: int,
+    itemsize: int,
+    *,
+    solver: str = AUTO,
+    form: str = AUTO,
+    memory_limit: int | None = None,
+    slice_bytes: int = DEFAULT_MEMORY_BUDGET,
+    device: torch.device | str = "cpu",
+) -> SolverChoice:
     """The solver and form for an m×n problem (the auto rule of the module docstring); explicit
     choices are kept. ``memory_limit`` None means MEMORY_FRACTION of :func:`available_memory`."""
     check_choice(solver, SOLVERS, "solver")
@@ -111,8 +120,10 @@ def choose_solver(m: int, n: int, itemsize: int, *, solver: str = AUTO, form: st
         return SolverChoice(solver, chosen_form, reason, need, limit)
     fits = need <= limit
     chosen = "dense" if fits else "matrix-free"
-    reason = (f"{chosen_form} form ({form_why}); the dense system needs {need / 2**20:.0f} MiB, "
-              f"{'within' if fits else 'over'} the memory limit of {limit / 2**20:.0f} MiB")
+    reason = (
+        f"{chosen_form} form ({form_why}); the dense system needs {need / 2**20:.0f} MiB, "
+        f"{'within' if fits else 'over'} the memory limit of {limit / 2**20:.0f} MiB"
+    )
     return SolverChoice(chosen, chosen_form, reason, need, limit)
 
 
@@ -124,30 +135,69 @@ class DenseSolver:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
-    def system(self, form: str, model: Any, x: Tensor, r: Tensor, iteration: int) -> LinearSystem:
-        slices, n = model.slices(x, r.shape[0]), x.shape[0]
+    def system(self, form: str, model: Any, x: Tensor, r: Tensor, iteration: int, slices: Slices) -> LinearSystem:
+        """The backend's system of ``form`` from the Jacobian ``slices`` of ``model`` at x (``r``, ``iteration``:
+        unused here, the matrix-free solver's signature)."""
+        n = x.shape[0]
         build = {
             "normal": lambda: self.backend.normal_system(slices, n, lambda w: model.jt_times(x, w)),
             "residual": lambda: self.backend.residual_system(slices, n),
         }
         return build[form]()
 
+    @classmethod
+    def from_options(cls, backend: Backend, options: MatrixFreeOptions) -> DenseSolver:
+        """The dense solver on ``backend`` (the matrix-free ``options`` do not concern it)."""
+        return cls(backend)
+
     def state_dict(self) -> dict[str, Any]:
+        """Nothing lives across iterations."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
+        """Nothing to restore."""
 
 
 Solver = DenseSolver | MatrixFreeSolver
 
-SOLVER_FACTORIES: dict[str, Callable[[Backend, MatrixFreeOptions], Solver]] = {
-    "dense": lambda backend, options: DenseSolver(backend),
-    "matrix-free": lambda backend, options: MatrixFreeSolver(options),
+SOLVER_TYPES: dict[str, type[DenseSolver] | type[MatrixFreeSolver]] = {
+    "dense": DenseSolver,
+    "matrix-free": MatrixFreeSolver,
 }
-"""How each entry of SOLVERS is built (same keys)."""
+"""The class of each entry of SOLVERS (same keys); each is built by ``from_options(backend, options)``."""
 
 
 def make_solver(name: str, backend: Backend, options: MatrixFreeOptions | None = None) -> Solver:
     """The solver object named ``name`` (a key of SOLVERS, not 'auto')."""
-    return SOLVER_FACTORIES[name](backend, options or MatrixFreeOptions())
+    return SOLVER_TYPES[name].from_options(backend, options or MatrixFreeOptions())
+
+
+class SolverSettings(Protocol):
+    """The fields of :class:`~pinnlma.lm.options.LMOptions` the choice reads."""
+
+    solver: str
+    form: str
+    memory_limit: int | None
+    matrix_free: MatrixFreeOptions
+
+
+def select_solver(
+    options: SolverSettings, model: Any, x: Tensor, m: int, backend: Backend, current: Solver | None = None
+) -> tuple[SolverChoice, Solver]:
+    """The choice for ``model`` with m residuals at parameters x (:func:`choose_solver`, the slice taken as the
+    model's ``memory_budget``) and the solver object: ``current`` when it is of the chosen kind (its state
+    carries on), else a new one."""
+    budget = int(getattr(model, "memory_budget", DEFAULT_MEMORY_BUDGET))
+    choice = choose_solver(
+        m,
+        x.shape[0],
+        x.element_size(),
+        solver=options.solver,
+        form=options.form,
+        memory_limit=options.memory_limit,
+        device=x.device,
+        slice_bytes=budget,
+    )
+    if isinstance(current, SOLVER_TYPES[choice.solver]):
+        return choice, current
+    return choice, make_solver(choice.solver, backend, options.matrix_free)

@@ -4,12 +4,18 @@ A condition is a block of the residual vector: ``sample`` draws its point groups
 two matched groups for periodicity) with any per-point data, and ``residual(*fields)`` maps the
 :class:`~pinnlma.pinn.fields.Fields` at those points to one row per point:
 
-- Dirichlet        u − g(x)                  on the chosen boundary faces
-- Neumann          ∂u/∂n − g(x)              on the chosen boundary faces (outward normal)
+- Dirichlet        u − g(x)                  on the chosen boundary parts
+- Neumann          ∂u/∂n − g(x)              on the chosen boundary parts (outward normal)
+- Robin            a·u + b·∂u/∂n − g(x)      on the chosen boundary parts
 - Periodic         ∂ᵏu(x_min) − ∂ᵏu(x_max)   on matched points of opposite faces
 - Initial          u(x, t₀) − g(x)
 - InitialVelocity  u_t(x, t₀) − h(x)
 - PointData        u(x_k) − y_k              at given points (data fitting, inverse problems)
+
+Boundary conditions choose their points with ``where`` (see :class:`~pinnlma.pinn.geometry.Domain`):
+None for the whole boundary, a part name ("x_min", "holes"), a comma-separated list or a list of
+names, or a predicate ``where(points) -> bool mask``. Every condition addresses a network output by
+index or by name (``out="v"`` with ``Problem(outputs=("u", "v", "p"))``).
 """
 from __future__ import annotations
 
@@ -21,8 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .fields import Fields
-from .geometry import Domain, Sampler, SpaceTime, periodic_pairs
+from .fields import Fields, Output
+from .geometry import Domain, Sampler, SpaceTime, Where, periodic_pairs
 
 ValueFn = Callable[[Tensor], Tensor] | float
 """g(x): a constant, or a function of the points tensor (N, dim) returning (N,)."""
@@ -72,11 +78,11 @@ class Condition(ABC):
 
 
 class Dirichlet(Condition):
-    """u_out = g on the boundary faces ``where`` (all faces when None)."""
+    """u_out = g on the boundary parts ``where`` (the whole boundary when None)."""
 
     default_name = "boundary"
 
-    def __init__(self, value: ValueFn = 0.0, where: str | None = None, out: int = 0,
+    def __init__(self, value: ValueFn = 0.0, where: Where = None, out: Output = 0,
                  n_points: int | None = None, weight: float = 1.0, name: str | None = None) -> None:
         super().__init__(n_points, weight, name)
         self.value, self.where, self.out = value, where, out
@@ -90,7 +96,7 @@ class Dirichlet(Condition):
 
 
 class Neumann(Dirichlet):
-    """∂u_out/∂n = g on the boundary faces ``where`` (outward normals)."""
+    """∂u_out/∂n = g on the boundary parts ``where`` (outward normals)."""
 
     default_name = "neumann"
 
@@ -102,13 +108,43 @@ class Neumann(Dirichlet):
         return f.normal_derivative(self.out) - f.data("target")
 
 
+class Robin(Dirichlet):
+    """a·u_out + b·∂u_out/∂n = g on the boundary parts ``where`` (outward normals).
+
+    ``a``, ``b`` and ``value`` (g) are numbers or functions of the points tensor (N, dim), evaluated at
+    the sampled points. a = 1, b = 0 is Dirichlet, a = 0, b = 1 Neumann; e.g. a convective (Newton
+    cooling) wall k·∂T/∂n = −h·(T − T∞) is ``Robin(a=h, b=k, value=h * T_inf)``.
+    """
+
+    default_name = "robin"
+
+    def __init__(self, a: ValueFn = 1.0, b: ValueFn = 1.0, value: ValueFn = 0.0, where: Where = None,
+                 out: Output = 0, n_points: int | None = None, weight: float = 1.0, name: str | None = None) -> None:
+        super().__init__(value, where, out, n_points, weight, name)
+        for label, coef in (("a", a), ("b", b)):
+            if not callable(coef) and not np.isfinite(float(coef)):
+                raise ValueError(f"Robin: {label} must be a finite number or a function of the points, got {coef!r}")
+        if not callable(a) and not callable(b) and float(a) == 0.0 and float(b) == 0.0:
+            raise ValueError("Robin: a and b are both 0, so the condition says nothing; give a or b")
+        self.a, self.b = a, b
+
+    def sample(self, domain: Domain, sampler: Sampler, n: int) -> Sampled:
+        points, normals = domain.boundary(n, sampler, where=self.where)
+        extras = {"target": evaluate_value(self.value, points), "normals": normals,
+                  "robin_a": evaluate_value(self.a, points), "robin_b": evaluate_value(self.b, points)}
+        return Sampled([points], [extras])
+
+    def residual(self, f: Fields) -> Tensor:
+        return f.data("robin_a") * f.u(self.out) + f.data("robin_b") * f.normal_derivative(self.out) - f.data("target")
+
+
 class Periodic(Condition):
     """∂^k u_out/∂name^k equal on the two opposite faces of ``name`` (k = ``order``, default 0).
     Full C¹ periodicity is two conditions, ``Periodic("x")`` and ``Periodic("x", order=1)``."""
 
     default_name = "periodic"
 
-    def __init__(self, coordinate: str = "x", out: int = 0, order: int = 0,
+    def __init__(self, coordinate: str = "x", out: Output = 0, order: int = 0,
                  n_points: int | None = None, weight: float = 1.0, name: str | None = None) -> None:
         if order < 0:
             raise ValueError(f"Periodic: order must be >= 0, got {order}")
@@ -129,7 +165,7 @@ class Initial(Condition):
 
     default_name = "initial"
 
-    def __init__(self, value: ValueFn = 0.0, out: int = 0, n_points: int | None = None,
+    def __init__(self, value: ValueFn = 0.0, out: Output = 0, n_points: int | None = None,
                  weight: float = 1.0, name: str | None = None) -> None:
         super().__init__(n_points, weight, name)
         self.value, self.out = value, out
@@ -159,7 +195,7 @@ class PointData(Condition):
     default_name = "data"
     resample = False
 
-    def __init__(self, points: np.ndarray, values: np.ndarray, out: int = 0, weight: float = 1.0,
+    def __init__(self, points: np.ndarray, values: np.ndarray, out: Output = 0, weight: float = 1.0,
                  name: str | None = None) -> None:
         points = np.asarray(points, dtype=np.float64)
         values = np.asarray(values, dtype=np.float64).reshape(-1)

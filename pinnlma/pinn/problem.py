@@ -13,6 +13,26 @@ from .fields import Fields
 from .geometry import Domain
 
 PdeFn = Callable[[Fields], Tensor]
+DerivedFn = Callable[[Mapping[str, np.ndarray]], np.ndarray]
+"""A quantity for display computed from the outputs: ``fn({"u": (N,), "v": (N,)}) -> (N,)``."""
+
+
+def default_output_names(count: int) -> tuple[str, ...]:
+    """"u" for one output; "u0", "u1", … (matching the indices) for several."""
+    return ("u",) if count == 1 else tuple(f"u{i}" for i in range(count))
+
+
+def default_eval_grid(dim: int) -> tuple[int, ...]:
+    """Evaluation grid when a problem gives none: 1001 points in 1-D, 101² in 2-D, 41³ in 3-D, and
+    about 10⁵ points (at least 3 per axis) beyond."""
+    per_axis = {1: 1001, 2: 101, 3: 41}.get(dim, max(3, int(round(1e5 ** (1.0 / dim)))))
+    return (per_axis,) * dim
+
+
+def _check_output_name(name: object, what: str) -> str:
+    if not isinstance(name, str) or not name.strip() or name != name.strip() or any(c in name for c in ",/"):
+        raise ValueError(f"{what} must be a non-empty string without ',', '/' or surrounding spaces, got {name!r}")
+    return name
 
 
 @dataclass
@@ -23,27 +43,34 @@ class Problem:
     - ``pde``: residual of the equation at interior points, ``pde(f) -> rows``; a dict of several
       (name → fn) for systems (e.g. real and imaginary parts); None for pure data fits.
     - ``conditions``: boundary / initial / periodic / data blocks.
+    - ``outputs``: the number of network outputs, or their names (``("u", "v", "p")``); residuals and
+      conditions address an output by index or name (``f.u("v")``, ``Dirichlet(0, out="v")``). With a
+      number the names are "u" (one output) or "u0", "u1", … (``output_names`` holds them).
     - ``parameters``: known PDE coefficients (read with ``f.param(name)``).
     - ``unknowns``: coefficients to identify (inverse problems), name → initial guess; they become
       trainable parameters appended to the network's.
     - ``reference``: exact solution ``points (N, dim) -> (N,) or (N, outputs)``, or ``reference_data``
       = (points, values) of a numerical reference; ``eval_points`` where errors are measured
-      (default: ``domain.grid(eval_grid)``).
+      (default: the points of ``domain.grid(eval_grid)`` inside the domain; ``eval_grid`` None gives
+      :func:`default_eval_grid`).
     - ``n_interior``: collocation points; ``weights``: block name → loss weight.
     - ``model``: MLP settings (width, depth, activation, ...); ``run``: optimizer defaults
       (iters, time_limit); ``quick``: overrides for the ``--quick`` size.
+    - ``derived``: quantities for display, name → fn(outputs by name) (e.g. ``{"|h|": lambda o:
+      np.hypot(o["u"], o["v"])}``); ``plot_fields``: the names (outputs and derived) the figure shows,
+      default every output then every derived quantity.
     """
 
     name: str
     domain: Domain
     pde: PdeFn | Mapping[str, PdeFn] | None
     conditions: Sequence[Condition] = ()
-    outputs: int = 1
+    outputs: int | Sequence[str] = 1
     parameters: Mapping[str, float] = field(default_factory=dict)
     unknowns: Mapping[str, float] = field(default_factory=dict)
     reference: Callable[[np.ndarray], np.ndarray] | None = None
     reference_data: tuple[np.ndarray, np.ndarray] | None = None
-    eval_grid: tuple[int, ...] = (101, 101)
+    eval_grid: tuple[int, ...] | None = None
     eval_points: np.ndarray | None = None
     n_interior: int = 2000
     n_boundary: int = 200
@@ -54,6 +81,9 @@ class Problem:
     run: Mapping[str, Any] = field(default_factory=dict)
     quick: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    output_names: Sequence[str] | None = None
+    derived: Mapping[str, DerivedFn] = field(default_factory=dict)
+    plot_fields: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.domain, Domain):
@@ -67,8 +97,82 @@ class Problem:
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"problem {self.name!r}: block names must be unique, repeated: {sorted(dupes)}")
+        self._set_outputs()
+        self._check_displays()
+        for cond in self.conditions:
+            out = getattr(cond, "out", None)
+            if out is not None:
+                try:
+                    self.output_index(out)
+                except (KeyError, ValueError) as err:
+                    raise ValueError(f"problem {self.name!r}, condition {cond.name!r}: {err.args[0]}") from None
+
+    def _set_outputs(self) -> None:
+        outputs, names = self.outputs, self.output_names
+        if isinstance(outputs, (int, np.integer)) and not isinstance(outputs, bool):
+            if outputs < 1:
+                raise ValueError(f"problem {self.name!r}: outputs must be >= 1, got {outputs}")
+            count = int(outputs)
+            names = tuple(names) if names is not None else default_output_names(count)
+        elif isinstance(outputs, Sequence) and not isinstance(outputs, str) and outputs:
+            count = len(outputs)
+            if names is not None and tuple(names) != tuple(outputs):
+                raise ValueError(f"problem {self.name!r}: outputs={tuple(outputs)} and "
+                                 f"output_names={tuple(names)} differ")
+            names = tuple(outputs)
+        else:
+            raise ValueError(f"problem {self.name!r}: outputs must be a number of outputs or a list of their names, "
+                             f"got {outputs!r}")
+        if len(names) != count:
+            raise ValueError(f"problem {self.name!r}: {len(names)} output names {names} for {count} outputs")
+        for name in names:
+            _check_output_name(name, f"problem {self.name!r}: an output name")
+        if len(set(names)) != len(names):
+            raise ValueError(f"problem {self.name!r}: output names must be distinct, got {names}")
+        self.outputs, self.output_names = count, names
+
+    def _check_displays(self) -> None:
+        for name, fn in self.derived.items():
+            _check_output_name(name, f"problem {self.name!r}: a derived quantity's name")
+            if name in self.output_names:
+                raise ValueError(f"problem {self.name!r}: derived quantity {name!r} has the name of an output")
+            if not callable(fn):
+                raise ValueError(f"problem {self.name!r}: derived quantity {name!r} must be a function of the outputs")
+        if self.plot_fields is not None:
+            known = (*self.output_names, *self.derived)
+            bad = [f for f in self.plot_fields if f not in known]
+            if bad or not self.plot_fields:
+                raise ValueError(f"problem {self.name!r}: plot_fields {list(self.plot_fields)} must name outputs or "
+                                 f"derived quantities ({', '.join(known)})")
+
+    def output_index(self, out: int | str) -> int:
+        """The column of output ``out`` (an index or a name); ValueError listing the outputs otherwise."""
+        if isinstance(out, str):
+            if out not in self.output_names:
+                raise ValueError(f"unknown output {out!r}; the outputs are {', '.join(self.output_names)}")
+            return self.output_names.index(out)
+        if isinstance(out, bool) or not isinstance(out, (int, np.integer)) or not 0 <= out < self.outputs:
+            raise ValueError(f"output index {out!r} out of range: there are {self.outputs} outputs "
+                             f"({', '.join(self.output_names)})")
+        return int(out)
+
+    def display_fields(self, values: np.ndarray) -> dict[str, np.ndarray]:
+        """The fields a figure shows (``plot_fields``, default outputs then derived), name → (N,), from
+        output values (N, outputs)."""
+        values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+        columns = {name: values[:, i] for i, name in enumerate(self.output_names)}
+        fields = dict(columns)
+        for name, fn in self.derived.items():
+            out = np.asarray(fn(columns), dtype=np.float64).reshape(-1)
+            if out.shape != (len(values),):
+                raise ValueError(f"problem {self.name!r}: derived quantity {name!r} returned shape {out.shape} for "
+                                 f"{len(values)} points")
+            fields[name] = out
+        order = list(self.plot_fields) if self.plot_fields is not None else list(fields)
+        return {name: fields[name] for name in order}
 
     def pde_blocks(self) -> list[tuple[str, PdeFn]]:
+        """(name, residual function) of each PDE block."""
         if self.pde is None:
             return []
         if callable(self.pde):
@@ -77,6 +181,7 @@ class Problem:
 
     @property
     def has_reference(self) -> bool:
+        """Whether the problem has an exact or numerical reference."""
         return self.reference is not None or self.reference_data is not None
 
     def evaluation(self) -> tuple[np.ndarray, np.ndarray | None]:
@@ -84,7 +189,12 @@ class Problem:
         if self.reference_data is not None:
             points, values = self.reference_data
             return np.asarray(points, float), np.asarray(values, float).reshape(len(points), -1)
-        points = self.eval_points if self.eval_points is not None else self.domain.grid(tuple(self.eval_grid))
+        if self.eval_points is not None:
+            points = np.asarray(self.eval_points, float)
+        else:
+            shape = tuple(self.eval_grid) if self.eval_grid is not None else default_eval_grid(self.domain.dim)
+            points = self.domain.grid(shape)
+            points = points[self.domain.contains(points)]
         if self.reference is None:
             return points, None
         return points, np.asarray(self.reference(points), float).reshape(len(points), -1)
