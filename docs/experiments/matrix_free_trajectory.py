@@ -21,12 +21,13 @@ from typing import Any
 
 import torch
 
-from pinnlma.bench import common
+from pinnlma.bench import fixtures
 from pinnlma.lm.core import LMCore, LMOptions
 from pinnlma.lm.matrix_free import MatrixFreeOptions
 
 
 def parse(spec: str) -> dict[str, Any]:
+    """LMOptions fields of a configuration: ``dense``, ``default`` or ``field=value,...`` of MatrixFreeOptions."""
     if spec == "dense":
         return {"solver": "dense"}
     fields: dict[str, Any] = {}
@@ -41,12 +42,13 @@ def parse(spec: str) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
+    """Run every configuration of ``argv`` (see the module docstring) and print the table rows."""
     torch.set_num_threads(1)
     width, rows, iterations, every = map(int, argv[:4])
     print("| configuration | iteration | loss | time [s] | CG / iteration | λ |")
     print("|---|---:|---:|---:|---:|---:|")
     for spec in argv[4:] or ["dense", "default"]:
-        asm = common.burgers_assembler(rows, width, 4, boundary=200)
+        asm = fixtures.burgers_assembler(rows, width, 4, boundary=200)
         options = LMOptions(max_iter=10**9, ftol=0.0, xtol=0.0, gtol=0.0, **parse(spec))
         core = LMCore(asm, asm.initial_parameters(), options=options)
         started = time.perf_counter()
