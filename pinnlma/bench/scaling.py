@@ -237,7 +237,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     echo(
         f"{CASE}: then dense and matrix-free LM at m={p['solver_rows']}, widths {p['solver_widths']} (depth 4), at most "
         f"{solver_sweep.LIMIT_S:.0f} s per iteration; then {p['agreement_iterations']} iterations of each from one "
-        f"start at widths {p['agreement_widths']}"
+        f"start at (rows, width) {p['agreement_sizes']}"
     )
     solver_configs, skipped = solver_sweep.solver_plan(p, p["boundary"], echo)
     agreement_configs = solver_sweep.agreement_configurations(p, p["boundary"])

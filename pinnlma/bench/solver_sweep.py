@@ -64,7 +64,7 @@ def plan(quick: bool, tiny: bool) -> dict[str, Any]:
             "solver_widths": [4, 12],
             "solver_rows": 200,
             "solver_steps": 1,
-            "agreement_widths": [4, 12],
+            "agreement_sizes": [[200, 4], [200, 12]],
             "agreement_iterations": 3,
         }
     if quick:
@@ -72,14 +72,14 @@ def plan(quick: bool, tiny: bool) -> dict[str, Any]:
             "solver_widths": [8, 16, 32, 64],
             "solver_rows": 2000,
             "solver_steps": 1,
-            "agreement_widths": [8, 16],
+            "agreement_sizes": [[2000, 8], [2000, 16], [400, 16]],
             "agreement_iterations": 5,
         }
     return {
         "solver_widths": [16, 32, 64, 100, 182, 260, 360],
         "solver_rows": 5000,
         "solver_steps": 2,
-        "agreement_widths": [16, 32, 64],
+        "agreement_sizes": [[5000, 16], [5000, 32], [1000, 32]],
         "agreement_iterations": 6,
     }
 
@@ -103,18 +103,18 @@ def solver_configurations(p: dict[str, Any], boundary: int) -> list[dict[str, An
 
 
 def agreement_configurations(p: dict[str, Any], boundary: int) -> list[dict[str, Any]]:
-    """One agreement run per width of ``agreement_widths``."""
+    """One agreement run per (rows, width) of ``agreement_sizes`` (normal form where n <= m, else residual)."""
     return [
         {
             "kind": "agreement",
-            "rows": p["solver_rows"],
+            "rows": rows,
             "width": width,
             "depth": 4,
             "boundary": boundary,
             "memory_budget": DEFAULT_MEMORY_BUDGET,
             "iterations": p["agreement_iterations"],
         }
-        for width in p["agreement_widths"]
+        for rows, width in p["agreement_sizes"]
     ]
 
 

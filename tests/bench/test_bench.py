@@ -153,7 +153,7 @@ def test_scaling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert r["at_cap_s"] >= r["setup_s"] + (r["max_cg_iterations"] - 1) * r["product_s"]
     assert solvers["largest_n_within_limit"]["matrix-free"] == max(r["n"] for r in free)
     agreement = data["agreement"]
-    assert len(agreement["runs"]) == len(data["configuration"]["agreement_widths"])
+    assert len(agreement["runs"]) == len(data["configuration"]["agreement_sizes"])
     for r in agreement["runs"]:
         assert set(r["runs"]) == {"dense", "matrix-free tight", "matrix-free default"}
         assert r["runs"]["matrix-free tight"]["relative_difference"] <= 1e-8 and r["agrees"]
