@@ -1,5 +1,6 @@
 """``scaling``: time and peak memory of one LM iteration as m (rows) and n (parameters) double, with the
-Jacobian slice budget on and off; fitted exponents.
+Jacobian slice budget on and off; fitted exponents; then dense against matrix-free LM as n grows past 10⁵
+and their loss agreement (:mod:`pinnlma.bench.solver_sweep`, run in the same child process).
 
 Problem: the Burgers PINN (u, u_x, u_t, u_xx channels), 2 → width × 4 → 1 tanh, float64. Two sweeps:
 m doubling at fixed width, and n roughly doubling (width 11, 16, 23, 32 → n = 441, 881, 1749, 3297) at
@@ -34,10 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import machine
-from ..lm import LMCore, LMOptions
 from ..lm.jacobian import SLICE_WORK_FACTOR
 from ..machine import load_average
-from . import fixtures, output, timing
+from . import output, solver_sweep, timing
 
 CASE = "scaling"
 BUDGET_ON = 32 * 2**20
@@ -46,7 +46,11 @@ BOUNDARY = 200
 
 
 def plan(quick: bool, tiny: bool) -> dict[str, Any]:
-    """The sweeps of the case at its size."""
+    """The sweeps of the case at its size (the solver sweep's from :func:`pinnlma.bench.solver_sweep.plan`)."""
+    return {**_budget_plan(quick, tiny), **solver_sweep.plan(quick, tiny)}
+
+
+def _budget_plan(quick: bool, tiny: bool) -> dict[str, Any]:
     if tiny:
         return {
             "m_sweep": [400, 800],
@@ -110,14 +114,10 @@ def _measure_child(config: dict[str, Any]) -> dict[str, Any]:
 
     import torch
 
-    asm = fixtures.burgers_assembler(
-        config["rows"],
-        config["width"],
-        config["depth"],
-        boundary=config["boundary"],
-        memory_budget=config["memory_budget"],
-    )
-    core = LMCore(asm, asm.initial_parameters(), options=LMOptions.unlimited())
+    if config.get("kind") == "agreement":
+        return solver_sweep.agreement_child(config)
+    core = solver_sweep.core_for(config, solver=config.get("solver", "auto"))
+    asm: Any = core.model  # the Burgers assembler
     m, n = core.m, core.n
     core.step()  # warm-up
     times, peaks = [], []
@@ -145,6 +145,8 @@ def _measure_child(config: dict[str, Any]) -> dict[str, Any]:
         "slice_work_bytes": SLICE_WORK_FACTOR * slice_rows * n * 8,
         "threads": torch.get_num_threads(),
     }
+    if config.get("kind") == "solver":
+        result.update(solver_sweep.solver_details(core, config["steps"]))
     del core, asm
     gc.collect()
     return result
@@ -156,8 +158,19 @@ def _child_main(argv: list[str]) -> int:
     spec = json.loads(argv[0])
     if spec.get("threads"):
         torch.set_num_threads(int(spec["threads"]))
+    over: dict[str, float] = {}  # solver → the time of its first configuration over the limit
     for config in spec["configs"]:
-        print(json.dumps(_measure_child(config)), flush=True)
+        solver = config.get("solver", "")
+        if config.get("kind") == "solver" and solver in over:
+            reason = (
+                f"not run: the previous size took {over[solver]:.0f} s > {solver_sweep.LIMIT_S:.0f} s per iteration"
+            )
+            print(json.dumps({**solver_sweep.planned(config), "skipped": True, "reason": reason}), flush=True)
+            continue
+        result = _measure_child(config)
+        if config.get("kind") == "solver" and result["time_s"] > solver_sweep.LIMIT_S:
+            over[solver] = result["time_s"]
+        print(json.dumps(result), flush=True)
     return 0
 
 
@@ -179,15 +192,23 @@ def _run_child(configs: list[dict[str, Any]], echo: Callable[[str], None]) -> li
     for line in proc.stdout:
         r = json.loads(line)
         results.append(r)
-        peak = "n/a" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**20:.1f} MiB"
-        echo(
-            f"  m={r['m']:6d} n={r['n']:5d} budget {r['budget']:3s} (slice {r['slice_rows']} rows): "
-            f"{timing.fmt_s(r['time_s'])}/iteration, peak {peak}"
-        )
+        echo(_line(r))
     err = proc.stderr.read() if proc.stderr is not None else ""
     if proc.wait() != 0:
         raise RuntimeError(f"the scaling child process failed: {err.strip().splitlines()[-1:] or err}")
     return results
+
+
+def _line(r: dict[str, Any]) -> str:
+    if r.get("kind") == "agreement":
+        return solver_sweep.agreement_line(r)
+    if r.get("kind") == "solver" or r.get("skipped"):
+        return solver_sweep.solver_line(r)
+    peak = "n/a" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**20:.1f} MiB"
+    return (
+        f"  m={r['m']:6d} n={r['n']:5d} budget {r['budget']:3s} (slice {r['slice_rows']} rows): "
+        f"{timing.fmt_s(r['time_s'])}/iteration, peak {peak}"
+    )
 
 
 def _fits(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -213,7 +234,19 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
         f"{CASE}: burgers PINN, depth 4; m sweep {p['m_sweep']} at width {p['m_width']}, width sweep {p['n_widths']} "
         f"at m={p['n_rows']}; budget on = {p['budget_on'] / 2**20:g} MiB, off = unlimited; {len(configs)} runs"
     )
-    results = _run_child(configs, echo)
+    echo(
+        f"{CASE}: then dense and matrix-free LM at m={p['solver_rows']}, widths {p['solver_widths']} (depth 4), at most "
+        f"{solver_sweep.LIMIT_S:.0f} s per iteration; then {p['agreement_iterations']} iterations of each from one "
+        f"start at (rows, width) {p['agreement_sizes']}"
+    )
+    solver_configs, skipped = solver_sweep.solver_plan(p, p["boundary"], echo)
+    agreement_configs = solver_sweep.agreement_configurations(p, p["boundary"])
+    measured = _run_child(configs + solver_configs + agreement_configs, echo)
+    results = [r for r in measured if r.get("kind") not in ("solver", "agreement") and not r.get("skipped")]
+    solvers = solver_sweep.solver_summary(
+        [r for r in measured if r.get("kind") == "solver" or r.get("skipped")], skipped
+    )
+    agree = solver_sweep.agreement_summary([r for r in measured if r.get("kind") == "agreement"])
     for r in results:
         bound = r["jtj_bytes"] + r["slice_work_bytes"]
         r["bound_bytes"] = bound
@@ -226,7 +259,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     worst = max(on, key=lambda r: r["peak_over_bound"]) if on else None
     memory_ok = bool(worst and worst["peak_over_bound"] <= 1.25)
     figure = out / f"{CASE}.png"
-    _plot(results, figure)
+    _plot(results, figure, solvers)
     f_on, f_off = fits["budget_on"], fits["budget_off"]
     worst_text = (
         f"worst peak/(n^2*8+slice) {worst['peak_over_bound']:.2f} at m={worst['m']} n={worst['n']} "
@@ -237,7 +270,7 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     summary = (
         f"{CASE}: time ~ m^{f_on['time_vs_m']:.2f} n^{f_on['time_vs_n']:.2f} (budget on), "
         f"m^{f_off['time_vs_m']:.2f} n^{f_off['time_vs_n']:.2f} (off); peak ~ m^{f_on['peak_vs_m']:.2f} (on) vs "
-        f"m^{f_off['peak_vs_m']:.2f} (off); {worst_text}"
+        f"m^{f_off['peak_vs_m']:.2f} (off); {worst_text}; {solver_sweep.summary_text(solvers, agree, p['solver_rows'])}"
     )
     payload = {
         "quick": quick,
@@ -257,6 +290,8 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
         "results": results,
         "exponents": fits,
         "memory_target_met": memory_ok,
+        "solvers": solvers,
+        "agreement": agree,
         "figure": figure.name,
         "summary": summary,
     }
@@ -264,14 +299,14 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     return {"summary": summary, "path": path, "payload": payload, "figure": figure}
 
 
-def _plot(results: list[dict[str, Any]], path: Path) -> None:
+def _plot(results: list[dict[str, Any]], path: Path, solvers: dict[str, Any]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
     for budget, style in (("on", "o-"), ("off", "s--")):
         m_pts = sorted((r for r in results if r["budget"] == budget and "m" in r["sweeps"]), key=lambda r: r["m"])
         n_pts = sorted((r for r in results if r["budget"] == budget and "n" in r["sweeps"]), key=lambda r: r["n"])
@@ -290,6 +325,7 @@ def _plot(results: list[dict[str, Any]], path: Path) -> None:
     axes[0].set(xlabel="m (residual rows)", ylabel="time per iteration [s]", title="time vs m")
     axes[1].set(xlabel="n (parameters)", ylabel="time per iteration [s]", title="time vs n")
     axes[2].set(xlabel="m (residual rows)", ylabel="peak memory of an iteration [MiB]", title="memory vs m")
+    solver_sweep.plot_panel(axes[3], solvers)
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()

@@ -7,7 +7,9 @@
 - :mod:`.linear_rows`, :mod:`.conv_rows`: the one-backward-pass row Jacobian of networks of ``nn.Linear`` and
   ``nn.Conv1d``/``nn.Conv2d`` layers; :mod:`.losses`: common losses as least-squares residuals;
 - :mod:`.least_squares` and :mod:`.module`: the front ends :func:`least_squares` and
-  :class:`LevenbergMarquardt`.
+  :class:`LevenbergMarquardt`;
+- :mod:`.solvers`: dense or matrix-free, the registry and the auto rule; :mod:`.matrix_free` (with
+  :mod:`.krylov` and :mod:`.preconditioners`): the inexact LM solve by preconditioned CG on Jacobian products.
 """
 
 from . import losses
@@ -27,6 +29,7 @@ from .damping import (
 from .jacobian import STRATEGIES, JacobianEngine, choose_strategy
 from .least_squares import least_squares
 from .losses import BCE, L1, MSE, BCEWithLogits, CrossEntropy, Huber, Loss, PseudoHuber
+from .matrix_free import MatrixFreeOptions, SolveRecord
 from .model import ResidualModel, check_residual
 from .module import LevenbergMarquardt
 from .options import (
@@ -37,13 +40,16 @@ from .options import (
     NonFiniteResidualError,
     StopReason,
 )
+from .solvers import FORMS, SOLVERS, SolverChoice, choose_solver
 
 __all__ = [
     "BCE",
     "DAMPINGS",
+    "FORMS",
     "L1",
     "MSE",
     "PHASES",
+    "SOLVERS",
     "STRATEGIES",
     "BCEWithLogits",
     "CrossEntropy",
@@ -61,6 +67,7 @@ __all__ = [
     "Loss",
     "Marquardt",
     "MarquardtScaling",
+    "MatrixFreeOptions",
     "Nielsen",
     "NonFiniteJacobianError",
     "NonFiniteResidualError",
@@ -68,8 +75,11 @@ __all__ = [
     "PseudoHuber",
     "ResidualModel",
     "Scaling",
+    "SolveRecord",
+    "SolverChoice",
     "StopReason",
     "check_residual",
+    "choose_solver",
     "choose_strategy",
     "least_squares",
     "losses",

@@ -2,8 +2,9 @@
 
 One iteration at parameters x with residual r and cost F = ½‖r‖²:
 
-1. Jacobian slices → backend → a LinearSystem (normal form JᵀJ, or residual space when n > m);
-   g = Jᵀr, D = damping.scaling(diag JᵀJ).
+1. A LinearSystem from the solver (:mod:`pinnlma.lm.solvers`): dense (Jacobian slices → backend: normal
+   form JᵀJ, or residual space when n > m) or matrix-free (PCG on Jacobian products,
+   :mod:`pinnlma.lm.matrix_free`), chosen by memory and shape; g = Jᵀr, D = damping.scaling(diag JᵀJ).
 2. Trial loop: solve (JᵀJ + λD) v = g, step h = −v (plus ½·a, the geodesic acceleration, if enabled;
    times η, ``step_scale``, if set);
    predicted reduction L(0) − L(h) = −gᵀh − ½‖Jh‖²; actual reduction F(x) − F(x + h).
@@ -29,8 +30,10 @@ from torch import Tensor
 
 from ..backends import Backend, LinearSystem, get_backend
 from .damping import Damping, make_damping
+from .matrix_free import MatrixFreeSystem, SolveRecord, linear_summary
 from .model import ResidualModel, check_residual
 from .options import (
+    HISTORY_DEFAULTS,
     HISTORY_KEYS,
     MESSAGES,
     IterationInfo,
@@ -39,6 +42,7 @@ from .options import (
     NonFiniteResidualError,
     StopReason,
 )
+from .solvers import select_solver
 
 __all__ = ["PHASES", "LMCore", "PhaseCallback"]
 
@@ -50,7 +54,8 @@ PhaseCallback = Callable[[str, float, int], None]
 
 - ``"jacobian"``: once per Jacobian slice, the time spent producing it; ``rows`` its row count;
 - ``"normal_equations"``: once per iteration, the time of the system build (JᵀJ and Jᵀr, or the
-  residual-space matrices) less the Jacobian time inside it; ``rows`` = m;
+  residual-space matrices; matrix-free: diag JᵀJ, Jᵀr and the sketch) less the Jacobian time inside it;
+  ``rows`` = m;
 - ``"solve"``: once per trial, the damped solve(s) giving the step (with geodesic acceleration, both
   solves and the second directional derivative); ``rows`` = 0;
 - ``"trial_residual"``: once per trial point, the residual evaluation there; ``rows`` = m.
@@ -75,6 +80,7 @@ class _State:
     grad: Tensor | None = None
     fallback_solves: int = 0
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
+    solves: list[SolveRecord] = field(default_factory=list)
 
 
 class LMCore:
@@ -82,7 +88,8 @@ class LMCore:
     :class:`~pinnlma.LevenbergMarquardt` are thin front ends over it.
 
     ``damping``: a rule name or :class:`~pinnlma.lm.damping.Damping` instance (used as it is, not copied);
-    ``backend``: a name or :class:`~pinnlma.backends.Backend`; ``callback(info)`` after each iteration
+    ``backend``: a name or :class:`~pinnlma.backends.Backend` (the dense solver's linear algebra);
+    ``options.solver``/``options.form`` pick the solver (:attr:`choice`); ``callback(info)`` after each iteration
     (True stops the run); ``on_phase``: timing hook (:data:`PhaseCallback`), also settable later as the
     attribute of the same name. Raises :class:`~pinnlma.lm.options.NonFiniteResidualError` when r(x0)
     holds NaN/Inf and TypeError/ValueError when r breaks its shape or dtype contract.
@@ -120,16 +127,12 @@ class LMCore:
                 "check the data and the initial parameters"
             )
         self.m, self.n = r.shape[0], x.shape[0]
-        self.form = self._choose_form()
+        self.choice, self.solver = select_solver(self.options, model, x, self.m, self.backend)
+        self.form = self.choice.form
         self.state = _State(x=x, r=r, cost=0.5 * float(r @ r))
         self._record(step_norm=0.0, trials=0, grad_norm=math.nan)
 
     # ---------------------------------------------------------------------------------------------
-    def _choose_form(self) -> str:
-        if self.options.form != "auto":
-            return self.options.form
-        return "residual" if self.n > self.m else "normal"
-
     def _build_system(self) -> LinearSystem:
         x = self.state.x
         slices = self.model.slices(x, self.m)
@@ -142,9 +145,7 @@ class LMCore:
         return self._system_from(slices, x)
 
     def _system_from(self, slices: Iterator[tuple[Tensor, Tensor]], x: Tensor) -> LinearSystem:
-        if self.form == "residual":
-            return self.backend.residual_system(slices, self.n)
-        return self.backend.normal_system(slices, self.n, lambda w: self.model.jt_times(x, w))
+        return self.solver.system(self.form, self.model, x, self.state.r, self.state.iteration, slices)
 
     def _residual_at(self, x: Tensor) -> Tensor:
         with torch.no_grad():
@@ -161,7 +162,9 @@ class LMCore:
         self.on_phase("trial_residual", time.perf_counter() - started, self.m)
         return r
 
-    def _record(self, *, step_norm: float, trials: int, grad_norm: float) -> None:
+    def _record(
+        self, *, step_norm: float, trials: int, grad_norm: float, linear: tuple[int, float] = (0, math.nan)
+    ) -> None:
         s, h = self.state, self.state.history
         for key, value in (
             ("iteration", s.iteration),
@@ -171,6 +174,8 @@ class LMCore:
             ("grad_norm", grad_norm),
             ("step_norm", step_norm),
             ("trials", trials),
+            ("linear_iterations", linear[0]),
+            ("linear_residual", linear[1]),
         ):
             h[key].append(float(value))
 
@@ -253,13 +258,18 @@ class LMCore:
                 "that region: constrain or reparametrize the parameters there, or start elsewhere"
             )
         s.fallback_solves += system.fallback_solves
+        solves = system.records if isinstance(system, MatrixFreeSystem) else []
+        s.solves.extend(solves)
+        linear = linear_summary(solves)
         s.iteration += 1
         s.elapsed += time.perf_counter() - started
-        self._record(step_norm=step_norm, trials=trials, grad_norm=grad_norm)
+        self._record(step_norm=step_norm, trials=trials, grad_norm=grad_norm, linear=linear)
         if status is StopReason.RUNNING:
             status = self._limits()
         if status is StopReason.RUNNING and self.callback is not None:
-            info = IterationInfo(s.iteration, s.cost, self.damping.lam, grad_norm, step_norm, trials, s.elapsed, s.x)
+            info = IterationInfo(
+                s.iteration, s.cost, self.damping.lam, grad_norm, step_norm, trials, s.elapsed, s.x, *linear
+            )
             if self.callback(info):
                 status = StopReason.CALLBACK
         s.status = status
@@ -309,7 +319,10 @@ class LMCore:
         if not bool(torch.isfinite(r).all()):
             raise NonFiniteResidualError("the residual is non-finite at the current parameters after a refresh")
         self.m = r.shape[0]
-        self.form = self._choose_form()
+        self.choice, self.solver = select_solver(
+            self.options, self.model, self.state.x, self.m, self.backend, self.solver
+        )
+        self.form = self.choice.form
         self.state.r, self.state.cost = r, 0.5 * float(r @ r)
 
     def resume(self) -> None:
@@ -351,6 +364,9 @@ class LMCore:
             backend=self.backend.name,
             form=self.form,
             fallback_solves=s.fallback_solves,
+            solver=self.choice.solver,
+            solver_reason=self.choice.reason,
+            linear_solves=list(s.solves),
         )
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -369,6 +385,7 @@ class LMCore:
             "damping": self.damping.state_dict(),
             "fallback_solves": s.fallback_solves,
             "detail": s.detail,
+            "solver": self.solver.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -389,7 +406,10 @@ class LMCore:
             fallback_solves=int(state.get("fallback_solves", 0)),
             detail=str(state.get("detail", "")),
         )
-        s.history = {k: list(map(float, state["history"][k])) for k in HISTORY_KEYS}
+        saved, length = state["history"], len(state["history"]["iteration"])
+        s.history = {
+            k: list(map(float, saved[k] if k in saved else [HISTORY_DEFAULTS[k]] * length)) for k in HISTORY_KEYS
+        }
         status = StopReason(state.get("status", "running"))
         # a run stopped by a limit may be continued with a larger limit
         s.status = (
@@ -398,6 +418,7 @@ class LMCore:
             else status
         )
         self.damping.load_state_dict(state["damping"])
+        self.solver.load_state_dict(state.get("solver") or {})
         self.state = s
 
 

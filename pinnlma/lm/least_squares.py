@@ -11,6 +11,7 @@ from ..backends import Backend
 from .core import LMCore
 from .damping import Damping, make_damping
 from .jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
+from .matrix_free import MatrixFreeOptions
 from .options import IterationInfo, LMOptions, LMResult
 
 SUPPORTED_DTYPES = (torch.float64, torch.float32)
@@ -60,6 +61,9 @@ def least_squares(
     time_limit: float | None = None,
     geodesic: bool = False,
     form: str = "auto",
+    solver: str = "auto",
+    memory_limit: int | None = None,
+    matrix_free: MatrixFreeOptions | None = None,
     callback: Callable[[IterationInfo], bool | None] | None = None,
 ) -> LMResult:
     """Minimize F(x) = ½‖r(x)‖², r = ``fun(x, *args)``, by Levenberg–Marquardt.
@@ -87,6 +91,11 @@ def least_squares(
     - ``geodesic``: add Transtrum–Sethna geodesic acceleration (second directional derivative by
       forward-mode autodiff; steps whose acceleration exceeds ¾ of the velocity are rejected).
     - ``backend``: 'torch' or 'cupynumeric' (Legate), or a Backend instance.
+    - ``solver``: 'dense' (the backend forms and factors the system exactly), 'matrix-free' (inexact:
+      preconditioned CG on Jacobian–vector products, no J and no n×n matrix; settings in ``matrix_free``,
+      a :class:`~pinnlma.lm.matrix_free.MatrixFreeOptions`), or 'auto' (default: dense when its system
+      fits ``memory_limit`` bytes, by default half the available memory; see :mod:`pinnlma.lm.solvers`).
+      ``form``: 'normal', 'residual' or 'auto' (residual when n > m), for either solver.
     - ``callback(info)``: called after every iteration; return True to stop.
 
     Returns an :class:`~pinnlma.lm.options.LMResult` (``x``, ``cost``, ``nit``, ``success``, ``message``,
@@ -95,7 +104,16 @@ def least_squares(
     x0 = check_parameters(x0)
     engine = JacobianEngine(fun, args, jac=jac, strategy=jac_strategy, rowwise=rowwise, memory_budget=memory_budget)
     options = LMOptions(
-        ftol=ftol, xtol=xtol, gtol=gtol, max_iter=max_iter, time_limit=time_limit, geodesic=geodesic, form=form
+        ftol=ftol,
+        xtol=xtol,
+        gtol=gtol,
+        max_iter=max_iter,
+        time_limit=time_limit,
+        geodesic=geodesic,
+        form=form,
+        solver=solver,
+        memory_limit=memory_limit,
+        matrix_free=matrix_free or MatrixFreeOptions(),
     )
     core = LMCore(
         engine, x0, damping=make_damping(damping, copy=True), backend=backend, options=options, callback=callback

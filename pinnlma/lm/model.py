@@ -1,6 +1,6 @@
 """What the LM core sees of a problem: the :class:`ResidualModel` protocol and the contract its residual keeps.
 
-Anything with these four methods can be solved: the Jacobian engine of :func:`pinnlma.least_squares`, the
+Anything with these methods can be solved: the Jacobian engine of :func:`pinnlma.least_squares`, the
 PINN residual assembler, a user's own class. :func:`check_residual` says clearly what is wrong when r(x)
 breaks the contract (type, shape, dtype, a length that changes).
 """
@@ -16,7 +16,7 @@ __all__ = ["ResidualModel", "check_residual"]
 
 
 class ResidualModel(Protocol):
-    """What the LM core needs to see of a problem: r(x), its Jacobian in slices, and two products."""
+    """What the LM core needs to see of a problem: r(x), its Jacobian in slices, and its products."""
 
     def residual(self, x: Tensor) -> Tensor:
         """r(x): a 1-D tensor of x's dtype and fixed length m."""
@@ -28,6 +28,11 @@ class ResidualModel(Protocol):
 
     def jt_times(self, x: Tensor, w: Tensor) -> Tensor:
         """Jᵀw at x (an n-vector) without storing J."""
+        ...
+
+    def j_times(self, x: Tensor, v: Tensor) -> Tensor:
+        """J·v at x (an m-vector) without storing J; used by the matrix-free solver only, which gives a model
+        without this method ``torch.func.jvp`` of :meth:`residual` instead."""
         ...
 
     def second_directional(self, x: Tensor, v: Tensor) -> Tensor:

@@ -56,7 +56,9 @@ class LevenbergMarquardt:
     ``row_jacobian_note`` says which path a fit takes and why), else ``vmap(jacrev)`` over rows.
     ``damping``, ``backend``, ``jac_strategy`` and ``memory_budget`` as in :func:`pinnlma.least_squares`;
     ``geodesic=True`` adds geodesic acceleration; tolerances and the
-    trial limit go in ``options`` (:class:`~pinnlma.lm.options.LMOptions`). A ``Damping`` instance is
+    trial limit go in ``options`` (:class:`~pinnlma.lm.options.LMOptions`), and so do the matrix-free
+    solver's settings (``LMOptions.matrix_free``); ``solver`` ('auto', 'dense', 'matrix-free'), when
+    given, overrides ``options.solver`` (see :func:`pinnlma.least_squares`). A ``Damping`` instance is
     copied, so it can be reused: ``self.damping`` is the live one. Calling ``step`` with a different
     batch re-evaluates the residual there (mini-batch LM); the damping state carries over.
     """
@@ -74,6 +76,7 @@ class LevenbergMarquardt:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         options: LMOptions | None = None,
         geodesic: bool = False,
+        solver: str | None = None,
     ) -> None:
         if (residual_fn is None) == (loss is None):
             raise TypeError(
@@ -102,6 +105,8 @@ class LevenbergMarquardt:
         self.options = options or LMOptions(max_iter=10**9)
         if geodesic and not self.options.geodesic:
             self.options = dataclasses.replace(self.options, geodesic=True)
+        if solver is not None:
+            self.options = dataclasses.replace(self.options, solver=solver)
         # all parameters in Linear/Conv layers: exact rowwise Jacobian slices from one backward pass
         self._rows = LayerRowJacobian.for_model(model, self.names, self._flat_residual) if rowwise else None
         self.engine = JacobianEngine(
@@ -178,6 +183,8 @@ class LevenbergMarquardt:
             int(h["trials"][-1]),
             s.elapsed,
             s.x,
+            int(h["linear_iterations"][-1]),
+            h["linear_residual"][-1],
         )
 
     @property

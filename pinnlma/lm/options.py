@@ -8,14 +8,19 @@ of :func:`pinnlma.least_squares` and :meth:`pinnlma.lm.core.LMCore.run`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from .matrix_free import MatrixFreeOptions, SolveRecord
+from .solvers import FORMS, SOLVERS, check_choice
+
 __all__ = [
+    "HISTORY_DEFAULTS",
     "HISTORY_KEYS",
     "MESSAGES",
     "IterationInfo",
@@ -73,7 +78,13 @@ class NonFiniteJacobianError(ValueError):
 
 @dataclass
 class LMOptions:
-    """Settings of the LM iteration (see :func:`pinnlma.least_squares` for their meaning)."""
+    """Settings of the LM iteration (see :func:`pinnlma.least_squares` for their meaning).
+
+    ``solver`` ('auto', 'dense', 'matrix-free') and ``form`` ('auto', 'normal', 'residual'): how the damped
+    system is solved (:mod:`pinnlma.lm.solvers`, which states the auto rule); ``memory_limit``: bytes the
+    dense system may take before 'auto' goes matrix-free (None: half the available memory);
+    ``matrix_free``: the matrix-free solver's settings (:class:`~pinnlma.lm.matrix_free.MatrixFreeOptions`).
+    """
 
     ftol: float = 1e-15
     xtol: float = 1e-12
@@ -86,6 +97,9 @@ class LMOptions:
     max_trials: int = 64
     step_scale: float = 1.0
     """η in x ← x + η·h (a learning rate on the LM step; the gain ratio is that of the scaled step)."""
+    solver: str = "auto"
+    memory_limit: int | None = None
+    matrix_free: MatrixFreeOptions = field(default_factory=MatrixFreeOptions)
 
     def __post_init__(self) -> None:
         for name in ("ftol", "xtol", "gtol"):
@@ -95,8 +109,12 @@ class LMOptions:
             raise ValueError(f"max_iter must be >= 0, got {self.max_iter}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be a positive number of seconds, got {self.time_limit}")
-        if self.form not in ("auto", "normal", "residual"):
-            raise ValueError(f"form must be 'auto', 'normal' or 'residual', got {self.form!r}")
+        check_choice(self.form, FORMS, "form")
+        check_choice(self.solver, SOLVERS, "solver")
+        if self.memory_limit is not None and not self.memory_limit > 0:
+            raise ValueError(f"memory_limit must be a positive number of bytes (or None), got {self.memory_limit}")
+        if not isinstance(self.matrix_free, MatrixFreeOptions):
+            raise TypeError(f"matrix_free must be a MatrixFreeOptions, got {type(self.matrix_free).__name__}")
         if not self.geodesic_alpha > 0:
             raise ValueError(f"geodesic_alpha must be positive, got {self.geodesic_alpha}")
         if not 0 < self.step_scale <= 2:
@@ -115,7 +133,22 @@ class LMOptions:
         return (max(self.ftol, eps) if self.ftol else 0.0), (max(self.xtol, 10 * eps) if self.xtol else 0.0), self.gtol
 
 
-HISTORY_KEYS = ("iteration", "time", "cost", "lam", "grad_norm", "step_norm", "trials")
+HISTORY_KEYS = (
+    "iteration",
+    "time",
+    "cost",
+    "lam",
+    "grad_norm",
+    "step_norm",
+    "trials",
+    "linear_iterations",
+    "linear_residual",
+)
+"""Per iteration; ``linear_iterations``: CG iterations of all its solves (0 for dense solves),
+``linear_residual``: the achieved relative residual of its last solve (NaN for dense solves)."""
+
+HISTORY_DEFAULTS = {"linear_iterations": 0.0, "linear_residual": math.nan}
+"""Values of the series a checkpoint from before them lacks (they are filled in on loading)."""
 
 
 @dataclass
@@ -130,6 +163,10 @@ class IterationInfo:
     trials: int
     time: float
     x: Tensor
+    linear_iterations: int = 0
+    """CG iterations of this iteration's solves (matrix-free solver; 0 for dense solves)."""
+    linear_residual: float = math.nan
+    """Achieved relative residual of its last solve (matrix-free solver; NaN for dense solves)."""
 
 
 @dataclass
@@ -151,6 +188,11 @@ class LMResult:
     backend: str = ""
     form: str = ""
     fallback_solves: int = 0
+    solver: str = ""
+    """'dense' or 'matrix-free' (:mod:`pinnlma.lm.solvers`); ``solver_reason`` says why."""
+    solver_reason: str = ""
+    linear_solves: list[SolveRecord] = field(default_factory=list)
+    """Every matrix-free solve made by this LMCore (CG iterations, relative residual, η, stop)."""
 
     @property
     def success(self) -> bool:

@@ -21,9 +21,9 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, jacrev, jvp, vjp, vmap
+from torch.func import functional_call, jacrev, jvp, vmap
 
-from ..lm.jacobian import DEFAULT_MEMORY_BUDGET, rows_per_slice
+from ..lm.jacobian import DEFAULT_MEMORY_BUDGET, forward_product, rows_per_slice
 from .block import Block
 from .channels import ChannelForward, close_channels, per_point_jacobian
 from .fields import ChannelFields, PointFields, requested_channels
@@ -309,13 +309,13 @@ class ResidualAssembler:
     def residual(self, theta: Tensor) -> Tensor:
         """r(θ), all blocks stacked in order; evaluated in row chunks of ``slice_rows()`` so that the
         network's activations and derivative channels never need memory for all m points at once."""
-        step = self.slice_rows()
-        parts = [
-            self._block_residual(b, slice(start, start + step), theta)
-            for b in self.blocks
-            for start in range(0, b.n_rows, step)
-        ]
+        parts = [self._block_residual(block, rows, theta) for block, rows in self._row_chunks()]
         return torch.cat(parts) if parts else theta.new_zeros(0)
+
+    def _row_chunks(self) -> list[tuple[Block, slice]]:
+        """The (block, rows) chunks of ``slice_rows()`` rows that residual() and the products work in."""
+        step = self.slice_rows()
+        return [(b, slice(start, start + step)) for b in self.blocks for start in range(0, b.n_rows, step)]
 
     def slice_rows(self) -> int:
         """Rows per Jacobian slice under the memory budget."""
@@ -334,9 +334,28 @@ class ResidualAssembler:
         yield from replicated_slices(self.replicas, tasks, theta, jac_fn, self.device)
 
     def jt_times(self, theta: Tensor, w: Tensor) -> Tensor:
-        """Jᵀw by one reverse pass."""
-        _, pullback = vjp(self.residual, theta)  # type: ignore[misc]
-        return pullback(w)[0].detach()
+        """Jᵀw, one reverse pass per row chunk of residual(): memory of one chunk's graph, not all m rows'."""
+        if w.shape != (self.n_residuals,):
+            raise ValueError(f"jt_times needs an m-vector, m = {self.n_residuals}; got shape {tuple(w.shape)}")
+        leaf = theta.detach().requires_grad_(True)
+        out, offset = torch.zeros_like(leaf), 0
+        with torch.enable_grad():
+            for block, rows in self._row_chunks():
+                r = self._block_residual(block, rows, leaf)
+                if r.requires_grad:  # rows that do not depend on θ add nothing
+                    (grad,) = torch.autograd.grad(r, leaf, w[offset : offset + r.shape[0]], allow_unused=True)
+                    if grad is not None:
+                        out.add_(grad)
+                offset += r.shape[0]
+        return out
+
+    def j_times(self, theta: Tensor, v: Tensor) -> Tensor:
+        """J v by forward mode through residual(): forward mode keeps no graph, so memory stays that of one
+        row chunk's activations and their tangents (the m-vector result aside)."""
+        if v.shape != theta.shape:
+            raise ValueError(f"j_times needs an n-vector, n = {theta.shape[0]}; got shape {tuple(v.shape)}")
+        # the generic path takes its point derivatives by nested forward mode: torch.func.jvp there
+        return forward_product(self.residual, theta, v, dual_numbers=self.jacobian == "channels")
 
     def second_directional(self, theta: Tensor, v: Tensor) -> Tensor:
         """r_vv = d²/dt² r(θ + t v) at t = 0 (geodesic acceleration)."""

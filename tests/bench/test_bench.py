@@ -137,6 +137,27 @@ def test_scaling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert r["slice_work_bytes"] == 4 * r["slice_bytes"] == 4 * r["slice_rows"] * r["n"] * 8
         assert r["bound_bytes"] == r["n"] ** 2 * 8 + r["slice_work_bytes"]
         assert "peak_over_jtj_plus_rows" in r
+    # dense against matrix-free: both solvers at every width (tiny sizes stay far below the limits)
+    solvers = data["solvers"]
+    assert {(r["solver"], r["width"]) for r in solvers["results"]} == {
+        (s, w) for s in ("dense", "matrix-free") for w in data["configuration"]["solver_widths"]
+    }
+    assert not solvers["skipped"] and solvers["limit_s"] == 60
+    for r in solvers["results"]:
+        assert r["form"] == ("residual" if r["n"] > r["m"] else "normal") and r["time_s"] > 0
+        assert all(c == 0 for c in r["cg_iterations"]) == (r["solver"] == "dense")
+    free = [r for r in solvers["results"] if r["solver"] == "matrix-free"]
+    assert {r["form"] for r in free} == {"normal", "residual"}
+    for r in free:
+        assert r["at_cap_s"] >= r["setup_s"] + (r["max_cg_iterations"] - 1) * r["product_s"]
+    assert solvers["largest_n_within_limit"]["matrix-free"] == max(r["n"] for r in free)
+    agreement = data["agreement"]
+    assert len(agreement["runs"]) == len(data["configuration"]["agreement_sizes"])
+    for r in agreement["runs"]:
+        assert set(r["runs"]) == {"dense", "matrix-free tight", "matrix-free default"}
+        assert r["runs"]["matrix-free tight"]["relative_difference"] <= 1e-8 and r["agrees"]
+        assert r["runs"]["dense"]["loss"] < r["runs"]["dense"]["losses"][0]
+    assert agreement["met"] and "matrix-free" in data["summary"]
     assert (tmp_path / "scaling.png").stat().st_size > 0
 
 
