@@ -108,6 +108,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     attrs = result.record.attrs
     coefs = "".join(f", {k[6:]}={v:.6g}" for k, v in attrs.items() if k.startswith("param_"))
+    coefs += "".join(f", rel_l2 vs {name} {attrs[f'extra_rel_l2_{name}']:.3e}" for name in problem.extra_references)
     print(f"{problem.name}: {config.optimizer} {attrs['iterations']} iterations in {attrs['elapsed']:.1f} s, "
           f"loss {attrs['final_loss']:.3e}, rel_l2 {attrs['final_rel_l2']:.3e}{coefs} ({result.status})")
     if out is not None:

@@ -7,6 +7,7 @@ losses, the relative L2 error on the evaluation points, the damping (LM) and the
 from __future__ import annotations
 
 import ast
+import json
 import math
 import signal
 import sys
@@ -399,9 +400,12 @@ def _make_record(loop: _Loop, status: str) -> RunRecord:
         "jacobian": a.jacobian, "coordinates": ",".join(p.domain.names), "output_names": ",".join(p.output_names),
         "best_rel_l2": min(finite) if finite else math.nan,
         "config": repr(asdict(c)),
+        "model": json.dumps({"width": 20, "depth": 3, "activation": "tanh", **p.model}, sort_keys=True, default=str),
+        "blocks": json.dumps({b.name: b.n_rows for b in a.blocks}),
         "backend_info": loop.optimizer.core.backend.describe() if isinstance(loop.optimizer, _LMAdapter) else "torch",
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(loop.optimizer.x).items()})
+    attrs.update({f"extra_rel_l2_{k}": v for k, v in p.extra_errors(lambda x: a.predict(loop.optimizer.x, x)).items()})
     if len(p.output_names) > 1:
         errors = _errors(loop, prediction)
         attrs.update({f"final_rel_l2_{name}": errors[f"rel_l2/{name}"] for name in p.output_names})
