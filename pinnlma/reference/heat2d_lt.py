@@ -22,10 +22,14 @@ L_pq = −Dπ²(p² + q²), and is integrated exactly by the integrating factor 
 classical fourth-order Runge–Kutta scheme on ĉ' = e^{−Lt} F(e^{Lt} ĉ, t) (time step ``dt``).
 Values at arbitrary points (PINNacle's 16 × 12 cell-centred nodes) are the sine series summed there.
 
-**Convergence (measured, :func:`convergence_study`).** With dt = 0.01, the values at PINNacle's 96 192
-test points change by the relative L2 amounts recorded in :data:`CONVERGENCE` between successive
-resolutions; the shipped reference (``data/pinnacle/heat2d_lt_reference.npz``) is the finest of them.
-``python -m pinnlma.reference.heat2d_lt`` recomputes the study and the shipped file.
+**Convergence (measured with** ``python -m pinnlma.reference.heat2d_lt`` **on PINNacle's 96 192 test points,
+relative L2 change between settings).** Over the whole interval t ∈ [0, 100] with dt = 0.01: n = 128 → 192
+changes the solution by 2.3e−5, n = 192 → 256 by 3.3e−7. In time (n = 128, t ≤ 20): dt = 0.02 → 0.01 by
+2.6e−5, dt = 0.01 → 0.005 by 1.8e−6 (the ratio 14 of a fourth-order scheme). The shipped reference
+(``data/pinnacle/heat2d_lt_reference.npz``: n = 192, dt = 0.01, written by
+``python -m pinnlma.reference.heat2d_lt --settings 192:0.01 --write FILE``) is therefore accurate to about
+2e−6, four orders of magnitude below the 1e−2 asked of a PINN, and it differs from PINNacle's COMSOL file
+by 3.5e−2, as the case specification found with an independent finite-difference solve.
 """
 from __future__ import annotations
 
@@ -173,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Recompute the convergence study and write the shipped reference (the last setting)."""
     parser = argparse.ArgumentParser(prog="python -m pinnlma.reference.heat2d_lt", description=__doc__.split("\n")[0])
     parser.add_argument("--settings", type=_setting, nargs="+", metavar="N:DT",
-                        default=[(128, 0.01), (192, 0.01), (256, 0.01), (256, 0.005)],
+                        default=[(128, 0.01), (192, 0.01), (256, 0.01)],
                         help="grid intervals per axis and time step of each solve, coarsest first")
     parser.add_argument("--t-end", type=float, default=100.0)
     parser.add_argument("--write", type=Path, help="write the last solution here (.npz)")
