@@ -5,7 +5,7 @@
 
 The source drives |u| towards the zeros of sin(u²) (|u| = √π ≈ 1.77 and beyond) and switches sign with
 the period-8 factor 1 + 2 sin(πt/4), so the solution jumps between saturated states about every 8 time
-units, twelve times over the interval.
+units (at t ≈ 8.8, 16.8, …, 88.8).
 
 Reference (the error PINNacle reports): its COMSOL file ``heat_longtime.dat``, a 16 × 12 cell-centred
 grid × 501 snapshots t = 0, 0.2, …, 100 (96 192 test points). That file is about 3.5 % away from a

@@ -243,8 +243,9 @@ def format_optimizers(rows: Sequence[dict[str, Any]], optimizers: Sequence[str])
     return "\n".join(lines) + "\n"
 
 
-def format_report(rows: Sequence[dict[str, Any]], optimizers: Sequence[str], command: str, quick: bool) -> str:
-    """The whole Markdown page."""
+def format_report(rows: Sequence[dict[str, Any]], optimizers: Sequence[str], command: str, quick: bool,
+                  studies: dict[str, Any] | None = None) -> str:
+    """The whole Markdown page (with the studies' section when ``studies`` is given)."""
     import torch
 
     lm_rows = [r for r in rows if r["optimizer"] == "lm"]
@@ -277,6 +278,10 @@ def format_report(rows: Sequence[dict[str, Any]], optimizers: Sequence[str], com
                   "Each case again with `--optimizer adam` (lr 1e-3) and `--optimizer lbfgs` (strong-Wolfe line "
                   "search), same points, network and seed, with the LM run's training time as `--time-limit`:", "",
                   format_optimizers(rows, optimizers)]
+    if studies is not None:
+        from .pinnacle_studies import format_studies
+
+        parts += [format_studies(studies)]
     parts += ["## Commands", "", "```bash", *(r["command"] for r in rows), "```", "",
               "Figures: " + ", ".join(f"`{r['figure']}`" for r in lm_rows if r.get("ok")), ""]
     return "\n".join(parts)
@@ -290,6 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--optimizers", default="lm", help="comma-separated: lm (always first), adam, lbfgs")
     parser.add_argument("--results", type=Path, default=Path("results/pinnacle"),
                         help="folder for run files, figures and pinnacle.json (default results/pinnacle)")
+    parser.add_argument("--studies", action="store_true",
+                        help="also run the measured studies of the cases out of reach (pinnacle_studies)")
+    parser.add_argument("--study-time", type=float, default=240.0, metavar="SECONDS",
+                        help="training time of each study variant (default 240)")
     parser.add_argument("--doc", type=Path, help="the Markdown report (default docs/pinnacle.md; with --quick "
                         "RESULTS/quick/pinnacle.md)")
     args = parser.parse_args(argv)
@@ -306,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     doc = args.doc or (results / "pinnacle.md" if args.quick else Path("docs/pinnacle.md"))
     command = " ".join(["python -m pinnlma.validation.pinnacle", *(["--quick"] if args.quick else []),
                         *(["--cases", args.cases] if args.cases else []),
-                        *(["--optimizers", ",".join(optimizers)] if len(optimizers) > 1 else [])])
+                        *(["--optimizers", ",".join(optimizers)] if len(optimizers) > 1 else []),
+                        *(["--studies"] if args.studies else [])])
     rows = []
     for key in keys:
         lm = run_case(CASES[key], results, "lm", quick=args.quick)
@@ -317,9 +327,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             row = run_case(CASES[key], results, opt, quick=args.quick, time_limit=budget)
             rows.append(row)
             print(f"  {opt}: L2RE {_e(row.get('l2re'))}, {row.get('iterations', 0)} iterations", flush=True)
+    studies_file = results / "studies.json"
+    if args.studies:
+        from .pinnacle_studies import run_studies
+
+        studies_file.write_text(json.dumps(run_studies(quick=args.quick, time_limit=args.study_time), indent=1),
+                                encoding="utf-8")
+    studies = json.loads(studies_file.read_text(encoding="utf-8")) if studies_file.exists() else None
     (results / "pinnacle.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1), encoding="utf-8")
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(format_report(rows, optimizers, command, args.quick), encoding="utf-8")
+    doc.write_text(format_report(rows, optimizers, command, args.quick, studies), encoding="utf-8")
     print(f"wrote {doc} and {results / 'pinnacle.json'}")
     return 0 if all(verdict(CASES[r["case"]], r)[0] is not False for r in rows if r["optimizer"] == "lm") else 1
 
