@@ -1,9 +1,83 @@
-"""The ``pinnlma`` command line: list | run | reproduce | bench | info | setup-legate."""
+"""The ``pinnlma`` command line: list | run | reproduce | bench | info | setup-legate.
+
+Every choice list is read from the registry that owns it: optimizers (:data:`pinnlma.optim.OPTIMIZERS`),
+backends (:data:`pinnlma.backends.BACKENDS`), dtypes (:data:`pinnlma.run.config.DTYPES`), damping rules
+(:data:`pinnlma.lm.damping.DAMPINGS`), Jacobian paths (:data:`pinnlma.pinn.assembler.JACOBIAN_PATHS`),
+activations (:data:`pinnlma.pinn.models.ACTIVATIONS`), benchmark cases (:data:`pinnlma.bench.CASES`) and
+papers (:data:`pinnlma.reproduce.PAPERS`).
+"""
+
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Callable, Collection, Iterator
+
+from .bench import CASES
+from .reproduce import PAPERS
+
+__all__ = ["Choices", "UsageError", "build_parser", "main"]
+
+
+class Choices:
+    """argparse ``choices`` read from their registry the first time they are needed (checking a value or
+    printing help), so building the parser imports no layer that ``pinnlma --help`` does not use."""
+
+    def __init__(self, load: Callable[[], Collection[str]]) -> None:
+        self._load = load
+        self._names: tuple[str, ...] | None = None
+
+    def names(self) -> tuple[str, ...]:
+        """The registry's names, in its order."""
+        if self._names is None:
+            self._names = tuple(self._load())
+        return self._names
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+
+def _optimizers() -> Collection[str]:
+    from .optim import OPTIMIZERS
+
+    return OPTIMIZERS
+
+
+def _backends() -> Collection[str]:
+    from .backends import BACKENDS
+
+    return BACKENDS
+
+
+def _dtypes() -> Collection[str]:
+    from .run.config import DTYPES
+
+    return DTYPES
+
+
+def _activations() -> Collection[str]:
+    from .pinn.models import ACTIVATIONS
+
+    return ACTIVATIONS
+
+
+def _dampings() -> Collection[str]:
+    from .lm.damping import DAMPINGS
+
+    return DAMPINGS
+
+
+def _jacobian_paths() -> Collection[str]:
+    from .pinn.assembler import JACOBIAN_PATHS
+
+    return JACOBIAN_PATHS
 
 
 class UsageError(Exception):
@@ -11,21 +85,25 @@ class UsageError(Exception):
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .info import info_lines
+    from .backends import availability
+    from .machine import info_lines
 
-    for line in info_lines(check_legate=not args.no_legate):
+    for line in info_lines():
         print(line)
+    print("backends:")
+    for name, status in availability(check=not args.no_legate).items():
+        print(f"  {name}: {status}")
     return 0
 
 
 def _cmd_setup_legate(args: argparse.Namespace) -> int:
-    from .backends.legate_setup import main as setup_main
+    from .backends.legate.setup import main as setup_main
 
     return setup_main(["--force"] if args.force else [])
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .registry import bundled_names, describe
+    from .pinn.registry import bundled_names, describe
 
     for name in bundled_names():
         print(f"{name:16s} {describe(name)}")
@@ -60,20 +138,39 @@ def _positive_float(text: str) -> float:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .backends.legate_setup import BackendUnavailable
-    from .io import RunFileError, check_file_target
-    from .plotting import check_figure_path
-    from .registry import ProblemNotFound, apply_options, load_problem
-    from .train import ResumeError, RunConfig, SetupError, solve
+    from .backends import BackendUnavailable
+    from .pinn.registry import ProblemNotFound, apply_options, load_problem
+    from .run import ResumeError, RunConfig, RunFileError, SetupError, solve
+    from .run.io import check_file_target
+    from .run.plotting import check_figure_path
 
     try:
         problem = load_problem(args.problem)
-        problem = apply_options(problem, quick=args.quick, points=args.points, boundary_points=args.boundary_points,
-                                width=args.width, depth=args.depth, activation=args.activation)
-        config = RunConfig(optimizer=args.optimizer, backend=args.backend, dtype=args.dtype, iters=args.iters,
-                           time_limit=args.time_limit, seed=args.seed, lr=args.lr, damping=args.damping,
-                           geodesic=args.geodesic, jacobian=args.jacobian,
-                           devices=tuple(args.devices.split(",")) if args.devices else None)
+        problem = apply_options(
+            problem,
+            quick=args.quick,
+            points=args.points,
+            boundary_points=args.boundary_points,
+            width=args.width,
+            depth=args.depth,
+            activation=args.activation,
+        )
+        chosen = {
+            "optimizer": args.optimizer,
+            "backend": args.backend,
+            "dtype": args.dtype,
+            "damping": args.damping,
+            "jacobian": args.jacobian,
+        }
+        config = RunConfig(
+            iters=args.iters,
+            time_limit=args.time_limit,
+            seed=args.seed,
+            lr=args.lr,
+            geodesic=args.geodesic,
+            devices=tuple(args.devices.split(",")) if args.devices else None,
+            **{k: v for k, v in chosen.items() if v is not None},
+        )  # unset: RunConfig's defaults
     except (ProblemNotFound, ValueError) as err:
         raise UsageError(str(err)) from None
     if args.plot:
@@ -82,7 +179,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as err:
             raise UsageError(str(err)) from None
     if args.plot_slice is not None:
-        from .plot_views import parse_plot_slice
+        from .run.plot_views import parse_plot_slice
 
         if not args.plot:
             raise UsageError("--plot-slice chooses the slice of the --plot figure; give --plot FIG.png too")
@@ -100,8 +197,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         except OSError as err:
             raise UsageError(str(err)) from None
     try:
-        result = solve(problem, config, out=out, overwrite=args.overwrite, resume=args.resume,
-                       progress=None if not args.quiet else False)
+        result = solve(
+            problem,
+            config,
+            out=out,
+            overwrite=args.overwrite,
+            resume=args.resume,
+            progress=None if not args.quiet else False,
+        )
     except (FileExistsError, FileNotFoundError, RunFileError, ResumeError, BackendUnavailable, SetupError) as err:
         raise UsageError(str(err)) from None
     except FloatingPointError as err:  # a baseline optimizer met a non-finite loss
@@ -109,14 +212,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     attrs = result.record.attrs
     coefs = "".join(f", {k[6:]}={v:.6g}" for k, v in attrs.items() if k.startswith("param_"))
     coefs += "".join(f", rel_l2 vs {name} {attrs[f'extra_rel_l2_{name}']:.3e}" for name in problem.extra_references)
-    print(f"{problem.name}: {config.optimizer} {attrs['iterations']} iterations in {attrs['elapsed']:.1f} s, "
-          f"loss {attrs['final_loss']:.3e}, rel_l2 {attrs['final_rel_l2']:.3e}{coefs} ({result.status})")
+    print(
+        f"{problem.name}: {config.optimizer} {attrs['iterations']} iterations in {attrs['elapsed']:.1f} s, "
+        f"loss {attrs['final_loss']:.3e}, rel_l2 {attrs['final_rel_l2']:.3e}{coefs} ({result.status})"
+    )
     if out is not None:
         print(f"run written to {out}")
     if args.plot:
         import numpy as np
 
-        from .plotting import plot_run
+        from .run.plotting import plot_run
 
         def predict(points: np.ndarray) -> np.ndarray:
             return result.assembler.predict(result.theta, points)
@@ -131,7 +236,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import CASES, run_cases
+    from .bench import run_cases
 
     if args.case is not None and args.case not in CASES:
         raise UsageError(f"unknown benchmark case {args.case!r}; choose one of {', '.join(CASES)}")
@@ -145,31 +250,45 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    papers = ("taylor2022",)
-    if args.paper not in papers:
-        raise UsageError(f"unknown experiment {args.paper!r}; choose one of {', '.join(papers)}")
+    from .reproduce import load_paper
+
+    try:
+        paper = load_paper(args.paper)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
-    import torch
+    import importlib
 
-    from .reproduce.taylor2022 import DEFAULT_OUT, run
+    import torch
 
     torch.set_num_threads(args.threads)
     size = "tiny" if args.tiny else ("quick" if args.quick else "full")
     only = [e.strip() for e in args.only.split(",") if e.strip()] if args.only else None
     if args.report_only:
         only = []
-    out = args.out or str(DEFAULT_OUT)
-    command = " ".join(["pinnlma reproduce", args.paper, *(["--quick"] if args.quick else []),
-                        *(["--only", args.only] if args.only else []), "--out", out, "--threads", str(args.threads)])
+    out = args.out or str(paper.DEFAULT_OUT)
+    command = " ".join(
+        [
+            "pinnlma reproduce",
+            args.paper,
+            *(["--quick"] if args.quick else []),
+            *(["--only", args.only] if args.only else []),
+            "--out",
+            out,
+            "--threads",
+            str(args.threads),
+        ]
+    )
     try:
-        run(out, size=size, experiments=only, command=command)
+        paper.run(out, size=size, experiments=only, command=command)
     except ValueError as err:
         raise UsageError(str(err)) from None
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand, its choices read from their registries."""
     parser = argparse.ArgumentParser(prog="pinnlma", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="bundled problems")
@@ -177,9 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="train a PINN on a bundled problem or your own problem file")
     p.add_argument("problem", help="a bundled problem name (see `pinnlma list`) or path/to/problem.py")
-    p.add_argument("--optimizer", choices=("lm", "adam", "lbfgs", "bfgs"), default="lm")
-    p.add_argument("--backend", choices=("torch", "cupynumeric"), default="torch")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--optimizer", choices=Choices(_optimizers), help="default: lm")
+    p.add_argument("--backend", choices=Choices(_backends), help="default: torch")
+    p.add_argument("--dtype", choices=Choices(_dtypes), help="default: float64")
     p.add_argument("--iters", type=_positive_int, help="iteration limit (default: the problem's)")
     p.add_argument("--time-limit", type=_positive_float, metavar="SECONDS", help="wall-time limit")
     p.add_argument("--seed", type=_positive_int, default=0)
@@ -194,37 +313,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boundary-points", type=_count, help="points per boundary/initial condition")
     p.add_argument("--width", type=_count, help="hidden layer width")
     p.add_argument("--depth", type=_count, help="number of hidden layers")
-    p.add_argument("--activation", choices=("tanh", "sin", "sigmoid", "gelu", "silu", "softplus"),
-                   help="hidden-layer activation (default: the problem's, usually tanh)")
+    p.add_argument(
+        "--activation",
+        choices=Choices(_activations),
+        help="hidden-layer activation (default: the problem's, usually tanh)",
+    )
     p.add_argument("--lr", type=_positive_float, help="learning rate (adam, lbfgs)")
-    p.add_argument("--damping", choices=("nielsen", "levenberg", "marquardt"), default="nielsen")
+    p.add_argument("--damping", choices=Choices(_dampings), help="LM damping rule (default: nielsen)")
     p.add_argument("--geodesic", action="store_true", help="LM with geodesic acceleration")
-    p.add_argument("--jacobian", choices=("auto", "channels", "generic"), default="auto",
-                   help="PINN Jacobian path: exact MLP channels (fast) or generic per-point autograd")
-    p.add_argument("--devices", metavar="DEV,DEV,...",
-                   help="torch devices that compute Jacobian slices in parallel, e.g. cuda:0,cuda:1 or cpu,cpu")
+    p.add_argument(
+        "--jacobian",
+        choices=Choices(_jacobian_paths),
+        help="PINN Jacobian path: exact MLP channels (fast) or generic per-point autograd (default: auto)",
+    )
+    p.add_argument(
+        "--devices",
+        metavar="DEV,DEV,...",
+        help="torch devices that compute Jacobian slices in parallel, e.g. cuda:0,cuda:1 or cpu,cpu",
+    )
     p.add_argument("--quiet", action="store_true", help="no live progress line")
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("reproduce", help="reproduce a paper's evidence on this machine (taylor2022)")
-    p.add_argument("paper", metavar="NAME", help="taylor2022 (Taylor et al. 2022, arXiv:2205.07430)")
+    p = sub.add_parser("reproduce", help=f"reproduce a paper's evidence on this machine ({', '.join(PAPERS)})")
+    p.add_argument("paper", metavar="NAME", help=f"one of {', '.join(PAPERS)}")
     p.add_argument("--quick", action="store_true", help="small sizes that finish in under 5 minutes")
-    p.add_argument("--out", metavar="DIR", help="folder for the HDF5 data, figures and README.md "
-                   "(default results/taylor2022)")
-    p.add_argument("--only", metavar="EXP,...", help="run only these experiments (sinc, minibatch, sweep, burgers, jacobian)")
+    p.add_argument(
+        "--out", metavar="DIR", help="folder for the HDF5 data, figures and README.md (default results/NAME)"
+    )
+    p.add_argument("--only", metavar="EXP,...", help="run only these experiments (an unknown name lists the paper's)")
     p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="torch intra-op threads (default 1)")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test-only sizes
     p.add_argument("--report-only", action="store_true", help="only rebuild README.md from the stored HDF5 files")
     p.set_defaults(func=_cmd_reproduce)
 
-    p = sub.add_parser("bench", help="benchmark cases (lm-step, peer-tlm, time-to-accuracy, scaling, backends); JSON out")
-    p.add_argument("case", nargs="?", metavar="CASE",
-                   help="lm-step, peer-tlm, time-to-accuracy, scaling or backends (default: all, in that order)")
+    p = sub.add_parser("bench", help=f"benchmark cases ({', '.join(CASES)}); JSON out")
+    p.add_argument("case", nargs="?", metavar="CASE", help=f"one of {', '.join(CASES)} (default: all, in that order)")
     p.add_argument("--quick", action="store_true", help="smaller variants that finish in a few minutes")
-    p.add_argument("--out", default="results/benchmarks", metavar="DIR",
-                   help="folder for <case>.json (and figures); default results/benchmarks")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
-                   help="torch intra-op threads (default: torch's default for the machine)")
+    p.add_argument(
+        "--out",
+        default="results/benchmarks",
+        metavar="DIR",
+        help="folder for <case>.json (and figures); default results/benchmarks",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="torch intra-op threads (default: torch's default for the machine)",
+    )
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test-only sizes
     p.set_defaults(func=_cmd_bench)
 
@@ -238,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); the exit status (2 for bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from pinnlma.pinn import Dirichlet, Initial, PointData
-from pinnlma.train import RunConfig, solve
+from pinnlma.run import RunConfig, solve
 from pinnlma.problems import burgers_inverse as bi
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a working pinnlma environment on a fresh Linux machine.
 #   scripts/setup.sh          venv + pinnlma (torch backend only)
-#   scripts/setup.sh full     venv + pinnlma[test,legate] + the CPU driver library cupynumeric needs
+#   scripts/setup.sh full     venv + pinnlma[test,legate,dev] + the CPU driver library cupynumeric needs
 # The venv lives in $PINNLMA_VENV (default .venv). Idempotent: re-running only fills what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ pip=("$venv/bin/python" -m pip install --quiet)
 case "$mode" in
   basic) "${pip[@]}" -e . ;;
   full)
-    "${pip[@]}" -e ".[test,legate]"
+    "${pip[@]}" -e ".[test,legate,dev]"
     # the peer of the peer-tlm benchmark (and its test); its Lightning helpers are not needed
     "$venv/bin/python" -c 'import torch_levenberg_marquardt' 2>/dev/null \
       || "${pip[@]}" --no-deps "torch-levenberg-marquardt>=1.2.3"

@@ -1,4 +1,5 @@
 """Fixtures shared by the test suite."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-LONG_FILES = ("test_nist_suite_mgh10.py", "test_reproduce_quick.py", "test_nist_suite.py")
+LONG_FILES = ("test_nist_suite_mgh10.py", "test_taylor2022_quick.py", "test_nist_suite.py")
 """Files that take minutes each (NIST on both backends, in two halves of about equal Legate work; the
 quick paper reproduction)."""
 

@@ -29,11 +29,10 @@ import scipy.linalg.cython_blas as cython_blas
 import scipy.linalg.cython_lapack as cython_lapack
 import torch
 
-import pinnlma.backends.normal_matrix as normal_matrix
-from pinnlma.bench import common
+import pinnlma.backends.torch.normal_matrix as normal_matrix
+from pinnlma.bench import fixtures, peers
 from pinnlma.bench.peer_tlm import _pinnlma_runner, _tlm_runner
-from pinnlma.lm.damping import Nielsen
-from pinnlma.lm.module import LevenbergMarquardt
+from pinnlma.lm import LevenbergMarquardt, Nielsen
 
 INT = ctypes.POINTER(ctypes.c_int)
 DOUBLE = ctypes.POINTER(ctypes.c_double)
@@ -75,7 +74,7 @@ def openblas_rank_k_update(acc: torch.Tensor, rows: torch.Tensor, product_dtype:
 
 
 class OpenBlasLapack:
-    """The potrf/potrs interface of pinnlma.backends.torch_lapack.TorchLapack, through scipy's OpenBLAS."""
+    """The potrf/potrs interface of pinnlma.backends.torch.lapack.TorchLapack, through scipy's OpenBLAS."""
     dtype = torch.float64
 
     def potrf(self, work: torch.Tensor) -> int:
@@ -105,8 +104,8 @@ def median_ms(fn: Callable[[], Any], threads: int, repeats: int = 15) -> float:
 
 
 def time_parts(x: torch.Tensor, y: torch.Tensor) -> None:
-    net = common.sinc_network(seed=0)
-    lm = LevenbergMarquardt(net, common.sinc_residual, rowwise=True)
+    net = fixtures.sinc_network(seed=0)
+    lm = LevenbergMarquardt(net, fixtures.sinc_residual, rowwise=True)
     lm.engine.args = (x, y)
     params, m = lm.params, x.shape[0]
     jacobian = lambda: list(lm.engine.slices(params, m))  # noqa: E731
@@ -141,9 +140,9 @@ def time_parts(x: torch.Tensor, y: torch.Tensor) -> None:
 
 
 def main(repeats: int) -> None:
-    x, y = common.sinc_data(5000)
+    x, y = fixtures.sinc_data(5000)
     time_parts(x, y)
-    template = common.sinc_network(seed=0)
+    template = fixtures.sinc_network(seed=0)
     state = copy.deepcopy(template.state_dict())
     shipped = _pinnlma_runner(template, state, x, y, lambda: Nielsen(lam0=1e-3))
     original_init, original_update = normal_matrix.PackedNormalMatrix.__init__, normal_matrix.rank_k_update
@@ -163,7 +162,7 @@ def main(repeats: int) -> None:
             normal_matrix.rank_k_update = original_update
             torch.set_num_threads(previous)
 
-    tlm = _tlm_runner(common.load_tlm(), template, state, x, y, "cholesky")
+    tlm = _tlm_runner(peers.load_tlm(), template, state, x, y, "cholesky")
     for run in (tlm, shipped, with_openblas):
         run(2)
     for _ in range(repeats):

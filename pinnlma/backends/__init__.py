@@ -1,23 +1,23 @@
-"""Linear-algebra backends for the LM core: ``torch`` (embedded default) and ``cupynumeric`` (Legate)."""
-from __future__ import annotations
+"""Linear-algebra backends of the LM core, behind one narrow interface (:mod:`.base`).
 
-from .base import Backend, LinearSystem, SingularSystemWarning
-from .torch_backend import TorchBackend
+- :mod:`.torch`: the embedded default, on whatever torch device the Jacobian lives;
+- :mod:`.legate`: cuPyNumeric on Legate (multi-GPU, multi-node; CPUs too), started lazily.
 
-BACKEND_NAMES = ("torch", "cupynumeric")
+:data:`BACKENDS` (in :mod:`.registry`) is the one list of backend names; :func:`get_backend` builds one.
+"""
 
+from .base import Backend, BackendUnavailable, LinearSystem, SingularSystemWarning
+from .registry import BACKEND_NAMES, BACKENDS, availability, get_backend
+from .torch import TorchBackend
 
-def get_backend(backend: str | Backend = "torch", **options: object) -> Backend:
-    """Return a backend instance from its name (or pass an instance through)."""
-    if isinstance(backend, Backend):
-        return backend
-    if backend == "torch":
-        return TorchBackend(**options)  # type: ignore[arg-type]
-    if backend == "cupynumeric":
-        from .cupynumeric_backend import CupynumericBackend  # imports Legate lazily
-
-        return CupynumericBackend(**options)
-    raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}")
-
-
-__all__ = ["Backend", "LinearSystem", "SingularSystemWarning", "TorchBackend", "get_backend", "BACKEND_NAMES"]
+__all__ = [
+    "BACKENDS",
+    "BACKEND_NAMES",
+    "Backend",
+    "BackendUnavailable",
+    "LinearSystem",
+    "SingularSystemWarning",
+    "TorchBackend",
+    "availability",
+    "get_backend",
+]

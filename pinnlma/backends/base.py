@@ -13,6 +13,7 @@ form keeps J (m×n, m < n) and uses the push-through identity
 which costs m²·n instead of m·n². Everything that crosses the interface is a torch n-vector or m-vector
 (or a float); the matrices stay wherever the backend keeps them.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -28,6 +29,11 @@ Slices = Iterable[tuple[Tensor, Tensor]]
 A backend may read a slice's memory without copying it (the cupynumeric backend attaches torch memory
 to Legate through DLPack and reads it asynchronously): a producer must not overwrite a slice it has
 yielded until the system-building call that consumed it has returned."""
+
+
+class BackendUnavailable(RuntimeError):
+    """A backend cannot start on this installation; the message says what to do about it (the command or
+    package that fixes it). Raised by :func:`pinnlma.backends.get_backend`."""
 
 
 class SingularSystemWarning(RuntimeWarning):
@@ -74,9 +80,7 @@ class Backend(ABC):
     name: str
 
     @abstractmethod
-    def normal_system(
-        self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]
-    ) -> LinearSystem:
+    def normal_system(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]) -> LinearSystem:
         """Accumulate JᵀJ and Jᵀr over the slices. ``jt_times(w)`` returns Jᵀw (for right-hand
         sides other than r, e.g. geodesic acceleration), computed by the caller without storing J."""
 

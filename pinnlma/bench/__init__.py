@@ -4,6 +4,7 @@ Each case is a module with ``run(out, *, quick, tiny, echo) -> {"summary", "path
 writes ``<out>/<case>.json`` (machine, versions, configuration, measured figures); :func:`run_case`
 prints the one-line summary last. ``tiny`` is a test-only size (seconds, not minutes).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -12,25 +13,42 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .common import DEFAULT_OUT, BenchUnavailable
-
 CASES: dict[str, tuple[str, str]] = {
-    "lm-step": ("pinnlma.bench.lm_step", "one LM iteration in parts (Jacobian, normal equations, solve, trials) "
-                                         "against the measured JᵀJ + Cholesky floor"),
-    "peer-tlm": ("pinnlma.bench.peer_tlm", "the same sinc fit through torch-levenberg-marquardt and pinnlma, "
-                                           "alternating: time per step, final MSE"),
-    "time-to-accuracy": ("pinnlma.bench.time_to_accuracy", "burgers with LM, L-BFGS and Adam under one wall-time "
-                                                           "budget each: error against time"),
+    "lm-step": (
+        "pinnlma.bench.lm_step",
+        "one LM iteration in parts (Jacobian, normal equations, solve, trials) "
+        "against the measured JᵀJ + Cholesky floor",
+    ),
+    "peer-tlm": (
+        "pinnlma.bench.peer_tlm",
+        "the same sinc fit through torch-levenberg-marquardt and pinnlma, alternating: time per step, final MSE",
+    ),
+    "time-to-accuracy": (
+        "pinnlma.bench.time_to_accuracy",
+        "burgers with LM, L-BFGS and Adam under one wall-time budget each: error against time",
+    ),
     "scaling": ("pinnlma.bench.scaling", "time and peak memory per iteration as m and n double, slice budget on/off"),
-    "backends": ("pinnlma.bench.backends", "one LM iteration of the Burgers PINN (n≈3300, m=10000) on torch and on "
-                                           "cupynumeric/Legate, alternating: the time ratio and where it goes"),
+    "backends": (
+        "pinnlma.bench.backends",
+        "one LM iteration of the Burgers PINN (n≈3300, m=10000) on torch and on "
+        "cupynumeric/Legate, alternating: the time ratio and where it goes",
+    ),
 }
 
-__all__ = ["CASES", "DEFAULT_OUT", "BenchUnavailable", "run_case", "run_cases"]
+__all__ = ["CASES", "DEFAULT_OUT", "run_case", "run_cases"]
+
+DEFAULT_OUT = Path("results/benchmarks")
+"""Where ``pinnlma bench`` writes unless told otherwise."""
 
 
-def run_case(name: str, *, quick: bool = False, out: str | Path = DEFAULT_OUT, tiny: bool = False,
-             echo: Callable[[str], None] = print) -> dict[str, Any]:
+def run_case(
+    name: str,
+    *,
+    quick: bool = False,
+    out: str | Path = DEFAULT_OUT,
+    tiny: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Run one case; its progress lines, then where the JSON went, then the one-line summary (last)."""
     if name not in CASES:
         raise ValueError(f"unknown benchmark case {name!r}; choose one of {', '.join(CASES)}")
@@ -42,14 +60,23 @@ def run_case(name: str, *, quick: bool = False, out: str | Path = DEFAULT_OUT, t
     return result
 
 
-def run_cases(names: list[str] | None = None, *, quick: bool = False, out: str | Path = DEFAULT_OUT,
-              tiny: bool = False, echo: Callable[[str], None] = print) -> int:
+def run_cases(
+    names: list[str] | None = None,
+    *,
+    quick: bool = False,
+    out: str | Path = DEFAULT_OUT,
+    tiny: bool = False,
+    echo: Callable[[str], None] = print,
+) -> int:
     """Run the named cases (all when None) in order; exit status 0, or 1 if a case could not run."""
+    from ..peers import PeerUnavailable
+    from .output import BenchUnavailable  # the cases' modules are imported only when they run
+
     status = 0
     for name in names or list(CASES):
         try:
             run_case(name, quick=quick, out=out, tiny=tiny, echo=echo)
-        except BenchUnavailable as err:
+        except (BenchUnavailable, PeerUnavailable) as err:
             print(f"pinnlma bench {name}: {err}", file=sys.stderr)
             status = 1
     return status

@@ -15,11 +15,12 @@ the median over the measured iterations (after one warm-up iteration) in that ch
 
 Exponents: least-squares slopes of log(time) and log(peak) against log(m) and log(n).
 Bound checked: peak ≤ 1.25 × (n²·8 + one slice), where one slice is what the Jacobian engine budgets
-for a slice and its intermediates (:data:`pinnlma.jacobian.DEFAULT_MEMORY_BUDGET`): slice_rows rows of J
+for a slice and its intermediates (:data:`pinnlma.lm.jacobian.DEFAULT_MEMORY_BUDGET`): slice_rows rows of J
 plus the derivative channels they are formed from, 4·slice_rows·n·8 bytes (``slice_work_bytes``, never
 more than the budget). The stricter ratio against the bare rows of J (``slice_bytes`` =
 slice_rows·n·8) is reported too (``peak_over_jtj_plus_rows``).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..jacobian import SLICE_WORK_FACTOR
-from . import common
+from .. import machine
+from ..lm import LMCore, LMOptions
+from ..lm.jacobian import SLICE_WORK_FACTOR
+from ..machine import load_average
+from . import fixtures, output, timing
 
 CASE = "scaling"
 BUDGET_ON = 32 * 2**20
@@ -42,28 +46,61 @@ BOUNDARY = 200
 
 
 def plan(quick: bool, tiny: bool) -> dict[str, Any]:
+    """The sweeps of the case at its size."""
     if tiny:
-        return {"m_sweep": [400, 800], "m_width": 4, "n_widths": [4, 6], "n_rows": 400, "steps": 1,
-                "budget_on": 256 * 2**10, "boundary": 40}
+        return {
+            "m_sweep": [400, 800],
+            "m_width": 4,
+            "n_widths": [4, 6],
+            "n_rows": 400,
+            "steps": 1,
+            "budget_on": 256 * 2**10,
+            "boundary": 40,
+        }
     if quick:
-        return {"m_sweep": [1000, 2000, 4000], "m_width": 11, "n_widths": [8, 11, 16], "n_rows": 2000, "steps": 2,
-                "budget_on": 4 * 2**20, "boundary": 100}
-    return {"m_sweep": [2500, 5000, 10000, 20000], "m_width": 16, "n_widths": [11, 16, 23, 32], "n_rows": 5000,
-            "steps": 3, "budget_on": BUDGET_ON, "boundary": BOUNDARY}
+        return {
+            "m_sweep": [1000, 2000, 4000],
+            "m_width": 11,
+            "n_widths": [8, 11, 16],
+            "n_rows": 2000,
+            "steps": 2,
+            "budget_on": 4 * 2**20,
+            "boundary": 100,
+        }
+    return {
+        "m_sweep": [2500, 5000, 10000, 20000],
+        "m_width": 16,
+        "n_widths": [11, 16, 23, 32],
+        "n_rows": 5000,
+        "steps": 3,
+        "budget_on": BUDGET_ON,
+        "boundary": BOUNDARY,
+    }
 
 
 def configurations(p: dict[str, Any]) -> list[dict[str, Any]]:
+    """The distinct (rows, width, budget) configurations the sweeps of plan ``p`` need."""
     configs, seen = [], set()
     points = [(m, p["m_width"], "m") for m in p["m_sweep"]] + [(p["n_rows"], w, "n") for w in p["n_widths"]]
-    for rows, width, sweep in points:
+    for rows, width, _ in points:
         for budget_name, budget in (("on", p["budget_on"]), ("off", BUDGET_OFF)):
             key = (rows, width, budget_name)
             sweeps = [s for r, w, s in points if (r, w) == (rows, width)]
             if key in seen:
                 continue
             seen.add(key)
-            configs.append({"rows": rows, "width": width, "depth": 4, "budget": budget_name, "memory_budget": budget,
-                            "boundary": p["boundary"], "steps": p["steps"], "sweeps": sorted(set(sweeps))})
+            configs.append(
+                {
+                    "rows": rows,
+                    "width": width,
+                    "depth": 4,
+                    "budget": budget_name,
+                    "memory_budget": budget,
+                    "boundary": p["boundary"],
+                    "steps": p["steps"],
+                    "sweeps": sorted(set(sweeps)),
+                }
+            )
     return configs
 
 
@@ -73,28 +110,41 @@ def _measure_child(config: dict[str, Any]) -> dict[str, Any]:
 
     import torch
 
-    from ..lm.core import LMCore
-
-    asm = common.burgers_assembler(config["rows"], config["width"], config["depth"], boundary=config["boundary"],
-                                   memory_budget=config["memory_budget"])
-    core = LMCore(asm, asm.initial_parameters(), options=common.no_stop_options())
+    asm = fixtures.burgers_assembler(
+        config["rows"],
+        config["width"],
+        config["depth"],
+        boundary=config["boundary"],
+        memory_budget=config["memory_budget"],
+    )
+    core = LMCore(asm, asm.initial_parameters(), options=LMOptions.unlimited())
     m, n = core.m, core.n
     core.step()  # warm-up
     times, peaks = [], []
     for _ in range(config["steps"]):
         gc.collect()
-        before = common.rss_bytes()
-        ok = common.reset_peak_rss()
+        before = machine.rss_bytes()
+        ok = machine.reset_peak_rss()
         start = time.perf_counter()
         core.step()
         times.append(time.perf_counter() - start)
-        high = common.peak_rss_bytes()
+        high = machine.peak_rss_bytes()
         peaks.append(high - before if ok and high is not None and before is not None else None)
     slice_rows = min(asm.slice_rows(), max(b.n_rows for b in asm.blocks))
-    result = {**config, "m": m, "n": n, "slice_rows": slice_rows, "time_s": common.median(times), "times_s": times,
-              "peak_bytes": max((p for p in peaks if p is not None), default=None), "peaks_bytes": peaks,
-              "jtj_bytes": n * n * 8, "slice_bytes": slice_rows * n * 8, "slice_work_bytes": SLICE_WORK_FACTOR * slice_rows * n * 8,
-              "threads": torch.get_num_threads()}
+    result = {
+        **config,
+        "m": m,
+        "n": n,
+        "slice_rows": slice_rows,
+        "time_s": timing.median(times),
+        "times_s": times,
+        "peak_bytes": max((p for p in peaks if p is not None), default=None),
+        "peaks_bytes": peaks,
+        "jtj_bytes": n * n * 8,
+        "slice_bytes": slice_rows * n * 8,
+        "slice_work_bytes": SLICE_WORK_FACTOR * slice_rows * n * 8,
+        "threads": torch.get_num_threads(),
+    }
     del core, asm
     gc.collect()
     return result
@@ -117,16 +167,23 @@ def _run_child(configs: list[dict[str, Any]], echo: Callable[[str], None]) -> li
 
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536")
     spec = json.dumps({"configs": configs, "threads": torch.get_num_threads()})
-    proc = subprocess.Popen([sys.executable, "-m", "pinnlma.bench.scaling", "--child", spec], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pinnlma.bench.scaling", "--child", spec],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     results = []
     assert proc.stdout is not None
     for line in proc.stdout:
         r = json.loads(line)
         results.append(r)
         peak = "n/a" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**20:.1f} MiB"
-        echo(f"  m={r['m']:6d} n={r['n']:5d} budget {r['budget']:3s} (slice {r['slice_rows']} rows): "
-             f"{common.fmt_s(r['time_s'])}/iteration, peak {peak}")
+        echo(
+            f"  m={r['m']:6d} n={r['n']:5d} budget {r['budget']:3s} (slice {r['slice_rows']} rows): "
+            f"{timing.fmt_s(r['time_s'])}/iteration, peak {peak}"
+        )
     err = proc.stderr.read() if proc.stderr is not None else ""
     if proc.wait() != 0:
         raise RuntimeError(f"the scaling child process failed: {err.strip().splitlines()[-1:] or err}")
@@ -139,27 +196,31 @@ def _fits(results: list[dict[str, Any]]) -> dict[str, Any]:
         m_pts = sorted((r for r in results if r["budget"] == budget and "m" in r["sweeps"]), key=lambda r: r["m"])
         n_pts = sorted((r for r in results if r["budget"] == budget and "n" in r["sweeps"]), key=lambda r: r["n"])
         fits[f"budget_{budget}"] = {
-            "time_vs_m": common.fit_exponent([r["m"] for r in m_pts], [r["time_s"] for r in m_pts]),
-            "time_vs_n": common.fit_exponent([r["n"] for r in n_pts], [r["time_s"] for r in n_pts]),
-            "peak_vs_m": common.fit_exponent([r["m"] for r in m_pts], [r["peak_bytes"] or math.nan for r in m_pts]),
-            "peak_vs_n": common.fit_exponent([r["n"] for r in n_pts], [r["peak_bytes"] or math.nan for r in n_pts]),
+            "time_vs_m": timing.fit_exponent([r["m"] for r in m_pts], [r["time_s"] for r in m_pts]),
+            "time_vs_n": timing.fit_exponent([r["n"] for r in n_pts], [r["time_s"] for r in n_pts]),
+            "peak_vs_m": timing.fit_exponent([r["m"] for r in m_pts], [r["peak_bytes"] or math.nan for r in m_pts]),
+            "peak_vs_n": timing.fit_exponent([r["n"] for r in n_pts], [r["peak_bytes"] or math.nan for r in n_pts]),
         }
     return fits
 
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    load = common.machine_info()["load_average"]
+    """Measure the case; ``{"summary", "path", "payload", "figure"}`` (see :mod:`pinnlma.bench`)."""
+    load = load_average()
     p = plan(quick, tiny)
     configs = configurations(p)
-    echo(f"{CASE}: burgers PINN, depth 4; m sweep {p['m_sweep']} at width {p['m_width']}, width sweep {p['n_widths']} "
-         f"at m={p['n_rows']}; budget on = {p['budget_on'] / 2**20:g} MiB, off = unlimited; {len(configs)} runs")
+    echo(
+        f"{CASE}: burgers PINN, depth 4; m sweep {p['m_sweep']} at width {p['m_width']}, width sweep {p['n_widths']} "
+        f"at m={p['n_rows']}; budget on = {p['budget_on'] / 2**20:g} MiB, off = unlimited; {len(configs)} runs"
+    )
     results = _run_child(configs, echo)
     for r in results:
         bound = r["jtj_bytes"] + r["slice_work_bytes"]
         r["bound_bytes"] = bound
         r["peak_over_bound"] = r["peak_bytes"] / bound if r["peak_bytes"] else None
-        r["peak_over_jtj_plus_rows"] = (r["peak_bytes"] / (r["jtj_bytes"] + r["slice_bytes"])
-                                        if r["peak_bytes"] else None)
+        r["peak_over_jtj_plus_rows"] = (
+            r["peak_bytes"] / (r["jtj_bytes"] + r["slice_bytes"]) if r["peak_bytes"] else None
+        )
     fits = _fits(results)
     on = [r for r in results if r["budget"] == "on" and r["peak_over_bound"] is not None]
     worst = max(on, key=lambda r: r["peak_over_bound"]) if on else None
@@ -167,26 +228,39 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
     figure = out / f"{CASE}.png"
     _plot(results, figure)
     f_on, f_off = fits["budget_on"], fits["budget_off"]
-    worst_text = (f"worst peak/(n^2*8+slice) {worst['peak_over_bound']:.2f} at m={worst['m']} n={worst['n']} "
-                  f"(<= 1.25: {'met' if memory_ok else 'missed'})" if worst else "peak memory not measurable here")
-    summary = (f"{CASE}: time ~ m^{f_on['time_vs_m']:.2f} n^{f_on['time_vs_n']:.2f} (budget on), "
-               f"m^{f_off['time_vs_m']:.2f} n^{f_off['time_vs_n']:.2f} (off); peak ~ m^{f_on['peak_vs_m']:.2f} (on) vs "
-               f"m^{f_off['peak_vs_m']:.2f} (off); {worst_text}")
+    worst_text = (
+        f"worst peak/(n^2*8+slice) {worst['peak_over_bound']:.2f} at m={worst['m']} n={worst['n']} "
+        f"(<= 1.25: {'met' if memory_ok else 'missed'})"
+        if worst
+        else "peak memory not measurable here"
+    )
+    summary = (
+        f"{CASE}: time ~ m^{f_on['time_vs_m']:.2f} n^{f_on['time_vs_n']:.2f} (budget on), "
+        f"m^{f_off['time_vs_m']:.2f} n^{f_off['time_vs_n']:.2f} (off); peak ~ m^{f_on['peak_vs_m']:.2f} (on) vs "
+        f"m^{f_off['peak_vs_m']:.2f} (off); {worst_text}"
+    )
     payload = {
-        "quick": quick, "tiny": tiny,
-        "configuration": {"problem": "burgers", "depth": 4, "dtype": "float64", **p, "budget_off": "unlimited",
-                          "memory": "RSS high-water mark during one step minus RSS before it; child process with "
-                                    "MALLOC_MMAP_THRESHOLD_=65536",
-                          "bound": "n^2*8 + one slice's working memory (4*slice_rows*n*8 bytes: the rows of J and "
-                                   "the derivative channels they are formed from); target peak <= 1.25 x bound "
-                                   "with the budget on; peak_over_jtj_plus_rows: against n^2*8 + slice_rows*n*8"},
+        "quick": quick,
+        "tiny": tiny,
+        "configuration": {
+            "problem": "burgers",
+            "depth": 4,
+            "dtype": "float64",
+            **p,
+            "budget_off": "unlimited",
+            "memory": "RSS high-water mark during one step minus RSS before it; child process with "
+            "MALLOC_MMAP_THRESHOLD_=65536",
+            "bound": "n^2*8 + one slice's working memory (4*slice_rows*n*8 bytes: the rows of J and "
+            "the derivative channels they are formed from); target peak <= 1.25 x bound "
+            "with the budget on; peak_over_jtj_plus_rows: against n^2*8 + slice_rows*n*8",
+        },
         "results": results,
         "exponents": fits,
         "memory_target_met": memory_ok,
         "figure": figure.name,
         "summary": summary,
     }
-    path = common.write_json(out, CASE, payload, started_load=load)
+    path = output.write_json(out, CASE, payload, started_load=load)
     return {"summary": summary, "path": path, "payload": payload, "figure": figure}
 
 
@@ -203,11 +277,16 @@ def _plot(results: list[dict[str, Any]], path: Path) -> None:
         n_pts = sorted((r for r in results if r["budget"] == budget and "n" in r["sweeps"]), key=lambda r: r["n"])
         axes[0].loglog([r["m"] for r in m_pts], [r["time_s"] for r in m_pts], style, label=f"budget {budget}")
         axes[1].loglog([r["n"] for r in n_pts], [r["time_s"] for r in n_pts], style, label=f"budget {budget}")
-        axes[2].loglog([r["m"] for r in m_pts], [(r["peak_bytes"] or math.nan) / 2**20 for r in m_pts], style,
-                       label=f"peak, budget {budget}")
+        axes[2].loglog(
+            [r["m"] for r in m_pts],
+            [(r["peak_bytes"] or math.nan) / 2**20 for r in m_pts],
+            style,
+            label=f"peak, budget {budget}",
+        )
     m_pts = sorted((r for r in results if r["budget"] == "on" and "m" in r["sweeps"]), key=lambda r: r["m"])
-    axes[2].loglog([r["m"] for r in m_pts], [1.25 * r["bound_bytes"] / 2**20 for r in m_pts], "k:",
-                   label="1.25·(n²·8 + slice)")
+    axes[2].loglog(
+        [r["m"] for r in m_pts], [1.25 * r["bound_bytes"] / 2**20 for r in m_pts], "k:", label="1.25·(n²·8 + slice)"
+    )
     axes[0].set(xlabel="m (residual rows)", ylabel="time per iteration [s]", title="time vs m")
     axes[1].set(xlabel="n (parameters)", ylabel="time per iteration [s]", title="time vs n")
     axes[2].set(xlabel="m (residual rows)", ylabel="peak memory of an iteration [MiB]", title="memory vs m")

@@ -1,6 +1,6 @@
 """``time-to-accuracy``: Burgers with LM, L-BFGS and Adam under one wall-time budget each.
 
-Each optimizer runs through :func:`pinnlma.train.solve` (what ``pinnlma run burgers --optimizer ...
+Each optimizer runs through :func:`pinnlma.run.solve` (what ``pinnlma run burgers --optimizer ...
 --time-limit T`` does: same problem, points, network, seed and initial parameters) until the budget of
 optimizer time is spent. The clock counts the optimizer's steps only (``history/time``); evaluating
 the relative L2 error on the reference grid is off the clock (every iteration for LM, every 10th for
@@ -8,6 +8,7 @@ L-BFGS and Adam, the run loop's defaults). Reported per optimizer: the error and
 first time the relative L2 error reaches 1e-2 and 1e-3 (None if it never does), the final and best
 values; a two-panel figure (error and loss against time).
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from . import common
-from .common import fmt_s
+from ..machine import load_average
+from ..pinn.registry import apply_options, load_problem
+from ..run import RunConfig, solve
+from . import output
+from .timing import fmt_s
 
 CASE = "time-to-accuracy"
 OPTIMIZERS = ("lm", "lbfgs", "adam")
@@ -28,6 +32,7 @@ MAX_HISTORY = 1500  # points per curve kept in the JSON
 
 
 def first_time_below(times: list[float], errors: list[float], threshold: float) -> float | None:
+    """The first time at which the error is at most ``threshold`` (None if never)."""
     for t, e in zip(times, errors):
         if e is not None and math.isfinite(e) and e <= threshold:
             return float(t)
@@ -41,8 +46,6 @@ def _thin(n: int) -> np.ndarray:
 
 
 def _problem(quick: bool, tiny: bool) -> Any:
-    from ..registry import apply_options, load_problem
-
     problem = load_problem("burgers")
     if tiny:
         problem = apply_options(problem, quick=True, points=300, boundary_points=40, width=8, depth=2)
@@ -51,15 +54,16 @@ def _problem(quick: bool, tiny: bool) -> Any:
 
 
 def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    from ..train import RunConfig, solve
-
-    load = common.machine_info()["load_average"]
+    """Measure the case; ``{"summary", "path", "payload", "figure"}`` (see :mod:`pinnlma.bench`)."""
+    load = load_average()
     budget = 2.0 if tiny else (30.0 if quick else 300.0)
     problem = _problem(quick, tiny)
     runs: dict[str, dict[str, Any]] = {}
-    echo(f"{CASE}: burgers ({problem.n_interior} interior points, {problem.n_boundary} per condition, "
-         f"MLP width {problem.model.get('width')} depth {problem.model.get('depth')}), {budget:g} s of optimizer "
-         f"time each for {', '.join(OPTIMIZERS)}")
+    echo(
+        f"{CASE}: burgers ({problem.n_interior} interior points, {problem.n_boundary} per condition, "
+        f"MLP width {problem.model.get('width')} depth {problem.model.get('depth')}), {budget:g} s of optimizer "
+        f"time each for {', '.join(OPTIMIZERS)}"
+    )
     for name in OPTIMIZERS:
         started = time.perf_counter()
         result = solve(problem, RunConfig(optimizer=name, time_limit=budget, iters=10**9, seed=0), progress=False)
@@ -79,13 +83,22 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
             "final_rel_l2": float(result.record.attrs["final_rel_l2"]),
             "best_rel_l2": min((e for _, e in finite), default=math.nan),
             **{f"time_to_{t:g}": first_time_below(times, errors, t) for t in THRESHOLDS},
-            "history": {"time": [times[i] for i in keep], "loss": [losses[i] for i in keep],
-                        "rel_l2": [errors[i] for i in keep]},
+            "history": {
+                "time": [times[i] for i in keep],
+                "loss": [losses[i] for i in keep],
+                "rel_l2": [errors[i] for i in keep],
+            },
         }
         r = runs[name]
-        echo(f"  {name}: {r['iterations']} iterations, rel L2 {r['final_rel_l2']:.2e} (best {r['best_rel_l2']:.2e}), "
-             + ", ".join(f"1e{round(math.log10(t))} at {fmt_s(r[f'time_to_{t:g}'])}" if r[f"time_to_{t:g}"] is not None
-                         else f"1e{round(math.log10(t))} not reached" for t in THRESHOLDS))
+        echo(
+            f"  {name}: {r['iterations']} iterations, rel L2 {r['final_rel_l2']:.2e} (best {r['best_rel_l2']:.2e}), "
+            + ", ".join(
+                f"1e{round(math.log10(t))} at {fmt_s(r[f'time_to_{t:g}'])}"
+                if r[f"time_to_{t:g}"] is not None
+                else f"1e{round(math.log10(t))} not reached"
+                for t in THRESHOLDS
+            )
+        )
         n_params, n_rows = int(result.record.attrs["n_params"]), int(result.record.attrs["n_residuals"])
     figure = out / f"{CASE}.png"
     _plot(runs, figure, budget, f"burgers, {n_params} parameters, {n_rows} residuals")
@@ -96,18 +109,29 @@ def run(out: Path, *, quick: bool = False, tiny: bool = False, echo: Callable[[s
 
     summary = f"{CASE}: burgers, {budget:g} s each; " + "; ".join(
         f"{name} 1e-2 {reached(name, 1e-2)}, 1e-3 {reached(name, 1e-3)}, final {runs[name]['final_rel_l2']:.1e}"
-        for name in OPTIMIZERS)
+        for name in OPTIMIZERS
+    )
     payload = {
-        "quick": quick, "tiny": tiny,
-        "configuration": {"problem": "burgers", "n_interior": problem.n_interior, "n_boundary": problem.n_boundary,
-                          "model": dict(problem.model), "n_params": n_params, "n_residuals": n_rows,
-                          "budget_s": budget, "seed": 0, "dtype": "float64", "thresholds": list(THRESHOLDS),
-                          "clock": "optimizer steps only (history/time of the run); error evaluation off the clock"},
+        "quick": quick,
+        "tiny": tiny,
+        "configuration": {
+            "problem": "burgers",
+            "n_interior": problem.n_interior,
+            "n_boundary": problem.n_boundary,
+            "model": dict(problem.model),
+            "n_params": n_params,
+            "n_residuals": n_rows,
+            "budget_s": budget,
+            "seed": 0,
+            "dtype": "float64",
+            "thresholds": list(THRESHOLDS),
+            "clock": "optimizer steps only (history/time of the run); error evaluation off the clock",
+        },
         "optimizers": runs,
         "figure": figure.name,
         "summary": summary,
     }
-    path = common.write_json(out, CASE, payload, started_load=load)
+    path = output.write_json(out, CASE, payload, started_load=load)
     return {"summary": summary, "path": path, "payload": payload, "figure": figure}
 
 

@@ -1,12 +1,77 @@
-"""The Levenberg–Marquardt core: knows residuals and Jacobians, nothing about PDEs."""
-from .core import (IterationInfo, LMCore, LMOptions, LMResult, NonFiniteJacobianError, NonFiniteResidualError,
-                   ResidualModel, StopReason)
-from .damping import Damping, IdentityScaling, Levenberg, Marquardt, MarquardtScaling, Nielsen, Scaling, make_damping
+"""The Levenberg–Marquardt core: knows residuals and Jacobians, nothing about PDEs.
+
+- :mod:`.core`: the iteration (:class:`LMCore`) on any :class:`ResidualModel` (:mod:`.model`);
+- :mod:`.options`: options, stop reasons, per-iteration info and results;
+- :mod:`.damping`: the damping rules and their registry;
+- :mod:`.jacobian`: :class:`JacobianEngine`, J = ∂r/∂θ by autograd in memory-bounded row slices;
+- :mod:`.linear_rows`, :mod:`.conv_rows`: the one-backward-pass row Jacobian of networks of ``nn.Linear`` and
+  ``nn.Conv1d``/``nn.Conv2d`` layers; :mod:`.losses`: common losses as least-squares residuals;
+- :mod:`.least_squares` and :mod:`.module`: the front ends :func:`least_squares` and
+  :class:`LevenbergMarquardt`.
+"""
+
+from . import losses
+from .conv_rows import LayerRowJacobian
+from .core import PHASES, LMCore, PhaseCallback
+from .damping import (
+    DAMPINGS,
+    Damping,
+    IdentityScaling,
+    Levenberg,
+    Marquardt,
+    MarquardtScaling,
+    Nielsen,
+    Scaling,
+    make_damping,
+)
+from .jacobian import STRATEGIES, JacobianEngine, choose_strategy
 from .least_squares import least_squares
+from .losses import BCE, L1, MSE, BCEWithLogits, CrossEntropy, Huber, Loss, PseudoHuber
+from .model import ResidualModel, check_residual
 from .module import LevenbergMarquardt
+from .options import (
+    IterationInfo,
+    LMOptions,
+    LMResult,
+    NonFiniteJacobianError,
+    NonFiniteResidualError,
+    StopReason,
+)
 
 __all__ = [
-    "Damping", "IdentityScaling", "IterationInfo", "LMCore", "LMOptions", "LMResult", "Levenberg",
-    "LevenbergMarquardt", "Marquardt", "MarquardtScaling", "Nielsen", "NonFiniteJacobianError",
-    "NonFiniteResidualError", "ResidualModel", "Scaling", "StopReason", "least_squares", "make_damping",
+    "DAMPINGS",
+    "PHASES",
+    "STRATEGIES",
+    "Damping",
+    "IdentityScaling",
+    "IterationInfo",
+    "JacobianEngine",
+    "LMCore",
+    "LMOptions",
+    "LMResult",
+    "Levenberg",
+    "LevenbergMarquardt",
+    "Marquardt",
+    "MarquardtScaling",
+    "Nielsen",
+    "NonFiniteJacobianError",
+    "NonFiniteResidualError",
+    "PhaseCallback",
+    "ResidualModel",
+    "Scaling",
+    "StopReason",
+    "check_residual",
+    "choose_strategy",
+    "least_squares",
+    "make_damping",
+    "BCE",
+    "BCEWithLogits",
+    "CrossEntropy",
+    "Huber",
+    "L1",
+    "LayerRowJacobian",
+    "Loss",
+    "MSE",
+    "PseudoHuber",
+    "losses",
 ]

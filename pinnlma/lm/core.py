@@ -1,10 +1,11 @@
-"""The Levenberg–Marquardt iteration, independent of where residuals come from and of the backend.
+"""The Levenberg–Marquardt iteration (:class:`LMCore`), independent of where residuals come from and of the backend.
 
 One iteration at parameters x with residual r and cost F = ½‖r‖²:
 
 1. Jacobian slices → backend → a LinearSystem (normal form JᵀJ, or residual space when n > m);
    g = Jᵀr, D = damping.scaling(diag JᵀJ).
-2. Trial loop: solve (JᵀJ + λD) v = g, step h = −v (plus ½·a, the geodesic acceleration, if enabled);
+2. Trial loop: solve (JᵀJ + λD) v = g, step h = −v (plus ½·a, the geodesic acceleration, if enabled;
+   times η, ``step_scale``, if set);
    predicted reduction L(0) − L(h) = −gᵀh − ½‖Jh‖²; actual reduction F(x) − F(x + h).
    Non-finite trial residuals or no reduction reject the step and raise λ; otherwise ρ = actual /
    predicted goes to the damping rule and x ← x + h.
@@ -14,151 +15,49 @@ One iteration at parameters x with residual r and cost F = ½‖r‖²:
    ftol or xtol fires in an iteration whose longer trial steps met NaN/Inf residuals, the steps were cut
    short by that region, not by a minimum: the run stops as ``nonfinite_boundary``, not as converged.
 """
+
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from ..backends import Backend, LinearSystem, get_backend
 from .damping import Damping, make_damping
+from .model import ResidualModel, check_residual
+from .options import (
+    HISTORY_KEYS,
+    MESSAGES,
+    IterationInfo,
+    LMOptions,
+    LMResult,
+    NonFiniteResidualError,
+    StopReason,
+)
 
+__all__ = ["PHASES", "LMCore", "PhaseCallback"]
 
-class ResidualModel(Protocol):
-    """What the LM core needs to see of a problem: r(x), its Jacobian in slices, and two products."""
+PHASES = ("jacobian", "normal_equations", "solve", "trial_residual")
+"""The parts of an iteration :attr:`LMCore.on_phase` times (see :data:`PhaseCallback`)."""
 
-    def residual(self, x: Tensor) -> Tensor: ...
+PhaseCallback = Callable[[str, float, int], None]
+"""``on_phase(phase, seconds, rows)``: called with the wall time of one part of an iteration.
 
-    def slices(self, x: Tensor, m: int) -> Iterator[tuple[Tensor, Tensor]]: ...
+- ``"jacobian"``: once per Jacobian slice, the time spent producing it; ``rows`` its row count;
+- ``"normal_equations"``: once per iteration, the time of the system build (JᵀJ and Jᵀr, or the
+  residual-space matrices) less the Jacobian time inside it; ``rows`` = m;
+- ``"solve"``: once per trial, the damped solve(s) giving the step (with geodesic acceleration, both
+  solves and the second directional derivative); ``rows`` = 0;
+- ``"trial_residual"``: once per trial point, the residual evaluation there; ``rows`` = m.
 
-    def jt_times(self, x: Tensor, w: Tensor) -> Tensor: ...
-
-    def second_directional(self, x: Tensor, v: Tensor) -> Tensor: ...
-
-
-class StopReason(str, Enum):
-    """Why the iteration stopped; ``converged`` tells whether that counts as success."""
-
-    RUNNING = "running"
-    FTOL = "ftol"
-    XTOL = "xtol"
-    GTOL = "gtol"
-    ZERO_RESIDUAL = "zero_residual"
-    MAX_ITER = "max_iter"
-    TIME_LIMIT = "time_limit"
-    DAMPING_CEILING = "damping_ceiling"
-    NONFINITE_JACOBIAN = "nonfinite_jacobian"
-    NONFINITE_BOUNDARY = "nonfinite_boundary"
-    CALLBACK = "callback"
-
-    @property
-    def converged(self) -> bool:
-        return self in (StopReason.FTOL, StopReason.XTOL, StopReason.GTOL, StopReason.ZERO_RESIDUAL)
-
-
-MESSAGES = {
-    StopReason.RUNNING: "not finished",
-    StopReason.FTOL: "relative reduction of the cost below ftol",
-    StopReason.XTOL: "relative step size below xtol",
-    StopReason.GTOL: "gradient infinity-norm below gtol",
-    StopReason.ZERO_RESIDUAL: "residual is exactly zero",
-    StopReason.MAX_ITER: "iteration limit reached",
-    StopReason.TIME_LIMIT: "wall-time limit reached",
-    StopReason.DAMPING_CEILING: "damping reached its ceiling without reducing the cost",
-    StopReason.NONFINITE_JACOBIAN: "the Jacobian holds NaN/Inf",
-    StopReason.NONFINITE_BOUNDARY: "the steps shrank against parameters where the residual is NaN/Inf: not a minimum",
-    StopReason.CALLBACK: "stopped by the callback",
-}
-
-
-class NonFiniteResidualError(ValueError):
-    """The residual holds NaN or Inf at the starting point."""
-
-
-class NonFiniteJacobianError(ValueError):
-    """The Jacobian holds NaN or Inf (raised by step-by-step front ends; runs stop with a status)."""
-
-
-@dataclass
-class LMOptions:
-    """Settings of the LM iteration (see :func:`pinnlma.least_squares` for their meaning)."""
-
-    ftol: float = 1e-15
-    xtol: float = 1e-12
-    gtol: float = 1e-12
-    max_iter: int = 10000
-    time_limit: float | None = None
-    geodesic: bool = False
-    geodesic_alpha: float = 0.75
-    form: str = "auto"
-    max_trials: int = 64
-
-    def __post_init__(self) -> None:
-        for name in ("ftol", "xtol", "gtol"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.max_iter < 0:
-            raise ValueError(f"max_iter must be >= 0, got {self.max_iter}")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise ValueError(f"time_limit must be a positive number of seconds, got {self.time_limit}")
-        if self.form not in ("auto", "normal", "residual"):
-            raise ValueError(f"form must be 'auto', 'normal' or 'residual', got {self.form!r}")
-        if not 0 < self.geodesic_alpha:
-            raise ValueError(f"geodesic_alpha must be positive, got {self.geodesic_alpha}")
-
-    def effective(self, dtype: torch.dtype) -> tuple[float, float, float]:
-        """Tolerances no finer than the dtype can resolve: eps for the relative cost change (a cost
-        change below it is rounding), 10·eps for the relative step. Zero turns a test off."""
-        eps = torch.finfo(dtype).eps
-        return (max(self.ftol, eps) if self.ftol else 0.0), (max(self.xtol, 10 * eps) if self.xtol else 0.0), self.gtol
-
-
-HISTORY_KEYS = ("iteration", "time", "cost", "lam", "grad_norm", "step_norm", "trials")
-
-
-@dataclass
-class IterationInfo:
-    """Handed to callbacks after each iteration."""
-
-    iteration: int
-    cost: float
-    lam: float
-    grad_norm: float
-    step_norm: float
-    trials: int
-    time: float
-    x: Tensor
-
-
-@dataclass
-class LMResult:
-    """Outcome of a run; ``history`` maps each of HISTORY_KEYS to a list (entry 0 is the start)."""
-
-    x: Tensor
-    cost: float
-    fun: Tensor
-    grad: Tensor | None
-    nit: int
-    nfev: int
-    njev: int
-    status: StopReason
-    message: str
-    history: dict[str, list[float]]
-    time: float
-    jacobian: str = ""
-    backend: str = ""
-    form: str = ""
-    fallback_solves: int = 0
-
-    @property
-    def success(self) -> bool:
-        return self.status.converged
+What is not covered (diagonal, scaling, bookkeeping) is the iteration's time less these. It must not
+raise; its own cost counts in the iteration's time.
+"""
 
 
 @dataclass
@@ -178,26 +77,16 @@ class _State:
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
 
 
-def check_residual(r: Tensor, x: Tensor, m: int | None, where: str) -> None:
-    """Shape and dtype contract of r(x): a 1-D tensor of x's dtype and (after the start) fixed length."""
-    if not isinstance(r, Tensor):
-        raise TypeError(f"the residual function returned {type(r).__name__} {where}; it must return a torch.Tensor")
-    if r.ndim != 1:
-        raise ValueError(
-            f"the residual must be a 1-D tensor, got shape {tuple(r.shape)} {where}; flatten it with .reshape(-1)"
-        )
-    if r.dtype != x.dtype:
-        raise TypeError(
-            f"the residual has dtype {r.dtype} but the parameters are {x.dtype} {where}; "
-            "make them match (e.g. build data tensors with the parameters' dtype)"
-        )
-    if m is not None and r.shape[0] != m:
-        raise ValueError(f"the residual changed length from {m} to {r.shape[0]} {where}; it must stay fixed")
-
-
 class LMCore:
-    """The LM loop on a :class:`ResidualModel`; :func:`least_squares` and :class:`LevenbergMarquardt`
-    are thin front ends over it."""
+    """The LM loop on a :class:`ResidualModel`; :func:`~pinnlma.least_squares` and
+    :class:`~pinnlma.LevenbergMarquardt` are thin front ends over it.
+
+    ``damping``: a rule name or :class:`~pinnlma.lm.damping.Damping` instance (used as it is, not copied);
+    ``backend``: a name or :class:`~pinnlma.backends.Backend`; ``callback(info)`` after each iteration
+    (True stops the run); ``on_phase``: timing hook (:data:`PhaseCallback`), also settable later as the
+    attribute of the same name. Raises :class:`~pinnlma.lm.options.NonFiniteResidualError` when r(x0)
+    holds NaN/Inf and TypeError/ValueError when r breaks its shape or dtype contract.
+    """
 
     def __init__(
         self,
@@ -209,8 +98,10 @@ class LMCore:
         options: LMOptions | None = None,
         callback: Callable[[IterationInfo], bool | None] | None = None,
         jacobian_name: str = "",
+        on_phase: PhaseCallback | None = None,
     ) -> None:
         self.model = model
+        self.on_phase = on_phase
         self.damping = make_damping(damping)
         self.backend = get_backend(backend)
         self.options = options or LMOptions()
@@ -242,22 +133,44 @@ class LMCore:
     def _build_system(self) -> LinearSystem:
         x = self.state.x
         slices = self.model.slices(x, self.m)
+        on_phase = self.on_phase
+        if on_phase is not None:
+            started, timed = time.perf_counter(), _TimedSlices(slices, on_phase)
+            system = self._system_from(timed, x)
+            on_phase("normal_equations", time.perf_counter() - started - timed.seconds, self.m)
+            return system
+        return self._system_from(slices, x)
+
+    def _system_from(self, slices: Iterator[tuple[Tensor, Tensor]], x: Tensor) -> LinearSystem:
         if self.form == "residual":
             return self.backend.residual_system(slices, self.n)
         return self.backend.normal_system(slices, self.n, lambda w: self.model.jt_times(x, w))
 
-    def _trial_residual(self, x: Tensor) -> Tensor:
+    def _residual_at(self, x: Tensor) -> Tensor:
         with torch.no_grad():
             r = self.model.residual(x)
         check_residual(r, x, self.m, "at a trial point")
         self.state.nfev += 1
         return r.detach()
 
+    def _trial_residual(self, x: Tensor) -> Tensor:
+        if self.on_phase is None:
+            return self._residual_at(x)
+        started = time.perf_counter()
+        r = self._residual_at(x)
+        self.on_phase("trial_residual", time.perf_counter() - started, self.m)
+        return r
+
     def _record(self, *, step_norm: float, trials: int, grad_norm: float) -> None:
         s, h = self.state, self.state.history
         for key, value in (
-            ("iteration", s.iteration), ("time", s.elapsed), ("cost", s.cost), ("lam", self.damping.lam),
-            ("grad_norm", grad_norm), ("step_norm", step_norm), ("trials", trials),
+            ("iteration", s.iteration),
+            ("time", s.elapsed),
+            ("cost", s.cost),
+            ("lam", self.damping.lam),
+            ("grad_norm", grad_norm),
+            ("step_norm", step_norm),
+            ("trials", trials),
         ):
             h[key].append(float(value))
 
@@ -281,10 +194,15 @@ class LMCore:
         if bool(bad.any()) or not bool(torch.isfinite(grad).all()):
             status, grad_norm = StopReason.NONFINITE_JACOBIAN, math.nan
             columns = bad.nonzero().flatten().tolist()
-            where = (f"in {len(columns)} of {self.n} parameter columns (first: parameter {columns[0]})" if columns
-                     else "(in Jᵀr)")
-            s.detail = (f"{where} at iteration {s.iteration}, so the residual is not differentiable there (e.g. "
-                        "sqrt or log at 0, or an overflow); start from other parameters or guard the residual")
+            where = (
+                f"in {len(columns)} of {self.n} parameter columns (first: parameter {columns[0]})"
+                if columns
+                else "(in Jᵀr)"
+            )
+            s.detail = (
+                f"{where} at iteration {s.iteration}, so the residual is not differentiable there (e.g. "
+                "sqrt or log at 0, or an overflow); start from other parameters or guard the residual"
+            )
         else:
             grad_norm = float(grad.abs().max())
             if grad_norm <= gtol:
@@ -329,9 +247,11 @@ class LMCore:
             break
         if status in (StopReason.FTOL, StopReason.XTOL) and nonfinite_trials:
             status = StopReason.NONFINITE_BOUNDARY
-            s.detail = (f"(iteration {s.iteration + 1}: {nonfinite_trials} trial step(s) gave NaN/Inf, damping "
-                        f"{self.damping.lam:.3g}, gradient ‖Jᵀr‖∞ {grad_norm:.3g}); the minimum may lie beyond "
-                        "that region: constrain or reparametrize the parameters there, or start elsewhere")
+            s.detail = (
+                f"(iteration {s.iteration + 1}: {nonfinite_trials} trial step(s) gave NaN/Inf, damping "
+                f"{self.damping.lam:.3g}, gradient ‖Jᵀr‖∞ {grad_norm:.3g}); the minimum may lie beyond "
+                "that region: constrain or reparametrize the parameters there, or start elsewhere"
+            )
         s.fallback_solves += system.fallback_solves
         s.iteration += 1
         s.elapsed += time.perf_counter() - started
@@ -347,6 +267,14 @@ class LMCore:
 
     def _trial_step(self, system: LinearSystem, grad: Tensor, scale: Tensor) -> Tensor | None:
         """h = −v (+ ½·a with geodesic acceleration); None when the solve gave no usable step."""
+        if self.on_phase is None:
+            return self._damped_step(system, scale)
+        started = time.perf_counter()
+        h = self._damped_step(system, scale)
+        self.on_phase("solve", time.perf_counter() - started, 0)
+        return h
+
+    def _damped_step(self, system: LinearSystem, scale: Tensor) -> Tensor | None:
         lam = self.damping.lam
         v = system.solve(lam, scale)
         if not bool(torch.isfinite(v).all()):
@@ -362,7 +290,7 @@ class LMCore:
             if not ratio <= self.options.geodesic_alpha:
                 return None  # the second-order term dominates: the quadratic model is not trusted here
             h = h + 0.5 * accel
-        return h
+        return h if self.options.step_scale == 1.0 else self.options.step_scale * h
 
     def _limits(self) -> StopReason:
         s, opts = self.state, self.options
@@ -384,6 +312,11 @@ class LMCore:
         self.form = self._choose_form()
         self.state.r, self.state.cost = r, 0.5 * float(r @ r)
 
+    def resume(self) -> None:
+        """Let a stopped run go on: the next :meth:`step` iterates again (limits and tolerances are checked
+        afresh after it). For stepping by hand, and for continuing after a stop or a restored checkpoint."""
+        self.state.status = StopReason.RUNNING
+
     def run(self) -> LMResult:
         """Iterate until a stopping rule fires."""
         if self.state.status is StopReason.RUNNING:
@@ -399,14 +332,25 @@ class LMCore:
         return MESSAGES[s.status] + (f" {s.detail}" if s.detail else "")
 
     def result(self) -> LMResult:
+        """The run so far as an :class:`~pinnlma.lm.options.LMResult`."""
         s = self.state
         plan = getattr(self.model, "plan", None)
         return LMResult(
-            x=s.x, cost=s.cost, fun=s.r, grad=s.grad, nit=s.iteration, nfev=s.nfev, njev=s.njev,
-            status=s.status, message=self.message,
+            x=s.x,
+            cost=s.cost,
+            fun=s.r,
+            grad=s.grad,
+            nit=s.iteration,
+            nfev=s.nfev,
+            njev=s.njev,
+            status=s.status,
+            message=self.message,
             history={k: list(v) for k, v in s.history.items()},
-            time=s.elapsed, jacobian=plan.strategy if plan is not None else self.jacobian_name,
-            backend=self.backend.name, form=self.form, fallback_solves=s.fallback_solves,
+            time=s.elapsed,
+            jacobian=plan.strategy if plan is not None else self.jacobian_name,
+            backend=self.backend.name,
+            form=self.form,
+            fallback_solves=s.fallback_solves,
         )
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -414,9 +358,17 @@ class LMCore:
         """Everything needed to continue this run exactly (parameters, damping, counters, history)."""
         s = self.state
         return {
-            "x": s.x.clone(), "iteration": s.iteration, "nfev": s.nfev, "njev": s.njev, "elapsed": s.elapsed,
-            "first": s.first, "status": s.status.value, "history": {k: list(v) for k, v in s.history.items()},
-            "damping": self.damping.state_dict(), "fallback_solves": s.fallback_solves, "detail": s.detail,
+            "x": s.x.clone(),
+            "iteration": s.iteration,
+            "nfev": s.nfev,
+            "njev": s.njev,
+            "elapsed": s.elapsed,
+            "first": s.first,
+            "status": s.status.value,
+            "history": {k: list(v) for k, v in s.history.items()},
+            "damping": self.damping.state_dict(),
+            "fallback_solves": s.fallback_solves,
+            "detail": s.detail,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -424,14 +376,48 @@ class LMCore:
         x = state["x"].detach().clone().to(self.state.x)
         if x.shape != self.state.x.shape:
             raise ValueError(f"checkpoint has {x.shape[0]} parameters, this problem has {self.n}")
-        r = self._trial_residual(x)
-        s = _State(x=x, r=r, cost=0.5 * float(r @ r), iteration=int(state["iteration"]), nfev=int(state["nfev"]),
-                   njev=int(state["njev"]), elapsed=float(state["elapsed"]), first=bool(state["first"]),
-                   fallback_solves=int(state.get("fallback_solves", 0)), detail=str(state.get("detail", "")))
+        r = self._residual_at(x)
+        s = _State(
+            x=x,
+            r=r,
+            cost=0.5 * float(r @ r),
+            iteration=int(state["iteration"]),
+            nfev=int(state["nfev"]),
+            njev=int(state["njev"]),
+            elapsed=float(state["elapsed"]),
+            first=bool(state["first"]),
+            fallback_solves=int(state.get("fallback_solves", 0)),
+            detail=str(state.get("detail", "")),
+        )
         s.history = {k: list(map(float, state["history"][k])) for k in HISTORY_KEYS}
         status = StopReason(state.get("status", "running"))
         # a run stopped by a limit may be continued with a larger limit
-        s.status = StopReason.RUNNING if status in (StopReason.MAX_ITER, StopReason.TIME_LIMIT,
-                                                    StopReason.CALLBACK) else status
+        s.status = (
+            StopReason.RUNNING
+            if status in (StopReason.MAX_ITER, StopReason.TIME_LIMIT, StopReason.CALLBACK)
+            else status
+        )
         self.damping.load_state_dict(state["damping"])
         self.state = s
+
+
+class _TimedSlices:
+    """Iterates ``slices``, reporting the time spent producing each one to ``on_phase("jacobian", ...)``."""
+
+    def __init__(self, slices: Iterator[tuple[Tensor, Tensor]], on_phase: PhaseCallback) -> None:
+        self.slices, self.on_phase, self.seconds = iter(slices), on_phase, 0.0
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        return self
+
+    def __next__(self) -> tuple[Tensor, Tensor]:
+        started = time.perf_counter()
+        try:
+            item = next(self.slices)
+        except StopIteration:
+            self.seconds += time.perf_counter() - started
+            raise
+        spent = time.perf_counter() - started
+        self.seconds += spent
+        self.on_phase("jacobian", spent, int(item[0].shape[0]))
+        return item

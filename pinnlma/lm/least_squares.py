@@ -1,4 +1,5 @@
 """``pinnlma.least_squares``: minimize ½‖r(x)‖² by Levenberg–Marquardt, scipy-style."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -7,10 +8,10 @@ import torch
 from torch import Tensor
 
 from ..backends import Backend
-from ..jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
-from .core import IterationInfo, LMCore, LMOptions, LMResult
+from .core import LMCore
 from .damping import Damping, make_damping
-
+from .jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
+from .options import IterationInfo, LMOptions, LMResult
 
 SUPPORTED_DTYPES = (torch.float64, torch.float32)
 
@@ -35,7 +36,9 @@ def check_parameters(x0: object) -> Tensor:
     if x0.numel() == 0:
         raise ValueError("x0 is empty: there are no parameters to fit")
     if not bool(torch.isfinite(x0).all()):
-        raise ValueError(f"x0 holds {int((~torch.isfinite(x0)).sum())} non-finite entries (NaN/Inf); start from finite values")
+        raise ValueError(
+            f"x0 holds {int((~torch.isfinite(x0)).sum())} non-finite entries (NaN/Inf); start from finite values"
+        )
     return x0
 
 
@@ -86,13 +89,15 @@ def least_squares(
     - ``backend``: 'torch' or 'cupynumeric' (Legate), or a Backend instance.
     - ``callback(info)``: called after every iteration; return True to stop.
 
-    Returns an :class:`~pinnlma.lm.core.LMResult` (``x``, ``cost``, ``nit``, ``success``, ``message``,
+    Returns an :class:`~pinnlma.lm.options.LMResult` (``x``, ``cost``, ``nit``, ``success``, ``message``,
     ``status``, ``history``, ...). Raises ValueError/TypeError with the reason on bad input.
     """
     x0 = check_parameters(x0)
     engine = JacobianEngine(fun, args, jac=jac, strategy=jac_strategy, rowwise=rowwise, memory_budget=memory_budget)
-    options = LMOptions(ftol=ftol, xtol=xtol, gtol=gtol, max_iter=max_iter, time_limit=time_limit,
-                        geodesic=geodesic, form=form)
-    core = LMCore(engine, x0, damping=make_damping(damping, copy=True), backend=backend, options=options,
-                  callback=callback)
+    options = LMOptions(
+        ftol=ftol, xtol=xtol, gtol=gtol, max_iter=max_iter, time_limit=time_limit, geodesic=geodesic, form=form
+    )
+    core = LMCore(
+        engine, x0, damping=make_damping(damping, copy=True), backend=backend, options=options, callback=callback
+    )
     return core.run()

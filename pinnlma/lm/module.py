@@ -15,11 +15,13 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..backends import Backend
-from ..jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
-from .core import IterationInfo, LMCore, LMOptions, LMResult, NonFiniteJacobianError, StopReason
+from .conv_rows import LayerRowJacobian, unsupported
+from .core import LMCore
 from .damping import Damping, make_damping
+from .jacobian import DEFAULT_MEMORY_BUDGET, JacobianEngine
 from .least_squares import check_dtype
-from .linear_rows import LinearRowJacobian
+from .losses import Loss, make_loss
+from .options import IterationInfo, LMOptions, LMResult, NonFiniteJacobianError, StopReason
 
 
 class _Bound(nn.Module):
@@ -41,11 +43,19 @@ class LevenbergMarquardt:
     >>> for _ in range(100):
     ...     info = lm.step(x, y)
 
-    ``rowwise=True`` declares that the residuals of data row i depend only on row i of each batch
-    tensor (pointwise data fits; each row may give several residuals, in row order), which enables the
-    cheap per-row Jacobian. ``damping``, ``backend``, ``jac_strategy`` and ``memory_budget`` as in
-    :func:`pinnlma.least_squares`; ``geodesic=True`` adds geodesic acceleration; tolerances and the
-    trial limit go in ``options`` (:class:`~pinnlma.lm.core.LMOptions`). A ``Damping`` instance is
+    or, from a loss (:mod:`pinnlma.lm.losses`; ½‖r‖² is the loss summed over the batch, and the batch
+    may carry sample weights, ``lm.step(x, y, w)``):
+
+    >>> lm = LevenbergMarquardt(net, loss=pinnlma.losses.CrossEntropy())
+
+    ``rowwise=True`` (the default with a ``loss``) declares that the residuals of data row i depend
+    only on row i of each batch tensor (pointwise data fits; each row may give several residuals, in
+    row order), which enables the cheap per-row Jacobian: exact, from one backward pass, when the
+    trainable parameters all sit in Linear/Conv1d/Conv2d layers (:mod:`pinnlma.lm.conv_rows`;
+    ``row_jacobian_note`` says which path a fit takes and why), else ``vmap(jacrev)`` over rows.
+    ``damping``, ``backend``, ``jac_strategy`` and ``memory_budget`` as in :func:`pinnlma.least_squares`;
+    ``geodesic=True`` adds geodesic acceleration; tolerances and the
+    trial limit go in ``options`` (:class:`~pinnlma.lm.options.LMOptions`). A ``Damping`` instance is
     copied, so it can be reused: ``self.damping`` is the live one. Calling ``step`` with a different
     batch re-evaluates the residual there (mini-batch LM); the damping state carries over.
     """
@@ -53,16 +63,25 @@ class LevenbergMarquardt:
     def __init__(
         self,
         model: nn.Module,
-        residual_fn: Callable[..., Tensor],
+        residual_fn: Callable[..., Tensor] | None = None,
         *,
+        loss: str | Loss | None = None,
         damping: str | Damping | None = None,
         backend: str | Backend = "torch",
         jac_strategy: str = "auto",
-        rowwise: bool = False,
+        rowwise: bool | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         options: LMOptions | None = None,
         geodesic: bool = False,
     ) -> None:
+        if (residual_fn is None) == (loss is None):
+            raise TypeError("give either residual_fn(model, *batch) or loss= (e.g. pinnlma.losses.MSE()), not "
+                            + ("both" if loss is not None else "neither"))
+        self.loss = make_loss(loss) if loss is not None else None
+        if self.loss is not None:
+            residual_fn = self.loss.residual_fn
+            rowwise = True if rowwise is None else rowwise
+        rowwise = bool(rowwise)
         self.model = model
         self._bound = _Bound(model, residual_fn)
         self.names = [name for name, p in model.named_parameters() if p.requires_grad]
@@ -79,11 +98,10 @@ class LevenbergMarquardt:
         self.options = options or LMOptions(max_iter=10**9)
         if geodesic and not self.options.geodesic:
             self.options = dataclasses.replace(self.options, geodesic=True)
+        # all parameters in Linear/Conv layers: exact rowwise Jacobian slices from one backward pass
+        self._rows = LayerRowJacobian.for_model(model, self.names, self._flat_residual) if rowwise else None
         self.engine = JacobianEngine(self._flat_residual, (), strategy=jac_strategy, rowwise=rowwise,
-                                     memory_budget=memory_budget)
-        # all parameters in nn.Linear layers: rowwise Jacobian slices from one backward pass
-        self.engine.row_jacobian = (LinearRowJacobian.for_model(model, self.names, self._flat_residual)
-                                    if rowwise else None)
+                                     memory_budget=memory_budget, row_jacobian=self._rows)
         self.core: LMCore | None = None
         self._pending_state: dict[str, Any] | None = None
 
@@ -120,10 +138,12 @@ class LevenbergMarquardt:
         same = len(batch) == len(self.engine.args) and all(a is b for a, b in zip(batch, self.engine.args))
         if self.core is not None and same:
             return self.core
-        self.engine.args = batch
-        self.engine.plan = None
-        x = self.core.state.x if self.core is not None else self.params
-        previous = self.core.state_dict() if self.core is not None else self._pending_state
+        self.engine.rebind(args=batch)
+        if self.core is not None:  # a new batch: its residual at the current x; damping and counters carry over
+            self.core.options, self.core.callback = self.options, None
+            self.core.refresh()
+            return self.core
+        x, previous = self.params, self._pending_state
         self.core = LMCore(self.engine, x, damping=self.damping, backend=self.backend, options=self.options)
         if previous is not None:
             previous = dict(previous, x=x)
@@ -134,13 +154,26 @@ class LevenbergMarquardt:
     def step(self, *batch: Any) -> IterationInfo:
         """One LM iteration on this batch; the model holds the new parameters afterwards."""
         core = self._core_for(batch)
-        core.state.status = StopReason.RUNNING  # stepping by hand: limits are the caller's business
+        core.resume()  # stepping by hand: limits are the caller's business
         if core.step() is StopReason.NONFINITE_JACOBIAN:
             raise NonFiniteJacobianError(core.message)
         self._write_back(core.state.x)
         s, h = core.state, core.state.history
         return IterationInfo(s.iteration, s.cost, self.damping.lam, h["grad_norm"][-1], h["step_norm"][-1],
                              int(h["trials"][-1]), s.elapsed, s.x)
+
+    @property
+    def row_jacobian_note(self) -> str:
+        """Which Jacobian rows this fit uses and, where it is not the exact one-backward-pass path, why."""
+        if not self.engine.rowwise:
+            return "rowwise=False: the engine's whole-residual strategies (no per-row Jacobian)"
+        if self._rows is None:
+            return f"generic vmap(jacrev) rows: {unsupported(self.model, self.names)}"
+        if self.engine.row_jacobian is self._rows:
+            kinds = ", ".join(sorted({type(layer).__name__ for layer in self._rows.layers}))
+            return f"exact rows from one backward pass ({kinds})"
+        why = self._rows.note or "its rows disagreed with vmap(jacrev) in the one-time check"
+        return f"generic vmap(jacrev) rows: the exact path was dropped: {why}"
 
     @property
     def stop_reason(self) -> StopReason:
@@ -154,13 +187,14 @@ class LevenbergMarquardt:
         core.options = LMOptions(**{**vars(self.options), "max_iter": core.state.iteration + max_iter,
                                     "time_limit": time_limit})
         core.callback = callback
-        core.state.status = StopReason.RUNNING
+        core.resume()
         result = core.run()
         self._write_back(result.x)
         return result
 
     # -- checkpoints -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """Parameters and damping, plus the core's counters and history once a step was taken."""
         if self.core is not None:
             return self.core.state_dict()
         return {"x": self.params, "damping": self.damping.state_dict()}

@@ -8,47 +8,35 @@ the usual weighted PINN loss (halved). θ = [network parameters, unknown PDE coe
 
 The assembler is a :class:`pinnlma.lm.ResidualModel`: it gives the LM core r(θ), the Jacobian in row
 slices, Jᵀw and the second directional derivative, and knows nothing of which backend solves. The
-Jacobian uses the exact MLP channel path (``jacobian="channels"``, see :mod:`pinnlma.pinn.models`) when
+Jacobian uses the exact MLP channel path (``jacobian="channels"``, see :mod:`pinnlma.pinn.channels`) when
 the model allows it, else per-point ``vmap(jacrev(...))`` with derivatives by nested forward mode
 (``jacobian="generic"``). Both give the same J.
 """
+
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from ..jacobian import DEFAULT_MEMORY_BUDGET, rows_per_slice
+from ..lm.jacobian import DEFAULT_MEMORY_BUDGET, rows_per_slice
+from .block import Block
+from .channels import ChannelForward, close_channels, per_point_jacobian
 from .fields import ChannelFields, PointFields, requested_channels
-from .geometry import Sampler
-from .models import MLP, ChannelForward, MultiIndex, close_channels, per_point_jacobian
+from .models import MLP
 from .problem import Problem
+from .replicas import Replica, replicated_slices
+from .sampling import Sampler
 
+__all__ = ["JACOBIAN_PATHS", "Block", "ResidualAssembler"]
 
-@dataclass
-class Block:
-    """One named group of residual rows: point groups (each (N, dim)), per-point data, a row function."""
-
-    name: str
-    fn: Callable[..., Tensor]
-    groups: list[Tensor]
-    extras: list[dict[str, Tensor]]
-    weight: float
-    resample: bool
-    channels: list[list[MultiIndex]] | None = None
-
-    @property
-    def n_rows(self) -> int:
-        return self.groups[0].shape[0]
-
-    @property
-    def scale(self) -> float:
-        return math.sqrt(self.weight / self.n_rows)
+JACOBIAN_PATHS = ("auto", "channels", "generic")
+"""How the assembler forms J: ``channels`` (the exact MLP channel path), ``generic`` (per-point autograd,
+any model) or ``auto`` (channels where the model allows it). The ``--jacobian`` choices."""
 
 
 class ResidualAssembler:
@@ -66,8 +54,8 @@ class ResidualAssembler:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         devices: Sequence[str | torch.device] | None = None,
     ) -> None:
-        if jacobian not in ("auto", "channels", "generic"):
-            raise ValueError(f"jacobian must be 'auto', 'channels' or 'generic', got {jacobian!r}")
+        if jacobian not in JACOBIAN_PATHS:
+            raise ValueError(f"jacobian must be one of {', '.join(map(repr, JACOBIAN_PATHS))}, got {jacobian!r}")
         fast_ok = isinstance(model, MLP) and model.supports_channels
         if jacobian == "channels" and not fast_ok:
             raise ValueError("the channel Jacobian needs a pinnlma MLP with tanh, sin or sigmoid activation")
@@ -76,7 +64,9 @@ class ResidualAssembler:
         self.outputs = problem.output_names
         self.dtype, self.device = dtype, torch.device(device)
         self.sampler = sampler or Sampler(problem.sampling, seed=0)
-        self.jacobian = "channels" if (jacobian == "auto" and fast_ok) else ("generic" if jacobian == "auto" else jacobian)
+        self.jacobian = (
+            "channels" if (jacobian == "auto" and fast_ok) else ("generic" if jacobian == "auto" else jacobian)
+        )
         self.memory_budget = memory_budget
         self._param_names = [n for n, _ in model.named_parameters()]
         self._param_shapes = [p.shape for _, p in model.named_parameters()]
@@ -88,7 +78,9 @@ class ResidualAssembler:
         self.sample()
 
     # -- points ------------------------------------------------------------------------------------
-    def _tensor(self, a: np.ndarray) -> Tensor:
+    def _tensor(self, a: np.ndarray | Tensor) -> Tensor:
+        if isinstance(a, Tensor):
+            return a.detach().to(dtype=self.dtype, device=self.device).contiguous()
         return torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)
 
     def sample(self) -> None:
@@ -108,8 +100,11 @@ class ResidualAssembler:
             sampled = cond.sample(p.domain, self.sampler, cond.n_points or p.n_boundary)
             extras = [{k: self._tensor(v) for k, v in e.items()} for e in sampled.extras]
             weight = p.weights.get(cond.name, cond.weight)
-            blocks.append(Block(cond.name, cond.residual, [self._tensor(g) for g in sampled.groups], extras,
-                                weight, cond.resample))
+            blocks.append(
+                Block(
+                    cond.name, cond.residual, [self._tensor(g) for g in sampled.groups], extras, weight, cond.resample
+                )
+            )
         self.blocks = blocks
         if self.jacobian == "channels":
             self._prepare_channels()
@@ -124,8 +119,55 @@ class ResidualAssembler:
             asked = requested_channels(block.fn, self.names, len(block.groups), params, block.extras, self.outputs)
             block.channels = [close_channels(alpha for alpha, _ in group) for group in asked]
 
+    # -- checkpoints -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The points and per-point data of every block and the sampler's state: what a resumed run needs
+        to evaluate exactly the residual rows it stopped on (``{"points", "extras", "sampler"}``)."""
+        return {
+            "points": {b.name: {f"group{i}": g.detach().clone() for i, g in enumerate(b.groups)} for b in self.blocks},
+            "extras": {
+                b.name: {f"group{i}": {k: v.detach().clone() for k, v in e.items()} for i, e in enumerate(b.extras)}
+                for b in self.blocks
+            },
+            "sampler": self.sampler.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (points may come as tensors or numpy arrays). Raises ValueError,
+        before anything changes, when the blocks, their groups or their row counts differ from this
+        problem's."""
+        blocks = {b.name: b for b in self.blocks}
+        points, extras = state["points"], state["extras"]
+        restored: dict[str, tuple[list[Tensor], list[dict[str, Tensor]]]] = {}
+        for name, groups in points.items():
+            if name not in blocks:
+                raise ValueError(
+                    f"block {name!r} of the saved state is not in this problem (its blocks: {', '.join(blocks)})"
+                )
+            block = blocks[name]
+            keys = [f"group{i}" for i in range(len(block.groups))]
+            if sorted(groups) != sorted(keys):
+                raise ValueError(
+                    f"block {name!r}: the saved state has point groups {sorted(groups)}, this problem {keys}"
+                )
+            new_groups = [self._tensor(groups[k]) for k in keys]
+            if any(g.shape != old.shape for g, old in zip(new_groups, block.groups)):
+                raise ValueError(
+                    f"block {name!r}: the saved points have shapes {[tuple(g.shape) for g in new_groups]}, "
+                    f"this problem {[tuple(g.shape) for g in block.groups]}"
+                )
+            saved_extras = extras.get(name, {})
+            new_extras = [{k: self._tensor(v) for k, v in saved_extras.get(key, {}).items()} for key in keys]
+            restored[name] = (new_groups, new_extras)
+        for name, (groups, block_extras) in restored.items():
+            blocks[name].groups, blocks[name].extras = groups, block_extras
+        self.sampler.load_state_dict(state["sampler"])
+        for replica in self.replicas:
+            replica.clear()
+
     @property
     def n_residuals(self) -> int:
+        """m: all rows of all blocks."""
         return sum(b.n_rows for b in self.blocks)
 
     def block_slices(self) -> dict[str, slice]:
@@ -138,6 +180,7 @@ class ResidualAssembler:
 
     # -- parameters --------------------------------------------------------------------------------
     def initial_parameters(self) -> Tensor:
+        """θ₀: the model's current parameters, then the unknown coefficients' initial guesses."""
         flat = torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]).to(self.dtype)
         unknowns = torch.tensor([self.problem.unknowns[k] for k in self.unknown_names], dtype=self.dtype)
         return torch.cat([flat.to(self.device), unknowns.to(self.device)])
@@ -146,10 +189,11 @@ class ResidualAssembler:
         """θ → (model tensors in parameter order, coefficient dict known ∪ unknown)."""
         tensors, start = [], 0
         for shape in self._param_shapes:
-            tensors.append(theta[start:start + shape.numel()].view(shape))
+            tensors.append(theta[start : start + shape.numel()].view(shape))
             start += shape.numel()
-        coefs = {k: torch.as_tensor(v, dtype=theta.dtype, device=theta.device)
-                 for k, v in self.problem.parameters.items()}
+        coefs = {
+            k: torch.as_tensor(v, dtype=theta.dtype, device=theta.device) for k, v in self.problem.parameters.items()
+        }
         for i, k in enumerate(self.unknown_names):
             coefs[k] = theta[self.n_model + i]
         return tensors, coefs
@@ -166,11 +210,19 @@ class ResidualAssembler:
         return {k: float(theta[self.n_model + i]) for i, k in enumerate(self.unknown_names)}
 
     # -- evaluation: fast channel path ---------------------------------------------------------------
-    def _channel_rows(self, block: Block, rows: slice, tensors: Sequence[Tensor], coefs: dict[str, Tensor],
-                      keep: bool, model: nn.Module | None = None) -> tuple[Tensor, list[tuple[list[Tensor], list[Tensor]]]]:
+    def _channel_rows(
+        self,
+        block: Block,
+        rows: slice,
+        tensors: Sequence[Tensor],
+        coefs: dict[str, Tensor],
+        keep: bool,
+        model: nn.Module | None = None,
+    ) -> tuple[Tensor, list[tuple[list[Tensor], list[Tensor]]]]:
         fields, graphs = [], []
+        assert block.channels is not None  # prepared by sample() on the channel path
         for group, extras, chans in zip(block.groups, block.extras, block.channels):
-            forward = ChannelForward(model or self.model, chans)
+            forward = ChannelForward(cast(MLP, model or self.model), chans)
             out, pre, acts = forward(group[rows], tensors)
             fields.append(ChannelFields(self.names, group[rows], out, forward.index, coefs,
                                         {k: v[rows] for k, v in extras.items()}, self.outputs))
@@ -179,8 +231,9 @@ class ResidualAssembler:
         n = fields[0].x.shape[0]
         return block.scale * _rows(raw, n, block.name), graphs if keep else []
 
-    def _channel_jacobian(self, block: Block, rows: slice, theta: Tensor,
-                          model: nn.Module | None = None) -> tuple[Tensor, Tensor]:
+    def _channel_jacobian(
+        self, block: Block, rows: slice, theta: Tensor, model: nn.Module | None = None
+    ) -> tuple[Tensor, Tensor]:
         leaf = theta.detach().requires_grad_(True)
         tensors, coefs = self._split(leaf)
         n_rows = block.groups[0][rows].shape[0]
@@ -191,13 +244,15 @@ class ResidualAssembler:
         r, graphs = self._channel_rows(block, rows, tensors, coefs, keep=True, model=model)
         pre_all = [z for pre, _ in graphs for z in pre]
         wrt = pre_all + list(per_row.values())
-        grads = torch.autograd.grad(r.sum(), wrt, allow_unused=True)
-        grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, wrt)]
-        coef_grads = grads[len(pre_all):]
-        jac, offset = None, 0
+        raw = torch.autograd.grad(r.sum(), wrt, allow_unused=True)
+        grads = [torch.zeros_like(t) if g is None else g for g, t in zip(raw, wrt)]
+        coef_grads = grads[len(pre_all) :]
+        jac: Tensor | None = None
+        offset = 0
         for pre, acts in graphs:
-            jac = per_point_jacobian(grads[offset:offset + len(pre)], acts, extra_cols=len(coef_grads), out=jac)
+            jac = per_point_jacobian(grads[offset : offset + len(pre)], acts, extra_cols=len(coef_grads), out=jac)
             offset += len(pre)
+        assert jac is not None  # a block has at least one point group
         for i, g in enumerate(coef_grads):
             jac[:, self.n_model + i] = g
         return r.detach(), jac
@@ -225,8 +280,9 @@ class ResidualAssembler:
         extras = [{k: v[rows] for k, v in e.items()} for e in block.extras]
         return vmap(row, in_dims=(None, 0, 0))(theta, points, extras)
 
-    def _generic_jacobian(self, block: Block, rows: slice, theta: Tensor,
-                          model: nn.Module | None = None) -> tuple[Tensor, Tensor]:
+    def _generic_jacobian(
+        self, block: Block, rows: slice, theta: Tensor, model: nn.Module | None = None
+    ) -> tuple[Tensor, Tensor]:
         row = self._row_function(block, model)
         points = [g[rows] for g in block.groups]
         extras = [{k: v[rows] for k, v in e.items()} for e in block.extras]
@@ -245,11 +301,15 @@ class ResidualAssembler:
         """r(θ), all blocks stacked in order; evaluated in row chunks of ``slice_rows()`` so that the
         network's activations and derivative channels never need memory for all m points at once."""
         step = self.slice_rows()
-        parts = [self._block_residual(b, slice(start, start + step), theta)
-                 for b in self.blocks for start in range(0, b.n_rows, step)]
+        parts = [
+            self._block_residual(b, slice(start, start + step), theta)
+            for b in self.blocks
+            for start in range(0, b.n_rows, step)
+        ]
         return torch.cat(parts) if parts else theta.new_zeros(0)
 
     def slice_rows(self) -> int:
+        """Rows per Jacobian slice under the memory budget."""
         itemsize = torch.finfo(self.dtype).bits // 8
         return rows_per_slice(self.memory_budget, self.n_params, itemsize)
 
@@ -262,42 +322,20 @@ class ResidualAssembler:
             for block, rows in tasks:
                 yield jac_fn(block, rows, theta)
             return
-        yield from self._replicated_slices(tasks, theta, jac_fn)
-
-    def _replicated_slices(self, tasks: list[tuple[Block, slice]], theta: Tensor,
-                           jac_fn: Callable[..., tuple[Tensor, Tensor]]) -> Iterator[tuple[Tensor, Tensor]]:
-        """Deal the slices round-robin to the device replicas, each in its own thread (torch releases
-        the GIL in its kernels, and CUDA devices run concurrently); yield them in row order on the
-        primary device. At most one slice per replica is in flight beyond the one being consumed."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        thetas = [theta.detach().to(r.device) for r in self.replicas]
-
-        def work(k: int) -> tuple[Tensor, Tensor]:
-            block, rows = tasks[k]
-            i = k % len(self.replicas)
-            replica = self.replicas[i]
-            r, jac = jac_fn(replica.block(block), rows, thetas[i], replica.model)
-            return r.to(self.device, non_blocking=True), jac.to(self.device, non_blocking=True)
-
-        with ThreadPoolExecutor(max_workers=len(self.replicas)) as pool:
-            pending = [pool.submit(work, k) for k in range(min(len(tasks), len(self.replicas)))]
-            for k in range(len(tasks)):
-                result = pending[k].result()
-                nxt = k + len(self.replicas)
-                if nxt < len(tasks):
-                    pending.append(pool.submit(work, nxt))
-                yield result
+        yield from replicated_slices(self.replicas, tasks, theta, jac_fn, self.device)
 
     def jt_times(self, theta: Tensor, w: Tensor) -> Tensor:
-        _, pullback = vjp(self.residual, theta)
+        """Jᵀw by one reverse pass."""
+        _, pullback = vjp(self.residual, theta)  # type: ignore[misc]
         return pullback(w)[0].detach()
 
     def second_directional(self, theta: Tensor, v: Tensor) -> Tensor:
+        """r_vv = d²/dt² r(θ + t v) at t = 0 (geodesic acceleration)."""
         first = lambda t: jvp(self.residual, (t,), (v,))[1]  # noqa: E731
         return jvp(first, (theta,), (v,))[1].detach()
 
     def full_jacobian(self, theta: Tensor) -> tuple[Tensor, Tensor]:
+        """The whole (r, J), concatenated from the slices (for tests and small problems)."""
         parts = list(self.slices(theta, self.n_residuals))
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
@@ -323,35 +361,9 @@ class ResidualAssembler:
         outs = []
         with torch.no_grad():
             for start in range(0, len(points), batch):
-                x = self._tensor(points[start:start + batch])
+                x = self._tensor(points[start : start + batch])
                 outs.append(functional_call(self.model, params, (x,)))
         return torch.cat(outs).cpu().numpy().reshape(len(points), -1)
-
-
-class Replica:
-    """A copy of the model and of the blocks' points on one device, for computing Jacobian slices there."""
-
-    def __init__(self, device: torch.device, model: nn.Module) -> None:
-        import copy
-
-        self.device = device
-        self.source = model
-        self.model = copy.deepcopy(model).to(device)
-        self._blocks: dict[int, Block] = {}
-
-    def clear(self) -> None:
-        self._blocks.clear()
-
-    def block(self, block: Block) -> Block:
-        """The block with its points and data on this device (cached until the next resampling)."""
-        key = id(block)
-        if key not in self._blocks:
-            self._blocks[key] = Block(
-                block.name, block.fn, [g.to(self.device) for g in block.groups],
-                [{k: v.to(self.device) for k, v in e.items()} for e in block.extras],
-                block.weight, block.resample, block.channels,
-            )
-        return self._blocks[key]
 
 
 def _rows(raw: Tensor, n: int, name: str) -> Tensor:
@@ -359,6 +371,8 @@ def _rows(raw: Tensor, n: int, name: str) -> Tensor:
         raise TypeError(f"block {name!r}: the residual function returned {type(raw).__name__}, not a tensor")
     raw = raw.reshape(-1) if raw.numel() == n else raw
     if raw.shape != (n,):
-        raise ValueError(f"block {name!r}: the residual function returned shape {tuple(raw.shape)}, expected ({n},) "
-                         "(one row per point)")
+        raise ValueError(
+            f"block {name!r}: the residual function returned shape {tuple(raw.shape)}, expected ({n},) "
+            "(one row per point)"
+        )
     return raw

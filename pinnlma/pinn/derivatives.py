@@ -6,9 +6,11 @@ They are built from ``torch.func`` transforms, so they compose with ``vmap`` ove
     partial(u, 0, 0)(x)   = ∂²u/∂x₀²       gradient(u)(x) = ∂u/∂x  (outputs, dim)
     laplacian(u)(x)       = Σ_k ∂²u/∂x_k²
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from torch import Tensor
 from torch.func import jacfwd
@@ -40,6 +42,6 @@ def laplacian(fn: PointFn, dims: Sequence[int] | None = None) -> PointFn:
 
     def lap(x: Tensor) -> Tensor:
         ks = range(x.shape[-1]) if dims is None else dims
-        return sum(partial(fn, k, k)(x) for k in ks)
+        return cast(Tensor, sum(partial(fn, k, k)(x) for k in ks))
 
     return lap

@@ -12,26 +12,36 @@ and runs unchanged on three implementations:
   vmap/jacrev: the generic path for any model);
 - :class:`RecordingFields`: a dry run that records which derivatives a residual asks for.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor
 
+from .channels import MultiIndex
 from .derivatives import partial
-from .models import MultiIndex
-
 
 Output = int | str
 """A network output: its index, or its name (``Problem(outputs=("u", "v", "p"))``)."""
 
 
+
 class Fields:
     """Base: coordinate names, output names, and the lookup from names to multi-indices."""
 
-    def __init__(self, names: Sequence[str], params: Mapping[str, Tensor], extras: Mapping[str, Tensor],
-                 outputs: Sequence[str] = ()) -> None:
+    x: Tensor
+    """The points (N, dim), or one point (dim,)."""
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        params: Mapping[str, Tensor],
+        extras: Mapping[str, Tensor],
+        outputs: Sequence[str] = (),
+    ) -> None:
         self.names = tuple(names)
         self.outputs = tuple(outputs)
         self._params = params
@@ -51,6 +61,7 @@ class Fields:
         return out
 
     def index(self, *names: str) -> MultiIndex:
+        """The sorted multi-index of coordinate ``names`` (KeyError naming the coordinates for an unknown one)."""
         try:
             return tuple(sorted(self.names.index(n) for n in names))
         except ValueError:
@@ -86,7 +97,7 @@ class Fields:
     def laplacian(self, out: Output = 0, names: Sequence[str] | None = None) -> Tensor:
         """Σ_k ∂²u/∂x_k² over ``names`` (default: every coordinate except 't')."""
         names = names if names is not None else [n for n in self.names if n != "t"]
-        return sum(self.d(n, n, out=out) for n in names)
+        return cast(Tensor, sum(self.d(n, n, out=out) for n in names))
 
     def normal_derivative(self, out: Output = 0, names: Sequence[str] | None = None) -> Tensor:
         """∂u/∂n = Σ_k n_k ∂u/∂x_k with the block's outward normals (data 'normals'), over ``names``
@@ -94,17 +105,27 @@ class Fields:
         coordinate named "t" of a plain box, as in PINNacle's Wave1d-C, is a direction like any other)."""
         normals = self.data("normals")
         names = names if names is not None else list(self.names)
-        return sum(normals[..., self.names.index(n)] * self.d(n, out=out) for n in names)
+        return cast(Tensor, sum(normals[..., self.names.index(n)] * self.d(n, out=out) for n in names))
 
 
 class ChannelFields(Fields):
     """Batched fields from derivative channels: ``values`` (C, N, outputs), ``index`` multi-index → c."""
 
-    def __init__(self, names, x, values, index, params, extras, outputs=()) -> None:  # noqa: ANN001 - internal
+    def __init__(
+        self,
+        names: Sequence[str],
+        x: Tensor,
+        values: Tensor,
+        index: Mapping[MultiIndex, int],
+        params: Mapping[str, Tensor],
+        extras: Mapping[str, Tensor],
+        outputs: Sequence[str] = (),
+    ) -> None:
         super().__init__(names, params, extras, outputs)
         self.x, self._values, self._index = x, values, index
 
     def d(self, *names: str, out: Output = 0) -> Tensor:
+        """∂^k u_out from the derivative channels."""
         alpha = self.index(*names)
         try:
             return self._values[self._index[alpha], :, self.output(out)]
@@ -115,12 +136,20 @@ class ChannelFields(Fields):
 class RecordingFields(Fields):
     """Dry run: returns ones and records the multi-indices requested."""
 
-    def __init__(self, names, dim, params, extras, outputs=()) -> None:  # noqa: ANN001 - internal
+    def __init__(
+        self,
+        names: Sequence[str],
+        dim: int,
+        params: Mapping[str, Tensor],
+        extras: Mapping[str, Tensor],
+        outputs: Sequence[str] = (),
+    ) -> None:
         super().__init__(names, params, extras, outputs)
         self.x = torch.ones(1, dim, dtype=torch.float64)
         self.requested: set[tuple[MultiIndex, int]] = set()
 
     def d(self, *names: str, out: Output = 0) -> Tensor:
+        """Record the request; ones."""
         self.requested.add((self.index(*names), self.output(out)))
         return torch.ones(1, dtype=torch.float64)
 
@@ -129,13 +158,21 @@ class PointFields(Fields):
     """Fields at a single point (x of shape (dim,)), derivatives by nested forward-mode autodiff of
     ``u_fn(point) -> (outputs,)``. Composes with vmap over points and jacrev over parameters."""
 
-    def __init__(self, names, x, u_fn: Callable[[Tensor], Tensor], params, extras,  # noqa: ANN001
-                 outputs=()) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        names: Sequence[str],
+        x: Tensor,
+        u_fn: Callable[[Tensor], Tensor],
+        params: Mapping[str, Tensor],
+        extras: Mapping[str, Tensor],
+        outputs: Sequence[str] = (),
+    ) -> None:
         super().__init__(names, params, extras, outputs)
         self.x, self._u_fn = x, u_fn
         self._cache: dict[MultiIndex, Tensor] = {}
 
     def d(self, *names: str, out: Output = 0) -> Tensor:
+        """∂^k u_out at the point, by nested forward mode."""
         alpha = self.index(*names)
         if alpha not in self._cache:
             self._cache[alpha] = partial(self._u_fn, *alpha)(self.x)
@@ -143,12 +180,18 @@ class PointFields(Fields):
 
 
 def requested_channels(
-    fn: Callable[..., Tensor], names: Sequence[str], n_groups: int, params: Mapping[str, Tensor],
-    extras: Sequence[Mapping[str, Tensor]], outputs: Sequence[str] = (),
+    fn: Callable[..., Tensor],
+    names: Sequence[str],
+    n_groups: int,
+    params: Mapping[str, Tensor],
+    extras: Sequence[Mapping[str, Tensor]],
+    outputs: Sequence[str] = (),
 ) -> list[set[tuple[MultiIndex, int]]]:
     """Run ``fn`` on recording fields (one per point group) and return what each group asked for."""
-    recorders = [RecordingFields(names, len(names), params, {k: v[:1] for k, v in extras[g].items()}, outputs)
-                 for g in range(n_groups)]
+    recorders = [
+        RecordingFields(names, len(names), params, {k: v[:1] for k, v in extras[g].items()}, outputs)
+        for g in range(n_groups)
+    ]
     with torch.no_grad():
         fn(*recorders)
     return [r.requested for r in recorders]

@@ -210,6 +210,7 @@ class Problem:
         return {name: fields[name] for name in order}
 
     def pde_blocks(self) -> list[tuple[str, PdeFn]]:
+        """(name, residual function) of each PDE block."""
         if self.pde is None:
             return []
         if callable(self.pde):
@@ -218,6 +219,7 @@ class Problem:
 
     @property
     def has_reference(self) -> bool:
+        """Whether the problem has an exact or numerical reference."""
         return self.reference is not None or self.reference_data is not None
 
     def evaluation(self) -> tuple[np.ndarray, np.ndarray | None]:

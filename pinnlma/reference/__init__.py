@@ -4,6 +4,7 @@
 - :mod:`.raissi`: the Raissi et al. (2019) data sets (Allen–Cahn, KdV, nonlinear Schrödinger,
   Burgers) as :class:`GridReference` grids, loaded from the package's ``data/`` folder.
 """
+
 from __future__ import annotations
 
 from .burgers import DEFAULT_NODES, DEFAULT_NU, burgers_grid, burgers_solution

@@ -35,6 +35,7 @@ independent adaptive quadrature (``scipy.integrate.quad`` in η) agrees to ≈ 1
 across and away from the shock. Raissi's ``burgers_shock.mat`` agrees to a relative L2 error of
 3e-12 (max abs 4e-11), consistent with it having been computed by the same Hermite quadrature.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -22,6 +22,7 @@ least-squares fit of u_t (8th/4th-order time differences) against spectral x-der
 
 All loaders return a :class:`GridReference` with ``u[i, j] = u(t[j], x[i])`` (x along the rows).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,9 +46,7 @@ class GridReference:
 
     def __post_init__(self) -> None:
         if self.x.ndim != 1 or self.t.ndim != 1 or self.u.shape != (self.x.size, self.t.size):
-            raise ValueError(
-                f"inconsistent grid: x {self.x.shape}, t {self.t.shape}, u {self.u.shape}"
-            )
+            raise ValueError(f"inconsistent grid: x {self.x.shape}, t {self.t.shape}, u {self.u.shape}")
 
     def points(self, stride_x: int = 1, stride_t: int = 1) -> tuple[NDArray[np.float64], np.ndarray]:
         """Every ``stride_x``-th x and ``stride_t``-th t of the grid as points (N, 2) with columns (x, t),

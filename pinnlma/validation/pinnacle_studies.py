@@ -9,7 +9,7 @@
   network, points and time; the error on the dense grid. It shows the spectral bias of a tanh network fed
   plain coordinates, i.e. what a Fourier-feature embedding of x would remove.
 
-Each run is :func:`pinnlma.train.solve` in this process on a problem variant (``build(t_end=…)``,
+Each run is :func:`pinnlma.run.solve` in this process on a problem variant (``build(t_end=…)``,
 ``build(frequency=…)`` of the bundled modules) with the bundled defaults and a time limit.
 """
 from __future__ import annotations
@@ -28,8 +28,8 @@ STUDIES = {
 
 
 def _solve(problem: Any, time_limit: float, quick: bool) -> dict[str, Any]:
-    from pinnlma.registry import apply_options
-    from pinnlma.train import RunConfig, solve
+    from pinnlma.pinn.registry import apply_options
+    from pinnlma.run import RunConfig, solve
 
     problem = apply_options(problem, quick=quick)
     config = RunConfig(seed=0, iters=None if quick else 10**9, time_limit=None if quick else time_limit)

@@ -11,10 +11,19 @@ import torch
 from torch import nn
 
 from pinnlma.pinn import (
-    MLP, Dirichlet, Disk, Neumann, PointData, Problem, Rectangle, ResidualAssembler, Robin, Sampler,
+    MLP,
+    Dirichlet,
+    Disk,
+    Neumann,
+    PointData,
+    Problem,
+    Rectangle,
+    ResidualAssembler,
+    Robin,
+    Sampler,
 )
-from pinnlma.registry import apply_options, load_problem
-from pinnlma.train import RunConfig, solve
+from pinnlma.pinn.registry import apply_options, load_problem
+from pinnlma.run import RunConfig, solve
 
 HERE = Path(__file__).resolve().parent
 ANNULUS = HERE / "annulus_problem.py"

@@ -9,7 +9,18 @@ import numpy as np
 import pytest
 
 from pinnlma.pinn.geometry import (
-    Ball, Box, Cylinder, Difference, Disk, Ellipse, Intersection, Polygon, Rectangle, Sampler, SpaceTime, Union,
+    Ball,
+    Box,
+    Cylinder,
+    Difference,
+    Disk,
+    Ellipse,
+    Intersection,
+    Polygon,
+    Rectangle,
+    Sampler,
+    SpaceTime,
+    Union,
 )
 
 CENTERS = [(0.3, 0.3), (-0.3, 0.3), (0.3, -0.3), (-0.3, -0.3)]

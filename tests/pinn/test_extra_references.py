@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pinnlma.pinn import Dirichlet, Interval, Problem, Rectangle
-from pinnlma.train import RunConfig, solve
+from pinnlma.run import RunConfig, solve
 
 
 def _line(**kw) -> Problem:  # noqa: ANN003

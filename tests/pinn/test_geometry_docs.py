@@ -16,11 +16,11 @@ def test_geometry_page_examples_run() -> None:
     assert len(blocks) >= 2
     namespace: dict[str, object] = {}
     for block in blocks:
-        exec(compile(block, "docs/geometry.md", "exec"), namespace)  # noqa: S102 - our own documentation
+        exec(compile(block, "docs/geometry.md", "exec"), namespace)
     assert namespace["result"].rel_l2 < 2e-3
 
 
-def test_speed_script_runs(capsys) -> None:  # noqa: ANN001 - pytest fixture
+def test_speed_script_runs(capsys) -> None:
     """The measurement the page quotes runs (one repeat) and prints its table."""
     import importlib.util
 

@@ -9,7 +9,18 @@ import pytest
 from scipy import integrate, stats
 
 from pinnlma.pinn.geometry import (
-    Ball, Box, Cylinder, Disk, Domain, Ellipse, Hypercube, Hypersphere, Interval, Polygon, Rectangle, Sampler,
+    Ball,
+    Box,
+    Cylinder,
+    Disk,
+    Domain,
+    Ellipse,
+    Hypercube,
+    Hypersphere,
+    Interval,
+    Polygon,
+    Rectangle,
+    Sampler,
     Triangle,
 )
 

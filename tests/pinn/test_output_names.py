@@ -11,11 +11,11 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from pinnlma.io import read_run
 from pinnlma.pinn import MLP, Interval, PointData, Problem, ResidualAssembler, Sampler
-from pinnlma.plotting import run_figure
-from pinnlma.progress import format_metrics
-from pinnlma.train import RunConfig, solve
+from pinnlma.run import RunConfig, solve
+from pinnlma.run.io import read_run
+from pinnlma.run.plotting import run_figure
+from pinnlma.run.progress import format_metrics
 
 A, B, D, G = 1.0, 0.5, 0.75, 1.0  # x' = a x − b x y, y' = d x y − g y
 

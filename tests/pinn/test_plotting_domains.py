@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from pinnlma.cli import main
-from pinnlma.io import RunRecord
 from pinnlma.pinn import Box, Dirichlet, Disk, Problem, Rectangle
-from pinnlma.plot_views import grid_layout, make_view, parse_plot_slice, triangulation
-from pinnlma.plotting import plot_run, run_figure
+from pinnlma.run.io import RunRecord
+from pinnlma.run.plot_views import grid_layout, make_view, parse_plot_slice, triangulation
+from pinnlma.run.plotting import plot_run, run_figure
 
 CENTERS = [(0.3, 0.3), (-0.3, 0.3), (0.3, -0.3), (-0.3, -0.3)]
 

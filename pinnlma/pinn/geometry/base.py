@@ -20,21 +20,38 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
 import numpy as np
 
 from ..sampling import Sampler, SamplingError, check_count, draw_accepted, split_counts
 from .patches import Patch, Predicate
 
-if TYPE_CHECKING:
-    from .csg import Difference, Intersection
-    from .csg import Union as UnionDomain
-
 Where = Union[str, Sequence[str], Callable[[np.ndarray], np.ndarray], None]
 """Which boundary parts: None (all), a name, "a,b", ["a", "b"], or a predicate on points (n, dim)."""
 
-__all__ = ["BoundarySample", "Domain", "Where"]
+__all__ = ["BoundarySample", "Domain", "Where", "register_combination"]
+
+_COMBINATIONS: dict[str, Callable[[Domain, Domain], Domain]] = {}
+"""How ``a | b``, ``a & b`` and ``a - b`` build their domain, by operator symbol (filled by :mod:`.csg`)."""
+
+
+def register_combination(symbol: str, build: Callable[[Domain, Domain], Domain]) -> None:
+    """Make the operator ``symbol`` ("|", "&" or "-") between two domains call ``build(a, b)``.
+
+    :mod:`.csg` registers Union, Intersection and Difference when the geometry package is imported, so
+    the base interface needs no import of the classes built on it."""
+    if symbol not in ("|", "&", "-"):
+        raise ValueError(f"unknown domain operator {symbol!r}; use '|', '&' or '-'")
+    _COMBINATIONS[symbol] = build
+
+
+def _combine(symbol: str, a: Domain, b: object) -> Domain:
+    if not isinstance(b, Domain):
+        raise TypeError(f"cannot combine a domain with {type(b).__name__} by {symbol!r}; both sides must be domains")
+    if symbol not in _COMBINATIONS:
+        raise RuntimeError("the CSG operations are not registered; import pinnlma.pinn.geometry")
+    return _COMBINATIONS[symbol](a, b)
 
 
 @dataclass
@@ -294,17 +311,14 @@ class Domain(ABC):
         return points
 
     # -- constructive solid geometry ---------------------------------------------------------------
-    def __or__(self, other: Domain) -> UnionDomain:
-        from .csg import Union as UnionDomain
+    def __or__(self, other: Domain) -> Domain:
+        """``a | b``: the union (:class:`~pinnlma.pinn.geometry.csg.Union`)."""
+        return _combine("|", self, other)
 
-        return UnionDomain(self, other)
+    def __and__(self, other: Domain) -> Domain:
+        """``a & b``: the intersection (:class:`~pinnlma.pinn.geometry.csg.Intersection`)."""
+        return _combine("&", self, other)
 
-    def __and__(self, other: Domain) -> Intersection:
-        from .csg import Intersection
-
-        return Intersection(self, other)
-
-    def __sub__(self, other: Domain) -> Difference:
-        from .csg import Difference
-
-        return Difference(self, other)
+    def __sub__(self, other: Domain) -> Domain:
+        """``a - b``: the difference (:class:`~pinnlma.pinn.geometry.csg.Difference`)."""
+        return _combine("-", self, other)

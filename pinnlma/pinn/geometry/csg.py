@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..sampling import SamplingError
-from .base import Domain, describe
+from .base import Domain, describe, register_combination
 from .patches import Patch
 
 __all__ = ["Difference", "Intersection", "Union"]
@@ -172,3 +172,8 @@ class Difference(_Combination):
         points = self._check_points(points)
         return self.left.contains(points, tol) & ~self.right.contains(points, -tol)
 
+
+
+register_combination("|", Union)
+register_combination("&", Intersection)
+register_combination("-", Difference)

@@ -19,15 +19,20 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from scipy.stats import qmc
 
 from ..sampling import Sampler, draw_accepted
 
-if TYPE_CHECKING:
-    from .base import Domain
+
+class Region(Protocol):
+    """What a patch filter needs of a domain: which points it contains."""
+
+    def contains(self, points: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+        """Boolean (n,): which points lie in the closed region."""
+        ...
 
 Place = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 Predicate = Callable[[np.ndarray], np.ndarray]
@@ -35,7 +40,7 @@ Predicate = Callable[[np.ndarray], np.ndarray]
 __all__ = ["Filter", "Patch", "quadrature_points"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def quadrature_points(k: int, fine: bool = True) -> np.ndarray:
     """A fixed point set of [0, 1)^k for boundary quadratures (read-only): one point for k = 0,
     a midpoint grid for k = 1, 2 (2^16 / 512² points; 2^12 / 64² coarse), 2^16 scrambled Sobol'
@@ -62,7 +67,7 @@ class Filter:
     ``region`` is a spatial domain; the test uses the first ``region.dim`` columns of the points, so
     it also applies to the space-time extension of a patch (time is the last column)."""
 
-    region: Domain
+    region: Region
     offset: float
     inside: bool
 
@@ -117,7 +122,7 @@ class Patch:
         """The same piece, also selected by ``names``."""
         return self._copy(tags=self.tags | set(names))
 
-    def with_filter(self, region: Domain, step: float, inside: bool) -> Patch | None:
+    def with_filter(self, region: Region, step: float, inside: bool) -> Patch | None:
         """Keep only candidates p where ``region.contains(p + step·ñ) == inside``, ñ the current outward
         normal. None when no candidate can pass (the piece lies wholly on the wrong side, judged by
         bounding boxes); the patch itself when every candidate passes."""

@@ -1,0 +1,52 @@
+"""What the LM core sees of a problem: the :class:`ResidualModel` protocol and the contract its residual keeps.
+
+Anything with these four methods can be solved: the Jacobian engine of :func:`pinnlma.least_squares`, the
+PINN residual assembler, a user's own class. :func:`check_residual` says clearly what is wrong when r(x)
+breaks the contract (type, shape, dtype, a length that changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from torch import Tensor
+
+__all__ = ["ResidualModel", "check_residual"]
+
+
+class ResidualModel(Protocol):
+    """What the LM core needs to see of a problem: r(x), its Jacobian in slices, and two products."""
+
+    def residual(self, x: Tensor) -> Tensor:
+        """r(x): a 1-D tensor of x's dtype and fixed length m."""
+        ...
+
+    def slices(self, x: Tensor, m: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """Row slices ``(r_s, J_s)`` of r and J = ∂r/∂x covering all m rows in order."""
+        ...
+
+    def jt_times(self, x: Tensor, w: Tensor) -> Tensor:
+        """Jᵀw at x (an n-vector) without storing J."""
+        ...
+
+    def second_directional(self, x: Tensor, v: Tensor) -> Tensor:
+        """d²/dt² r(x + t·v) at t = 0 (an m-vector), for geodesic acceleration."""
+        ...
+
+
+def check_residual(r: Tensor, x: Tensor, m: int | None, where: str) -> None:
+    """Shape and dtype contract of r(x): a 1-D tensor of x's dtype and (after the start) fixed length."""
+    if not isinstance(r, Tensor):
+        raise TypeError(f"the residual function returned {type(r).__name__} {where}; it must return a torch.Tensor")
+    if r.ndim != 1:
+        raise ValueError(
+            f"the residual must be a 1-D tensor, got shape {tuple(r.shape)} {where}; flatten it with .reshape(-1)"
+        )
+    if r.dtype != x.dtype:
+        raise TypeError(
+            f"the residual has dtype {r.dtype} but the parameters are {x.dtype} {where}; "
+            "make them match (e.g. build data tensors with the parameters' dtype)"
+        )
+    if m is not None and r.shape[0] != m:
+        raise ValueError(f"the residual changed length from {m} to {r.shape[0]} {where}; it must stay fixed")

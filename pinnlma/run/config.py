@@ -1,0 +1,104 @@
+"""How to run: :class:`RunConfig` (optimizer and its options, limits, seed, precision, backend, devices)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..backends import BACKENDS
+from ..lm import Damping
+from ..optim import OPTIMIZERS, accepted_options, optimizer_options
+from ..pinn.assembler import JACOBIAN_PATHS
+
+__all__ = ["DTYPES", "RunConfig", "check_device"]
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+"""Training precision name → torch dtype (the ``--dtype`` choices; the first is the default)."""
+
+
+@dataclass
+class RunConfig:
+    """How to run: optimizer and its options, limits, seed, precision, backend.
+
+    ``lr``, ``damping``, ``geodesic`` and ``backend`` go to the optimizers that take them (see
+    :func:`~pinnlma.optim.registry.accepted_options`); ``damping`` is a rule name or a
+    :class:`~pinnlma.lm.damping.Damping` instance (a template: the run starts from a copy). ``iters`` and
+    ``time_limit`` default to the problem's; ``eval_every`` to the optimizer's. Raises ValueError on a
+    value that cannot work, saying which.
+    """
+
+    optimizer: str = "lm"
+    backend: str = "torch"
+    dtype: str = "float64"
+    iters: int | None = None
+    time_limit: float | None = None
+    seed: int = 0
+    lr: float | None = None
+    damping: str | Damping = "nielsen"
+    geodesic: bool = False
+    jacobian: str = "auto"
+    eval_every: int | None = None
+    checkpoint_every: int = 50
+    devices: tuple[str, ...] | None = None  # torch devices computing Jacobian slices (replicas)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.jacobian not in JACOBIAN_PATHS:
+            raise ValueError(f"unknown Jacobian path {self.jacobian!r}; choose one of {', '.join(JACOBIAN_PATHS)}")
+        if self.iters is not None and self.iters < 0:
+            raise ValueError(f"iters must be >= 0, got {self.iters}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"time limit must be positive seconds, got {self.time_limit}")
+        if self.backend != "torch" and "backend" not in accepted_options(self.optimizer):
+            raise ValueError(
+                f"backend {self.backend!r} applies to optimizers that solve linear systems "
+                f"({', '.join(n for n in OPTIMIZERS if 'backend' in accepted_options(n))}), "
+                f"not to {self.optimizer}"
+            )
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed}")
+        for device in self.devices or ():
+            check_device(device)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """The training precision as a torch dtype."""
+        return DTYPES[self.dtype]
+
+    @property
+    def damping_name(self) -> str:
+        """The damping rule's name (a custom rule: its class name), as the run file records it."""
+        return self.damping if isinstance(self.damping, str) else type(self.damping).__name__
+
+    def optimizer_options(self) -> dict[str, Any]:
+        """The settings of this run that its optimizer takes (unset ones left to the optimizer's defaults)."""
+        candidates = {"lr": self.lr, "damping": self.damping, "geodesic": self.geodesic, "backend": self.backend}
+        return optimizer_options(self.optimizer, candidates)
+
+    def record(self) -> dict[str, Any]:
+        """The settings as plain values (the damping as its name), for the run file's ``config`` attribute."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["damping"] = self.damping_name
+        return out
+
+
+def check_device(name: str) -> torch.device:
+    """A torch device this machine has, or ValueError saying what is wrong with ``name``."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {name!r} in --devices ({err}); use e.g. cpu or cuda:0") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ValueError(f"device {name!r} is not available: this machine has {count} CUDA device(s)")
+    elif device.type != "cpu":
+        raise ValueError(f"device {name!r}: only cpu and cuda devices compute Jacobian slices")
+    return device

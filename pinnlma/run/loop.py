@@ -1,0 +1,189 @@
+"""``solve``: run one optimizer on one problem — the loop, progress, time limit, checkpoints, resume.
+
+The loop is the same for every optimizer of :data:`pinnlma.optim.OPTIMIZERS`; each iteration records
+loss = Σ_b w_b·mean(raw_b²) (= ‖r‖²), per-block losses, the relative L2 error on the evaluation points,
+the damping (LM) and the elapsed time. What goes into the run file and how a run resumes is
+:mod:`pinnlma.run.checkpoint`; Ctrl-C handling is :mod:`pinnlma.run.interrupt`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from torch import Tensor
+
+from ..optim import make_optimizer
+from ..pinn.assembler import ResidualAssembler
+from ..pinn.problem import Problem
+from ..pinn.setup import build_assembler
+from .checkpoint import ResumeError, RunState, check_compatible, error_keys, make_record, output_errors, restore
+from .config import RunConfig
+from .interrupt import AbortNow, StopAtIterationEnd
+from .io import RunRecord, read_run, save_checkpoint, write_run
+from .progress import ProgressDisplay
+
+__all__ = ["ResumeError", "RunResult", "SetupError", "solve"]
+
+
+class SetupError(ValueError):
+    """The problem, network or optimizer could not be set up (bad options, or a residual that fails at
+    the start): nothing was trained."""
+
+
+@dataclass
+class RunResult:
+    """A finished run: its record (what the run file holds), the final parameters, the assembler, the status."""
+
+    record: RunRecord
+    theta: Tensor
+    assembler: ResidualAssembler
+    status: str
+
+    @property
+    def rel_l2(self) -> float:
+        """The final relative L2 error (NaN without a reference)."""
+        return float(self.record.attrs["final_rel_l2"])
+
+    @property
+    def loss(self) -> float:
+        """The final loss Σ_b w_b·mean(raw_b²)."""
+        return float(self.record.attrs["final_loss"])
+
+
+def solve(
+    problem: Problem,
+    config: RunConfig | None = None,
+    *,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    resume: str | Path | None = None,
+    progress: bool | None = None,
+    callback: Callable[[int, dict[str, float]], bool | None] | None = None,
+) -> RunResult:
+    """Train a PINN for ``problem`` and return the run (and write it to ``out`` if given).
+
+    ``resume`` continues a run from its HDF5 file exactly where it stopped (parameters, optimizer and
+    damping state, sampler state and points); iteration and time limits count from the original start.
+    ``progress`` None = a live line when stderr is a terminal, silent otherwise. ``callback(iteration,
+    metrics)`` after each iteration; True stops the run. Raises FileExistsError (``out`` exists without
+    ``overwrite``), :class:`SetupError`, :class:`~pinnlma.run.checkpoint.ResumeError`, and on Ctrl-C
+    KeyboardInterrupt after saving a checkpoint to ``out``.
+    """
+    config = config or RunConfig()
+    saved = read_run(resume) if resume is not None else None
+    if saved is not None:
+        check_compatible(saved, problem, config)
+        # the seed drew the initial weights and points, which now come from the file: record the saved one
+        config = replace(config, seed=int(saved.attrs.get("seed", config.seed)))
+    if out is not None:
+        out = Path(out)
+        same_file = resume is not None and Path(resume).resolve() == out.resolve()
+        if out.exists() and not (overwrite or same_file):
+            raise FileExistsError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
+    try:
+        run = _set_up(problem, config)
+    except (ValueError, FloatingPointError) as err:
+        raise SetupError(str(err)) from err
+    if saved is not None:
+        restore(run, saved)
+    else:
+        _record(run, float(run.assembler.loss(run.assembler.residual(run.optimizer.x))), math.nan)
+    status = _iterate(run, out, progress, callback)
+    if not math.isfinite(run.history["rel_l2"][-1]) and run.reference is not None:
+        for key, value in _errors(run).items():
+            run.history[key][-1] = value
+    record = make_record(run, status)
+    if out is not None:
+        if saved is not None or out.exists():
+            save_checkpoint(out, record)
+        else:
+            write_run(out, record, overwrite=overwrite)
+    run.assembler.write_back(run.optimizer.x)
+    return RunResult(record, run.optimizer.x.detach().clone(), run.assembler, status)
+
+
+def _iterate(
+    run: RunState,
+    out: Path | None,
+    progress: bool | None,
+    callback: Callable[[int, dict[str, float]], bool | None] | None,
+) -> str:
+    """Step until a limit, the optimizer, the callback or Ctrl-C stops the run; the status."""
+    problem, config, optimizer = run.problem, run.config, run.optimizer
+    iters = config.iters if config.iters is not None else int(problem.run.get("iters", 1000))
+    time_limit = config.time_limit if config.time_limit is not None else problem.run.get("time_limit")
+    eval_every = config.eval_every or optimizer.eval_every
+    display = ProgressDisplay(enabled=progress, title=f"{problem.name} · {config.optimizer}")
+    stop = StopAtIterationEnd()
+    try:
+        with display, stop:
+            while True:
+                if run.iteration >= iters:
+                    return "max_iter"
+                if time_limit is not None and run.elapsed >= time_limit:
+                    return "time_limit"
+                started = time.perf_counter()
+                if problem.resample_every and run.iteration and run.iteration % problem.resample_every == 0:
+                    run.assembler.sample()
+                    optimizer.refresh()
+                report = optimizer.step()
+                run.elapsed += time.perf_counter() - started
+                run.iteration += 1
+                evaluate = run.iteration % eval_every == 0 or run.iteration >= iters
+                _record(run, report.loss, report.damping, evaluate=evaluate, residual=report.residual)
+                metrics = {k: v[-1] for k, v in run.history.items()}
+                display.update(metrics)
+                if out is not None and config.checkpoint_every and run.iteration % config.checkpoint_every == 0:
+                    save_checkpoint(out, make_record(run, "running"))
+                if callback is not None and callback(run.iteration, metrics):
+                    return "callback"
+                if report.stop is not None:
+                    return report.stop
+                if stop.requested:
+                    raise KeyboardInterrupt
+    except AbortNow:
+        raise
+    except KeyboardInterrupt:
+        if out is not None:
+            save_checkpoint(out, make_record(run, "interrupted"))
+        raise
+
+
+def _set_up(problem: Problem, config: RunConfig) -> RunState:
+    """Network, sampler, residual assembler and optimizer, all from ``config.seed``."""
+    assembler = build_assembler(
+        problem, seed=config.seed, dtype=config.torch_dtype, jacobian=config.jacobian, devices=config.devices
+    )
+    optimizer = make_optimizer(
+        config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options()
+    )
+    eval_points, reference = problem.evaluation()
+    return RunState(problem, config, assembler, optimizer, eval_points, reference)
+
+
+def _errors(run: RunState) -> dict[str, float]:
+    prediction = run.assembler.predict(run.optimizer.x, run.eval_points)
+    return output_errors(run.problem, prediction, run.reference)
+
+
+def _record(run: RunState, loss: float, damping: float, evaluate: bool = True, residual: Tensor | None = None) -> None:
+    """Append one history row; the per-block losses come from ``residual`` (r at the current parameters)
+    when the optimizer has it, which saves a residual evaluation with all its derivatives."""
+    blocks = run.assembler.block_losses(run.optimizer.x, residual)
+    row = {
+        "iteration": run.iteration,
+        "time": run.elapsed,
+        "loss": loss,
+        "damping": damping,
+    }
+    row.update(_errors(run) if evaluate else dict.fromkeys(error_keys(run.problem), math.nan))
+    row.update({f"loss/{name}": value for name, value in blocks.items()})
+    for key, value in run.assembler.coefficients(run.optimizer.x).items():
+        row[f"param/{key}"] = value
+    before = len(run.history.get("iteration", ()))
+    for key, value in row.items():  # a series new to a resumed history starts with NaN
+        run.history.setdefault(key, [math.nan] * before).append(float(value))

@@ -1,0 +1,490 @@
+"""The cuPyNumeric (Legate) backend against the torch backend, and the Legate set-up helpers.
+
+These tests never skip for a missing backend: where ``pinnlma setup-legate`` has been run (CI), a
+cupynumeric that cannot start is a failure, reported with the BackendUnavailable message.
+
+Legate reads its configuration once per process, so the multi-processor test runs in a subprocess
+with ``LEGATE_CONFIG="--cpus 2 --gpus 0"``; the in-process tests use whatever this process got
+(pinnlma's default CPU configuration unless the user set LEGATE_CONFIG).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy
+import pytest
+import torch
+
+from pinnlma.backends import BackendUnavailable
+from pinnlma.backends.base import SingularSystemWarning
+from pinnlma.backends.legate import driver, runtime, setup
+from pinnlma.backends.torch.backend import TorchBackend
+
+ROOT = Path(__file__).resolve().parents[2]
+LAMBDAS = (1e-2, 1.0, 1e2)
+
+
+@pytest.fixture(scope="module")
+def backend():
+    try:
+        from pinnlma.backends.legate.backend import CupynumericBackend
+
+        return CupynumericBackend()
+    except BackendUnavailable as exc:
+        reason = str(exc)
+    pytest.fail(f"cupynumeric backend unavailable: {reason}", pytrace=False)
+
+
+def make_problem(m: int, n: int, dtype=torch.float64, seed: int = 0):
+    """Random J with widely different column norms, r, a Marquardt scale D = diag(JᵀJ) and w."""
+    gen = torch.Generator().manual_seed(seed)
+    jac = torch.randn(m, n, dtype=torch.float64, generator=gen)
+    jac *= torch.logspace(-1, 1, n, dtype=torch.float64)  # columns scaled over two decades
+    res = torch.randn(m, dtype=torch.float64, generator=gen)
+    w = torch.randn(m, dtype=torch.float64, generator=gen)
+    scale = (jac * jac).sum(0).clamp_min(1e-3)  # Marquardt: D = max(diag(JᵀJ), floor)
+    return jac.to(dtype), res.to(dtype), scale.to(dtype), w.to(dtype)
+
+
+def row_slices(res, jac, rows):
+    return [(res[i : i + rows], jac[i : i + rows]) for i in range(0, res.shape[0], rows)]
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+def build(backend_obj, form, res, jac, rows):
+    n = jac.shape[1]
+    if form == "normal":
+        return backend_obj.normal_system(row_slices(res, jac, rows), n, lambda w: jac.T @ w)
+    return backend_obj.residual_system(row_slices(res, jac, rows), n)
+
+
+CASES = [  # (m, n, form, slice rows)
+    (400, 60, "normal", 37),  # m > n, many small slices gathered into one block
+    (50, 120, "normal", 50),  # m < n in normal form (JᵀJ singular, damping makes it PD)
+    (50, 120, "residual", 16),  # m < n in residual space
+]
+
+
+@pytest.mark.parametrize("m,n,form,rows", CASES)
+def test_float64_matches_torch(backend, m, n, form, rows):
+    jac, res, scale, w = make_problem(m, n)
+    ours, ref = build(backend, form, res, jac, rows), build(TorchBackend(), form, res, jac, rows)
+    assert (ours.form, ours.m, ours.n) == (form, m, n)
+    assert rel(ours.gradient(), ref.gradient()) < 1e-12
+    assert rel(ours.jtj_diagonal(), ref.jtj_diagonal()) < 1e-12
+    for lam in LAMBDAS:
+        for rhs in (None, w):
+            v, v_ref = ours.solve(lam, scale, rhs), ref.solve(lam, scale, rhs)
+            assert v.dtype == torch.float64 and v.shape == (n,)
+            assert rel(v, v_ref) < 1e-10, (lam, rhs is None)
+        assert abs(ours.curvature(v) - ref.curvature(v_ref)) <= 1e-10 * ref.curvature(v_ref)
+    assert ours.fallback_solves == 0
+
+
+def test_normal_and_residual_forms_agree(backend):
+    jac, res, scale, w = make_problem(40, 150, seed=3)
+    normal = backend.normal_system(row_slices(res, jac, 40), 150, lambda x: jac.T @ x)
+    resid = backend.residual_system(row_slices(res, jac, 40), 150)
+    for lam in LAMBDAS:
+        assert rel(normal.solve(lam, scale, w), resid.solve(lam, scale, w)) < 1e-10
+
+
+def test_blocks_and_single_slices(backend):
+    """Tiny blocks (several Legate products), one slice per block (attached without copy), and a
+    slice larger than a block all give the same system."""
+    from pinnlma.backends.legate.backend import CupynumericBackend
+
+    jac, res, scale, _ = make_problem(300, 40, seed=5)
+    ref = build(TorchBackend(), "normal", res, jac, 300).solve(0.1, scale)
+    for rows, block_rows, blocks in ((25, 64, 4), (100, 100, 3), (300, 64, 1)):
+        system = build(CupynumericBackend(slice_rows=block_rows), "normal", res, jac, rows)
+        assert system.blocks == blocks
+        assert rel(system.solve(0.1, scale), ref) < 1e-10
+    # column-major slices, as the Jacobian engine makes them: attached as Jᵀ and read transposed
+    column_major = [(r, j.T.contiguous().T) for r, j in row_slices(res, jac, 100)]
+    system = CupynumericBackend(slice_rows=100).normal_system(column_major, 40, lambda x: jac.T @ x)
+    assert system.blocks == 3 and rel(system.solve(0.1, scale), ref) < 1e-10
+
+
+def test_tiled_gram_matrix_equals_the_full_product(backend, monkeypatch):
+    """JᵀJ from its lower column tiles (uneven widths, several row blocks), mirrored: the same system."""
+    from pinnlma.backends.legate import arrays
+    from pinnlma.backends.legate import backend as cb
+
+    monkeypatch.setattr(arrays, "GRAM_TILE_COLUMNS", 16)
+    assert cb.column_tiles(70) == [(0, 18), (18, 35), (35, 52), (52, 70)] and cb.column_tiles(20) == [(0, 20)]
+    jac, res, scale, w = make_problem(300, 70, seed=9)
+    ref = build(TorchBackend(), "normal", res, jac, 300)
+    system = build(cb.CupynumericBackend(slice_rows=100), "normal", res, jac, 50)
+    assert system.blocks == 3
+    full = torch.from_numpy(numpy.asarray(system.jtj))
+    assert rel(full, full.T) < 1e-15 and rel(full, jac.T @ jac) < 1e-13
+    for lam in LAMBDAS:
+        assert rel(system.solve(lam, scale, w), ref.solve(lam, scale, w)) < 1e-10
+
+
+def test_unread_blocks_are_bounded(backend, monkeypatch):
+    """Once block_bytes of attached rows are waiting for Legate, the build waits (an execution fence)
+    before taking more slices from the producer; the system is the same."""
+    from pinnlma.backends.legate import backend as cb
+
+    fences = []
+    real_fence = cb.fence
+    monkeypatch.setattr(cb, "fence", lambda: (fences.append(1), real_fence()))
+    jac, res, scale, _ = make_problem(300, 40, seed=5)
+    ref = build(TorchBackend(), "normal", res, jac, 300).solve(0.1, scale)
+    block_bytes = 2 * 100 * 40 * 8  # two 100-row blocks
+    system = build(cb.CupynumericBackend(slice_rows=100, block_bytes=block_bytes), "normal", res, jac, 100)
+    assert system.blocks == 3 and len(fences) == 2  # one after the second block, one at the end
+    assert rel(system.solve(0.1, scale), ref) < 1e-10
+
+
+@pytest.mark.parametrize("form", ["normal", "residual"])
+def test_singular_system_uses_fallback(backend, form):
+    """Zero columns (normal) or duplicated rows (residual) with lam = 0: Cholesky breaks down exactly."""
+    m, n = (60, 20) if form == "normal" else (20, 60)
+    jac, res, scale, _ = make_problem(m, n, seed=7)
+    if form == "normal":
+        jac[:, 3] = 0.0
+        jac[:, 11] = 0.0
+    else:
+        jac[5] = jac[4]
+        res[5] = res[4]
+    ours, ref = build(backend, form, res, jac, 16), build(TorchBackend(), form, res, jac, 16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        v = ours.solve(0.0, scale)
+        v_ref = ref.solve(0.0, scale)
+    assert torch.isfinite(v).all()
+    assert ours.fallback_solves == 1 and ref.fallback_solves == 1
+    assert any(issubclass(c.category, SingularSystemWarning) for c in caught)
+    assert rel(v, v_ref) < 1e-8  # both are the minimum-norm solution
+    # a damped solve on the same system is back on the Cholesky path
+    ours.solve(1.0, scale)
+    assert ours.fallback_solves == 1
+
+
+def test_nan_jacobian_does_not_raise(backend):
+    jac, res, scale, _ = make_problem(30, 10)
+    jac[2, 2] = float("nan")
+    system = build(backend, "normal", res, jac, 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularSystemWarning)
+        v = system.solve(1.0, scale)
+    assert v.shape == (10,) and system.fallback_solves == 1
+
+
+@pytest.mark.parametrize("m,n,form", [(300, 40, "normal"), (30, 80, "residual")])
+def test_float32(backend, m, n, form):
+    jac, res, scale, w = make_problem(m, n, dtype=torch.float32, seed=11)
+    ours, ref = build(backend, form, res, jac, 64), build(TorchBackend(), form, res, jac, 64)
+    assert ours.gradient().dtype == torch.float32
+    assert rel(ours.gradient(), ref.gradient()) < 1e-5
+    for lam in LAMBDAS:
+        v = ours.solve(lam, scale, w)
+        assert v.dtype == torch.float32
+        assert rel(v, ref.solve(lam, scale, w)) < 1e-4
+    assert abs(ours.curvature(v) - ref.curvature(v)) <= 1e-4 * ref.curvature(v)
+
+
+def test_bad_input(backend):
+    jac, res, scale, _ = make_problem(20, 5)
+    with pytest.raises(ValueError, match="no rows"):
+        backend.normal_system([], 5, lambda w: w)
+    with pytest.raises(ValueError, match="expected"):
+        backend.normal_system([(res, jac)], 6, lambda w: w)
+    system = build(backend, "normal", res, jac, 20)
+    with pytest.raises(ValueError, match="positive"):
+        system.solve(1.0, -scale)
+
+
+def test_cpu_tensors_are_attached_without_copy(backend):
+    """to_legate shares the tensor's memory (DLPack attach); to_torch returns memory torch owns."""
+    from pinnlma.backends.legate.backend import to_legate, to_torch
+
+    tensor = torch.arange(12, dtype=torch.float64).reshape(3, 4)
+    shared = to_legate(backend.np, tensor[1:])  # a row slice, as the Jacobian engine yields
+    column_major = to_legate(backend.np, tensor.T)  # Fortran order, as the Jacobian slices are: shared
+    copied = to_legate(backend.np, tensor[:, ::2])  # not dense: copied
+    assert tuple(column_major.shape) == (4, 3) and float(column_major[2, 1]) == 6.0
+    tensor[1, 0] = 42.0
+    assert float(shared[0, 0]) == 42.0 and float(column_major[0, 1]) == 42.0 and float(copied[1, 0]) == 4.0
+    back = to_torch(shared[0], torch.device("cpu"))
+    tensor[1, 0] = -1.0
+    assert back[0] == 42.0
+
+
+def test_describe_reports_versions_and_machine(backend):
+    text = backend.describe()
+    assert "cupynumeric" in text and "legate" in text and "CPU" in text
+    counts = backend.machine()
+    assert counts["cpus"] + counts["gpus"] + counts["omps"] >= 1
+
+
+# --------------------------------------------------------------------------------------------------
+# two CPU processors, in a subprocess (Legate's configuration is fixed when it starts)
+
+TWO_PROCS = r"""
+import itertools, json, sys, threading
+import numpy, torch
+from pinnlma.backends.legate.backend import CupynumericBackend
+from pinnlma.backends.torch.backend import TorchBackend
+from tests.backends.test_legate import make_problem, row_slices, build, LAMBDAS
+
+backend = CupynumericBackend()  # prepares the process and starts Legate: before any legate import
+from legate.core import TaskContext, get_legate_runtime
+from legate.core.task import task, InputStore
+seen = []
+
+@task
+def probe(ctx: TaskContext, piece: InputStore) -> None:
+    # one call per point task: which point, which rows of the store it was given, on which thread
+    seen.append({"point": list(ctx.task_index), "lo": list(piece.domain.lo), "hi": list(piece.domain.hi),
+                 "thread": threading.get_ident(), "single": ctx.is_single_task()})
+
+def store_of(array):
+    # the public Legate data interface of a cuPyNumeric array -> its LogicalStore
+    (logical_array,) = array.__legate_data_interface__["data"].values()
+    return logical_array.data
+
+def partition_info(array):
+    store = store_of(array)
+    part = store.partition  # the partition Legate chose for this store in the operations so far
+    seen.clear()
+    probe(store)
+    get_legate_runtime().issue_execution_fence(block=True)
+    return {"shape": list(store.shape), "colors": list(part.color_shape) if part is not None else None,
+            "tiles": [list(part.get_child_store(*c).shape) for c in itertools.product(*map(range, part.color_shape))]
+                     if part is not None else None,
+            "points": sorted(seen, key=lambda s: s["point"])}
+
+out = {"machine": backend.machine(), "results": {}}
+for key, (m, n, form) in {"normal": (2000, 300, "normal"), "residual": (200, 600, "residual")}.items():
+    jac, res, scale, w = make_problem(m, n, seed=21)
+    system = build(backend, form, res, jac, 512)
+    ref = build(TorchBackend(), form, res, jac, 512)
+    sols = [system.solve(lam, scale, rhs) for lam in LAMBDAS for rhs in (None, w)]
+    refs = [ref.solve(lam, scale, rhs) for lam in LAMBDAS for rhs in (None, w)]
+    out["results"][key] = {
+        "max_rel_vs_torch": max(float((a - b).norm() / b.norm()) for a, b in zip(sols, refs)),
+        "solutions": [s.tolist() for s in sols],
+        # the Legate-owned matrix of each form: JᵀJ (n×n) or the kernel J D⁻¹Jᵀ (m×m)
+        "partition": partition_info(system.jtj if form == "normal" else system._kernel.scaled),
+    }
+    if form == "residual":  # J itself is attached torch memory: Legate still hands out tiles
+        out["results"][key]["jac_points"] = partition_info(system.jac)["points"]
+import pinnlma.backends.legate.arrays as arrays
+arrays.GRAM_TILE_COLUMNS = 100  # JᵀJ from 3×3 column tiles (6 products), each split over the 2 processors
+jac, res, scale, w = make_problem(2000, 300, seed=22)
+tiled, ref = build(backend, "normal", res, jac, 512), build(TorchBackend(), "normal", res, jac, 512)
+out["tiled_max_rel_vs_torch"] = max(float((tiled.solve(lam, scale, w) - ref.solve(lam, scale, w)).norm()
+                                          / ref.solve(lam, scale, w).norm()) for lam in LAMBDAS)
+jac, res, scale, _ = make_problem(60, 20, seed=7)
+jac[:, 3] = 0.0
+system = build(backend, "normal", res, jac, 16)
+import warnings
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    v = system.solve(0.0, scale)
+    v_ref = build(TorchBackend(), "normal", res, jac, 16).solve(0.0, scale)
+out["fallback"] = {"count": system.fallback_solves, "finite": bool(torch.isfinite(v).all()),
+                   "rel_vs_torch": float((v - v_ref).norm() / v_ref.norm())}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def run_python(
+    code: str, env_update: dict[str, str | None], timeout: float = 240, args: list[str] | None = None
+) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    for key, value in env_update.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, "-c", code, *(args or [])], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_two_cpu_processors_partition_and_agree(backend):
+    done = run_python(TWO_PROCS, {"LEGATE_CONFIG": "--cpus 2 --gpus 0 --logging gpu=6"})
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stderr[-3000:]
+    out = json.loads(lines[-1][len("RESULT ") :])
+    assert out["machine"]["cpus"] == 2  # the user's LEGATE_CONFIG was used
+    for key, (m, n, form) in {"normal": (2000, 300, "normal"), "residual": (200, 600, "residual")}.items():
+        result = out["results"][key]
+        part = result["partition"]
+        # Legate split the store into 2 tiles that cover it ...
+        assert part["colors"] is not None and numpy.prod(part["colors"]) == 2, part
+        # ... and a task launched over it ran as 2 point tasks, on 2 different processor threads,
+        # each given only its own tile: disjoint tiles that together are the whole array
+        points = part["points"]
+        assert len(points) == 2 and not any(p["single"] for p in points), points
+        assert len({p["thread"] for p in points}) == 2
+        volumes = [numpy.prod([h - lo + 1 for lo, h in zip(p["lo"], p["hi"])]) for p in points]
+        assert all(0 < v < numpy.prod(part["shape"]) for v in volumes) and sum(volumes) == numpy.prod(part["shape"])
+        assert points[0]["lo"] != points[1]["lo"]
+        if form == "residual":
+            assert len(result["jac_points"]) == 2 and len({p["thread"] for p in result["jac_points"]}) == 2
+        assert result["max_rel_vs_torch"] < 1e-10
+        # ... and gives the same answers as this process (one processor) to 1e-10
+        jac, res, scale, w = make_problem(m, n, seed=21)
+        here = build(backend, form, res, jac, 512)
+        mine = [here.solve(lam, scale, rhs) for lam in LAMBDAS for rhs in (None, w)]
+        for theirs, ours in zip(result["solutions"], mine):
+            assert rel(torch.tensor(theirs, dtype=torch.float64), ours) < 1e-10
+    assert out["tiled_max_rel_vs_torch"] < 1e-10
+    assert out["fallback"]["count"] == 1 and out["fallback"]["finite"]
+    assert out["fallback"]["rel_vs_torch"] < 1e-8
+
+
+# --------------------------------------------------------------------------------------------------
+# legate runtime, driver provisioning, setup-legate
+
+PREPARE = r"""
+import json, os
+from pinnlma.backends.legate import runtime
+env = runtime.prepare_legate()
+print("RESULT " + json.dumps({"config": os.environ.get("LEGATE_CONFIG"), "source": env.config_source,
+                              "gpus": env.gpus, "driver": env.driver_source,
+                              "legate_started": runtime.legate_started()}))
+"""
+
+
+def _prepare(env_update):
+    done = run_python(PREPARE, env_update, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.split("RESULT ", 1)[1])
+
+
+def test_user_legate_config_is_respected():
+    mine = "--cpus 1 --gpus 0 --sysmem 256"
+    got = _prepare({"LEGATE_CONFIG": mine, "PINNLMA_LEGATE_CPUS": "2"})
+    assert got["config"] == mine and got["source"] == "user"
+    assert not got["legate_started"]  # prepare_legate itself does not start Legate
+
+
+def test_default_cpu_config_and_cpu_count():
+    got = _prepare({"LEGATE_CONFIG": None, "PINNLMA_LEGATE_CPUS": None})
+    if got["gpus"] > 0:  # with a GPU pinnlma leaves Legate's auto-configuration alone
+        assert got["config"] is None and got["source"] == "unset"
+        return
+    assert got["config"] == runtime.cpu_config(1) and got["source"] == "pinnlma"
+    assert "--cpus 1 --gpus 0" in got["config"]
+    got = _prepare({"LEGATE_CONFIG": None, "PINNLMA_LEGATE_CPUS": "3"})
+    assert got["config"].startswith("--cpus 3 --gpus 0")
+
+
+def test_driver_dir_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("PINNLMA_CUDA_DRIVER_DIR", str(tmp_path / "drv"))
+    assert driver.driver_dir() == tmp_path / "drv"
+    monkeypatch.delenv("PINNLMA_CUDA_DRIVER_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert driver.driver_dir() == tmp_path / "cache" / "pinnlma" / "cuda-driver"
+
+
+def test_provisioning_is_idempotent(monkeypatch, tmp_path, capsys):
+    """An already provisioned folder is used as it is: no apt-get, no dpkg, no download."""
+    folder = tmp_path / "drv"
+    real = folder / "root" / "usr" / "lib" / "nvidia" / "libcuda.so.1"
+    real.parent.mkdir(parents=True)
+    real.write_bytes(b"\x7fELF placeholder")
+    (folder / "lib").mkdir()
+    (folder / "lib" / "libcuda.so.1").symlink_to(os.path.relpath(real, folder / "lib"))
+    monkeypatch.setenv("PINNLMA_CUDA_DRIVER_DIR", str(folder))
+    calls = []
+
+    def no_tools(cmd, what, cwd=None):
+        calls.append(cmd)
+        raise AssertionError(f"provisioning ran {cmd[0]} although the driver is present")
+
+    monkeypatch.setattr(driver, "_run", no_tools)
+    for _ in range(2):
+        assert driver.provision_driver() == folder / "lib" / "libcuda.so.1"
+    assert setup.main(["--no-verify"]) == 0
+    assert "already provisioned" in capsys.readouterr().out
+    assert calls == []
+    # force=True really does go to apt (stopped here by the stub)
+    monkeypatch.setattr(driver.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    with pytest.raises(AssertionError, match="apt-get"):
+        driver.provision_driver(force=True)
+
+
+def test_missing_tools_give_actionable_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("PINNLMA_CUDA_DRIVER_DIR", str(tmp_path / "empty"))
+    monkeypatch.setattr(driver, "system_driver", lambda exclude=None: None)
+    monkeypatch.setattr(driver.shutil, "which", lambda tool: None)
+    with pytest.raises(BackendUnavailable, match="apt-get.*not found.*libcuda"):
+        driver.provision_driver()
+
+
+def test_debian_sources_from_deb822(tmp_path):
+    parts = tmp_path / "sources.list.d"
+    parts.mkdir()
+    (parts / "debian.sources").write_text(
+        textwrap.dedent("""\
+        Types: deb
+        # http://snapshot.debian.org/archive/debian/20250520T000000Z
+        URIs: http://mirror.example/debian
+        Suites: bookworm bookworm-updates
+        Components: main
+        Signed-By: /nonexistent/keyring.gpg
+
+        Types: deb
+        URIs: http://deb.nodesource.example/node
+        Suites: nodistro
+        Components: main
+        """)
+    )
+    found = driver.debian_sources(parts, tmp_path / "missing.list", {"VERSION_CODENAME": "bookworm"})
+    assert [(s.uri, s.suite) for s in found] == [
+        ("http://mirror.example/debian", "bookworm"),
+        ("http://mirror.example/debian", "bookworm-updates"),
+    ]
+    assert found[0].line("non-free").endswith("http://mirror.example/debian bookworm non-free")
+    fallback = driver.debian_sources(tmp_path / "none", tmp_path / "none.list", {"VERSION_CODENAME": "trixie"})
+    assert ("http://deb.debian.org/debian-security", "trixie-security") in [(s.uri, s.suite) for s in fallback]
+
+
+def test_missing_driver_message_names_the_setup_command():
+    code = (
+        "from pinnlma.backends import BackendUnavailable\n"
+        "from pinnlma.backends.legate import runtime as ls\n"
+        "ls._load_driver = lambda env: None  # as on a machine with neither a driver nor a provisioned one\n"
+        "try:\n    ls.import_cupynumeric()\nexcept BackendUnavailable as exc:\n    print('MESSAGE', exc)\n"
+    )
+    done = run_python(code, {}, timeout=60)
+    assert "MESSAGE" in done.stdout and "pinnlma setup-legate" in done.stdout, done.stdout + done.stderr
+
+
+H5_AFTER_LEGATE = r"""
+import sys
+from pinnlma.backends import get_backend
+get_backend("cupynumeric")          # Legate first, as a user's script may do
+assert "h5py" in sys.modules
+from pinnlma.run import io               # the run-file module imports h5py
+import h5py, numpy
+with h5py.File(sys.argv[1], "w") as f:
+    f["x"] = numpy.arange(3.0)
+print("RESULT ok")
+"""
+
+
+def test_h5py_works_when_legate_starts_first(tmp_path):
+    """Legate's wheel ships another libhdf5; pinnlma loads h5py first so run files still work."""
+    done = run_python(H5_AFTER_LEGATE, {}, timeout=120, args=[str(tmp_path / "a.h5")])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "RESULT ok" in done.stdout

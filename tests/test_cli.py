@@ -1,0 +1,351 @@
+"""`pinnlma run` and the run loop through it: the run file, resume, overwrite protection, error paths."""
+
+from __future__ import annotations
+
+import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from pinnlma.cli import main
+from pinnlma.pinn.registry import ProblemNotFound, apply_options, load_problem
+from pinnlma.run import RunConfig, solve
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "docs" / "examples" / "damped_oscillator.py"
+
+
+def quick_burgers():
+    return apply_options(load_problem("burgers"), quick=True)
+
+
+def test_run_file_follows_the_contract(tmp_path: Path) -> None:
+    out = tmp_path / "run.h5"
+    assert main(["run", "burgers", "--quick", "--iters", "3", "--out", str(out), "--quiet"]) == 0
+    with h5py.File(out) as f:
+        for key in (
+            "problem",
+            "optimizer",
+            "backend",
+            "dtype",
+            "seed",
+            "n_params",
+            "n_residuals",
+            "status",
+            "final_loss",
+            "final_rel_l2",
+            "pinnlma_version",
+        ):
+            assert key in f.attrs, key
+        assert f.attrs["problem"] == "burgers" and f.attrs["optimizer"] == "lm" and f.attrs["dtype"] == "float64"
+        for key in ("iteration", "time", "loss", "rel_l2", "damping"):
+            assert f[f"history/{key}"].shape == (4,), key
+        assert f["params"].shape == (int(f.attrs["n_params"]),)
+        n_eval = f["solution/inputs"].shape[0]
+        assert f["solution/prediction"].shape == (n_eval, 1) == f["solution/reference"].shape
+        assert "resume" in f
+        loss = f["history/loss"][:]
+        assert loss[-1] < loss[0]
+        assert math.isfinite(f.attrs["final_rel_l2"])
+
+
+@pytest.mark.parametrize("optimizer", ["lm", "adam", "lbfgs", "bfgs"])
+def test_resume_continues_bit_for_bit(tmp_path: Path, optimizer: str) -> None:
+    problem = quick_burgers().with_options(resample_every=3)  # sampler state must survive too
+    straight = solve(problem, RunConfig(optimizer=optimizer, iters=6), progress=False)
+    part = tmp_path / "part.h5"
+    solve(problem, RunConfig(optimizer=optimizer, iters=4), out=part, progress=False)
+    resumed = solve(problem, RunConfig(optimizer=optimizer, iters=6), resume=part, out=part, progress=False)
+    assert np.array_equal(straight.theta.numpy(), resumed.theta.numpy())
+    assert np.array_equal(straight.record.history["loss"], resumed.record.history["loss"])
+    assert resumed.record.attrs["iterations"] == 6
+
+
+def test_existing_files_are_not_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run.h5"
+    out.write_bytes(b"precious")
+    assert main(["run", "burgers", "--quick", "--iters", "1", "--out", str(out), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"precious"
+    plot = tmp_path / "fig.png"
+    plot.write_bytes(b"mine")
+    assert main(["run", "burgers", "--quick", "--iters", "1", "--plot", str(plot), "--quiet"]) == 2
+    assert plot.read_bytes() == b"mine"
+
+
+def test_plot_is_written(tmp_path: Path) -> None:
+    fig = tmp_path / "fig.png"
+    assert main(["run", "burgers", "--quick", "--iters", "2", "--plot", str(fig), "--quiet"]) == 0
+    assert fig.stat().st_size > 10_000
+
+
+def test_error_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "no_such_problem"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown problem 'no_such_problem'" in err and "burgers" in err
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    assert main(["run", str(empty)]) == 2
+    assert "defines no `problem`" in capsys.readouterr().err
+    with pytest.raises(ProblemNotFound, match="does not exist"):
+        load_problem(str(tmp_path / "missing.py"))
+    with pytest.raises(SystemExit):
+        main(["run", "burgers", "--iters", "-1"])
+    with pytest.raises(SystemExit):
+        main(["run", "burgers", "--optimizer", "sgd"])
+    with pytest.raises(ValueError, match="applies to optimizers that solve linear systems"):
+        RunConfig(optimizer="adam", backend="cupynumeric")
+    with pytest.raises(ValueError, match="cannot resume"):
+        out = tmp_path / "lm.h5"
+        solve(quick_burgers(), RunConfig(iters=1), out=out, progress=False)
+        solve(quick_burgers(), RunConfig(optimizer="adam", iters=2), resume=out, progress=False)
+
+
+def test_bad_resume_files_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "notes.h5"
+    text.write_text("not a run file\n")
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--iters",
+                "1",
+                "--resume",
+                str(text),
+                "--out",
+                str(tmp_path / "a.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "not an HDF5 file" in capsys.readouterr().err
+    heat = tmp_path / "heat.h5"
+    assert main(["run", "heat1d", "--quick", "--iters", "1", "--out", str(heat), "--quiet"]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--iters",
+                "1",
+                "--resume",
+                str(heat),
+                "--out",
+                str(tmp_path / "b.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "run file has problem='heat1d'" in capsys.readouterr().err
+    small = tmp_path / "small.h5"
+    assert main(["run", "burgers", "--quick", "--iters", "1", "--out", str(small), "--quiet"]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--width",
+                "12",
+                "--iters",
+                "1",
+                "--resume",
+                str(small),
+                "--out",
+                str(tmp_path / "c.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "--width/--depth" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--points",
+                "40",
+                "--iters",
+                "1",
+                "--resume",
+                str(small),
+                "--out",
+                str(tmp_path / "d.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "--quick/--points/--boundary-points" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--damping",
+                "levenberg",
+                "--iters",
+                "2",
+                "--resume",
+                str(small),
+                "--out",
+                str(tmp_path / "e.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "the run used --damping nielsen" in capsys.readouterr().err
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(small.read_bytes()[:3000])
+    assert (
+        main(
+            [
+                "run",
+                "burgers",
+                "--quick",
+                "--iters",
+                "2",
+                "--resume",
+                str(truncated),
+                "--out",
+                str(tmp_path / "f.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "truncated or damaged" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--devices", "nonsense"], "unknown device 'nonsense'"),
+        (["--devices", "cpu,,cpu"], "unknown device ''"),
+        (["--devices", "cuda:7"], "is not available"),
+        (["--seed", str(2**64)], "seed must be a whole number"),
+        (["--jacobian", "channels", "--activation", "gelu"], "channel Jacobian needs"),
+        (["--plot", "figure.jpg"], "ending in .png"),
+        (["--plot", "."], "is a folder"),
+        (["--out", "."], "is a folder"),
+        (["--out", "blocker/run.h5"], "blocker is a file, not a folder"),
+    ],
+)
+def test_bad_options_are_refused_before_training(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blocker").write_text("a file where a folder would go\n")
+    assert main(["run", "burgers", "--quick", "--iters", "1", "--quiet", *options]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize("option", ["--points", "--boundary-points", "--width", "--depth"])
+def test_sizes_must_be_at_least_one(option: str) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "burgers", option, "0"])
+
+
+def test_a_residual_that_is_nan_at_the_start_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem_file = tmp_path / "nan_problem.py"
+    source = EXAMPLE.read_text()
+    pde = '    return f.d("t", "t") + '
+    assert pde in source
+    problem_file.write_text(source.replace(pde, '    return float("nan") * f.u() + f.d("t", "t") + '))
+    assert main(["run", str(problem_file), "--quick", "--iters", "1", "--quiet"]) == 2
+    assert "non-finite" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_after_an_iteration_and_the_checkpoint_resumes(tmp_path: Path) -> None:
+    """SIGINT to a real `pinnlma run`: exit 130, a checkpoint whose history ends at its iteration count, and
+    a resume that continues from there without a gap."""
+    out = tmp_path / "run.h5"
+    command = [
+        sys.executable,
+        "-m",
+        "pinnlma",
+        "run",
+        "burgers",
+        "--quick",
+        "--iters",
+        "100000",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)  # the first periodic checkpoint: the loop is running
+        assert out.exists(), "no checkpoint appeared"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "stopping after this iteration" in err
+    with h5py.File(out) as f:
+        iterations = int(f.attrs["iterations"])
+        assert str(f.attrs["status"]) == "interrupted"
+        assert list(f["history/iteration"][:]) == list(range(iterations + 1))
+    assert main(["run", "burgers", "--quick", "--iters", str(iterations + 2), "--resume", str(out), "--quiet"]) == 0
+    with h5py.File(out) as f:
+        assert list(f["history/iteration"][:]) == list(range(iterations + 3))
+
+
+def test_float32_run_works() -> None:
+    result = solve(quick_burgers(), RunConfig(dtype="float32", iters=3), progress=False)
+    assert result.theta.dtype.is_floating_point and str(result.theta.dtype) == "torch.float32"
+    assert math.isfinite(result.loss)
+
+
+def test_seed_reproducibility() -> None:
+    a = solve(quick_burgers(), RunConfig(iters=2, seed=5), progress=False)
+    b = solve(quick_burgers(), RunConfig(iters=2, seed=5), progress=False)
+    c = solve(quick_burgers(), RunConfig(iters=2, seed=6), progress=False)
+    assert np.array_equal(a.theta.numpy(), b.theta.numpy())
+    assert not np.array_equal(a.theta.numpy(), c.theta.numpy())
+
+
+def test_closed_output_pipe_ends_quietly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pinnlma list | head -1`: a reader that goes away ends the command with 141, not a traceback."""
+    sink = open(tmp_path / "sink", "w")  # a real descriptor for the final redirect to /dev/null
+
+    class ClosedPipe:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            pass
+
+        def fileno(self) -> int:
+            return sink.fileno()
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["list"]) == 141
+    sink.close()
