@@ -105,8 +105,10 @@ def _cmd_setup_legate(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     from .pinn.registry import bundled_names, describe
 
-    for name in bundled_names():
-        print(f"{name:16s} {describe(name)}")
+    names = bundled_names()
+    width = max(16, *(len(n) for n in names))
+    for name in names:
+        print(f"{name:{width}s} {describe(name)}")
     return 0
 
 

@@ -88,9 +88,9 @@ def build(frequency: int = FREQUENCY) -> Problem:
         eval_points=test_points(),
         extra_references={"dense": (dense, ref(dense))},
         n_interior=4000,
-        n_boundary=800,
-        model={"width": 30, "depth": 3},
-        run={"iters": 400, "time_limit": 540},
+        n_boundary=600,
+        model={"width": 20, "depth": 3},
+        run={"iters": 1000, "time_limit": 540},
         quick={"n_interior": 200, "n_boundary": 60, "model": {"width": 8, "depth": 2}, "run": {"iters": 8}},
         description=__doc__,
     )

@@ -64,8 +64,8 @@ def problem() -> Problem:
         eval_points=test_points(),
         n_interior=2000,
         n_boundary=1000,
-        model={"width": 20, "depth": 2},
-        run={"iters": 300, "time_limit": 540},
+        model={"width": 20, "depth": 2, "activation": "sin"},
+        run={"iters": 1500, "time_limit": 540},
         quick={"n_interior": 200, "n_boundary": 100, "model": {"width": 8, "depth": 2}, "run": {"iters": 8}},
         description=__doc__,
     )

@@ -67,8 +67,8 @@ def problem() -> Problem:
         reference_data=load("ns2d_c"),
         n_interior=2000,
         n_boundary=300,
-        model={"width": 30, "depth": 3},
-        run={"iters": 400, "time_limit": 540},
+        model={"width": 20, "depth": 3},
+        run={"iters": 1000, "time_limit": 540},
         quick={"n_interior": 200, "n_boundary": 50, "model": {"width": 8, "depth": 2}, "run": {"iters": 8}},
         description=__doc__,
     )

@@ -102,7 +102,7 @@ def build(name: str, consistent: bool, doc: str, noise: float = NOISE) -> Proble
         n_interior=2000,
         n_boundary=400,
         model={"width": 20, "depth": 3},
-        run={"iters": 400, "time_limit": 540},
+        run={"iters": 600, "time_limit": 540},
         quick={"n_interior": 150, "n_boundary": 40, "model": {"width": 8, "depth": 2}, "run": {"iters": 8},
                "conditions": [PointData(quick_points, quick_values, out="u", name="data"),
                               Dirichlet(lambda p: true_a(p[:, 0], p[:, 1]), out="a", name="boundary_a")]},

@@ -81,7 +81,9 @@ def test_pinv_consistent_source_makes_the_true_fields_exact() -> None:
     rows = raw_rows(problem, _pinv_fields(m))
     assert rows["pde"].abs().max() < 1e-9
     assert rows["boundary_a"].abs().max() < 1e-12
-    assert 0.05 < float(rows["data"].std()) < 0.15  # the data rows are the noise (σ = 0.1, 144 quick points)
+    assert rows["data"].abs().max() < 1e-12  # exact observations
+    coded = raw_rows(small(m.problem()), _pinv_fields(m))
+    assert 0.07 < float(coded["data"].std()) < 0.13  # PINNacle's noise, σ = 0.1 (144 quick points)
 
 
 def test_pinv_coded_source_differs_by_4pi_a2_sin_pi_x_plus_y() -> None:
