@@ -260,7 +260,6 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
-    import importlib
 
     import torch
 

@@ -14,6 +14,7 @@ Source: PINNacle (Hao et al., arXiv:2306.08827), class ``Burgers1D`` in ``src/pd
 ``i207M/PINNacle`` at commit 6f8d69c9; PINNacle trains it on 8192 interior, 2048 boundary and 2048
 initial points.
 """
+
 from __future__ import annotations
 
 import math

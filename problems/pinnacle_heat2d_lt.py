@@ -17,6 +17,7 @@ Source: PINNacle (Hao et al., arXiv:2306.08827), class ``Heat2D_LongTime`` in ``
 ``i207M/PINNacle`` at commit 6f8d69c9; PINNacle trains it on 32 768 interior, 8192 boundary and 8192
 initial points.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,13 @@ def residual(f: Fields) -> torch.Tensor:
     """u_t − D Δu − A sin(k u²)(1 + 2 sin(πt/4)) sin(m₁πx) sin(m₂πy)."""
     x, y, t = f.coord("x"), f.coord("y"), f.coord("t")
     u = f.u()
-    source = AMPLITUDE * torch.sin(K * u * u) * (1 + 2 * torch.sin(PI * t / 4)) * torch.sin(M1 * PI * x) * torch.sin(M2 * PI * y)
+    source = (
+        AMPLITUDE
+        * torch.sin(K * u * u)
+        * (1 + 2 * torch.sin(PI * t / 4))
+        * torch.sin(M1 * PI * x)
+        * torch.sin(M2 * PI * y)
+    )
     return f.d("t") - DIFFUSION * f.laplacian() - source
 
 

@@ -13,6 +13,7 @@ Source: PINNacle (Hao et al., arXiv:2306.08827), class ``Heat2D_Multiscale`` in 
 ``i207M/PINNacle`` at commit 6f8d69c9; PINNacle trains it on 32 768 interior, 8192 boundary and 8192
 initial points.
 """
+
 from __future__ import annotations
 
 import math

@@ -14,6 +14,7 @@ Source: PINNacle (Hao et al., arXiv:2306.08827), class ``HeatND`` in ``src/pde/h
 ``i207M/PINNacle`` at commit 6f8d69c9; PINNacle trains it on 32 768 interior, 8192 boundary and 8192
 initial points.
 """
+
 from __future__ import annotations
 
 import numpy as np

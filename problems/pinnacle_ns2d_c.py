@@ -14,6 +14,7 @@ set; the error is one joint relative L2 norm over u, v and p, as PINNacle measur
 Source: PINNacle (Hao et al., arXiv:2306.08827), class ``NS2D_LidDriven`` (a = 4) in ``src/pde/ns.py`` of
 ``i207M/PINNacle`` at commit 6f8d69c9; PINNacle trains it on 8192 interior and 2048 boundary points.
 """
+
 from __future__ import annotations
 
 import numpy as np

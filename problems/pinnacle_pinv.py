@@ -23,6 +23,7 @@ Source: PINNacle (Hao et al., arXiv:2306.08827), class ``PoissonInv`` in ``src/p
 ``i207M/PINNacle`` at commit 6f8d69c9 (not in its default benchmark list); PINNacle trains it on 8192
 interior and 2048 boundary points.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,7 +54,9 @@ def source(x: torch.Tensor, y: torch.Tensor, consistent: bool = False) -> torch.
     """f with PINNacle's (2x + 1), (2y + 1) (``consistent=False``) or the consistent (2x − 1), (2y − 1)."""
     a = true_a(x, y)
     shift = -1.0 if consistent else 1.0
-    transport = (2 * x + shift) * torch.cos(PI * x) * torch.sin(PI * y) + (2 * y + shift) * torch.sin(PI * x) * torch.cos(PI * y)
+    transport = (2 * x + shift) * torch.cos(PI * x) * torch.sin(PI * y) + (2 * y + shift) * torch.sin(
+        PI * x
+    ) * torch.cos(PI * y)
     return 2 * PI**2 * torch.sin(PI * x) * torch.sin(PI * y) * a + 2 * PI * transport * a**2
 
 
@@ -69,7 +72,9 @@ def make_residual(consistent: bool):  # noqa: ANN201 - returns a residual functi
     return residual
 
 
-def observations(noise: float = NOISE, seed: int = NOISE_SEED, n_axis: int = N_DATA_AXIS) -> tuple[np.ndarray, np.ndarray]:
+def observations(
+    noise: float = NOISE, seed: int = NOISE_SEED, n_axis: int = N_DATA_AXIS
+) -> tuple[np.ndarray, np.ndarray]:
     """u* on the grid linspace(0, 1, n_axis)² plus N(0, noise²) noise: points (n_axis², 2), values."""
     g = np.linspace(0.0, 1.0, n_axis)
     x, y = np.meshgrid(g, g, indexing="ij")
@@ -103,9 +108,16 @@ def build(name: str, consistent: bool, doc: str, noise: float = NOISE) -> Proble
         n_boundary=400,
         model={"width": 20, "depth": 3},
         run={"iters": 600, "time_limit": 540},
-        quick={"n_interior": 150, "n_boundary": 40, "model": {"width": 8, "depth": 2}, "run": {"iters": 8},
-               "conditions": [PointData(quick_points, quick_values, out="u", name="data"),
-                              Dirichlet(lambda p: true_a(p[:, 0], p[:, 1]), out="a", name="boundary_a")]},
+        quick={
+            "n_interior": 150,
+            "n_boundary": 40,
+            "model": {"width": 8, "depth": 2},
+            "run": {"iters": 8},
+            "conditions": [
+                PointData(quick_points, quick_values, out="u", name="data"),
+                Dirichlet(lambda p: true_a(p[:, 0], p[:, 1]), out="a", name="boundary_a"),
+            ],
+        },
         description=doc,
     )
 

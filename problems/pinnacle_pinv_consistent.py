@@ -19,6 +19,7 @@ k/51, joint over (u, a), and per field.
 Source: PINNacle (Hao et al., arXiv:2306.08827), class ``PoissonInv`` in ``src/pde/inverse.py`` of
 ``i207M/PINNacle`` at commit 6f8d69c9, with the source term corrected.
 """
+
 from __future__ import annotations
 
 from pinnlma.pinn import Problem

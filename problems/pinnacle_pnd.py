@@ -9,6 +9,7 @@ Exact solution u = Σ_{i=1..5} sin(π x_i / 2). Test set as PINNacle measures it
 Source: PINNacle (Hao et al., arXiv:2306.08827), class ``PoissonND`` in ``src/pde/poisson.py`` of
 ``i207M/PINNacle`` at commit 6f8d69c9; PINNacle trains it on 32 768 interior and 8192 boundary points.
 """
+
 from __future__ import annotations
 
 import math

@@ -11,6 +11,7 @@ accurate: it is 2.84e−5 (relative L2) from the certified solution of :mod:`pin
 Source: PINNacle (Hao et al., arXiv:2306.08827), class ``Poisson2D_Classic`` in ``src/pde/poisson.py``
 of ``i207M/PINNacle`` at commit 6f8d69c9; PINNacle trains it on 8192 interior and 2048 boundary points.
 """
+
 from __future__ import annotations
 
 import torch

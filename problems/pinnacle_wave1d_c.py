@@ -13,6 +13,7 @@ the domain is the same ``Rectangle`` with coordinates named (x, t) and the Neuma
 Source: PINNacle (Hao et al., arXiv:2306.08827), class ``Wave1D`` (C = 2, a = 4) in ``src/pde/wave.py`` of
 ``i207M/PINNacle`` at commit 6f8d69c9; PINNacle trains it on 8192 interior and 2048 boundary points.
 """
+
 from __future__ import annotations
 
 import math

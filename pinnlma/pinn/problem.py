@@ -1,4 +1,5 @@
 """``Problem``: everything that defines a PINN task, independent of optimizer and backend."""
+
 from __future__ import annotations
 
 import math
@@ -19,14 +20,14 @@ DerivedFn = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 
 
 def default_output_names(count: int) -> tuple[str, ...]:
-    """"u" for one output; "u0", "u1", … (matching the indices) for several."""
+    """ "u" for one output; "u0", "u1", … (matching the indices) for several."""
     return ("u",) if count == 1 else tuple(f"u{i}" for i in range(count))
 
 
 def default_eval_grid(dim: int) -> tuple[int, ...]:
     """Evaluation grid when a problem gives none: 1001 points in 1-D, 101² in 2-D, 41³ in 3-D, and
     about 10⁵ points (at least 3 per axis) beyond."""
-    per_axis = {1: 1001, 2: 101, 3: 41}.get(dim, max(3, int(round(1e5 ** (1.0 / dim)))))
+    per_axis = {1: 1001, 2: 101, 3: 41}.get(dim, max(3, round(1e5 ** (1.0 / dim))))
     return (per_axis,) * dim
 
 
@@ -124,12 +125,14 @@ class Problem:
         elif isinstance(outputs, Sequence) and not isinstance(outputs, str) and outputs:
             count = len(outputs)
             if names is not None and tuple(names) != tuple(outputs):
-                raise ValueError(f"problem {self.name!r}: outputs={tuple(outputs)} and "
-                                 f"output_names={tuple(names)} differ")
+                raise ValueError(
+                    f"problem {self.name!r}: outputs={tuple(outputs)} and output_names={tuple(names)} differ"
+                )
             names = tuple(outputs)
         else:
-            raise ValueError(f"problem {self.name!r}: outputs must be a number of outputs or a list of their names, "
-                             f"got {outputs!r}")
+            raise ValueError(
+                f"problem {self.name!r}: outputs must be a number of outputs or a list of their names, got {outputs!r}"
+            )
         if len(names) != count:
             raise ValueError(f"problem {self.name!r}: {len(names)} output names {names} for {count} outputs")
         for name in names:
@@ -138,19 +141,32 @@ class Problem:
             raise ValueError(f"problem {self.name!r}: output names must be distinct, got {names}")
         self.outputs, self.output_names = count, names
 
+    @property
+    def output_columns(self) -> tuple[str, ...]:
+        """The output names in column order: ``output_names`` once the constructor has filled in the
+        defaults (typed as a tuple; the field also accepts None before that)."""
+        return tuple(self.output_names or ())
+
+    @property
+    def output_count(self) -> int:
+        """The number of network outputs (``outputs`` once the constructor has counted the names)."""
+        return len(self.output_columns)
+
     def _check_displays(self) -> None:
         for name, fn in self.derived.items():
             _check_output_name(name, f"problem {self.name!r}: a derived quantity's name")
-            if name in self.output_names:
+            if name in self.output_columns:
                 raise ValueError(f"problem {self.name!r}: derived quantity {name!r} has the name of an output")
             if not callable(fn):
                 raise ValueError(f"problem {self.name!r}: derived quantity {name!r} must be a function of the outputs")
         if self.plot_fields is not None:
-            known = (*self.output_names, *self.derived)
+            known = (*self.output_columns, *self.derived)
             bad = [f for f in self.plot_fields if f not in known]
             if bad or not self.plot_fields:
-                raise ValueError(f"problem {self.name!r}: plot_fields {list(self.plot_fields)} must name outputs or "
-                                 f"derived quantities ({', '.join(known)})")
+                raise ValueError(
+                    f"problem {self.name!r}: plot_fields {list(self.plot_fields)} must name outputs or "
+                    f"derived quantities ({', '.join(known)})"
+                )
 
     def _check_extra_references(self) -> None:
         checked = {}
@@ -163,8 +179,10 @@ class Problem:
             if points.ndim != 2 or points.shape[1] != self.domain.dim:
                 raise ValueError(f"{what}: points must be (N, {self.domain.dim}), got shape {points.shape}")
             if values.size != len(points) * self.outputs:
-                raise ValueError(f"{what}: {values.size} values for {len(points)} points and {self.outputs} "
-                                 f"output(s); give (N,) or (N, {self.outputs})")
+                raise ValueError(
+                    f"{what}: {values.size} values for {len(points)} points and {self.outputs} "
+                    f"output(s); give (N,) or (N, {self.outputs})"
+                )
             if not (np.isfinite(points).all() and np.isfinite(values).all()) or not np.any(values):
                 raise ValueError(f"{what} holds NaN/Inf or only zeros")
             checked[name] = (points, values.reshape(len(points), self.outputs))
@@ -180,31 +198,35 @@ class Problem:
             if self.outputs > 1:
                 for i, output in enumerate(self.output_names):
                     norm = np.linalg.norm(values[:, i])
-                    out[f"{name}_{output}"] = float(np.linalg.norm(pred[:, i] - values[:, i]) / norm) if norm else math.nan
+                    out[f"{name}_{output}"] = (
+                        float(np.linalg.norm(pred[:, i] - values[:, i]) / norm) if norm else math.nan
+                    )
         return out
 
     def output_index(self, out: int | str) -> int:
         """The column of output ``out`` (an index or a name); ValueError listing the outputs otherwise."""
+        names = self.output_columns
         if isinstance(out, str):
-            if out not in self.output_names:
-                raise ValueError(f"unknown output {out!r}; the outputs are {', '.join(self.output_names)}")
-            return self.output_names.index(out)
-        if isinstance(out, bool) or not isinstance(out, (int, np.integer)) or not 0 <= out < self.outputs:
-            raise ValueError(f"output index {out!r} out of range: there are {self.outputs} outputs "
-                             f"({', '.join(self.output_names)})")
+            if out not in names:
+                raise ValueError(f"unknown output {out!r}; the outputs are {', '.join(names)}")
+            return names.index(out)
+        if isinstance(out, bool) or not isinstance(out, (int, np.integer)) or not 0 <= out < len(names):
+            raise ValueError(f"output index {out!r} out of range: there are {len(names)} outputs ({', '.join(names)})")
         return int(out)
 
     def display_fields(self, values: np.ndarray) -> dict[str, np.ndarray]:
         """The fields a figure shows (``plot_fields``, default outputs then derived), name → (N,), from
         output values (N, outputs)."""
         values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
-        columns = {name: values[:, i] for i, name in enumerate(self.output_names)}
+        columns = {name: values[:, i] for i, name in enumerate(self.output_columns)}
         fields = dict(columns)
         for name, fn in self.derived.items():
             out = np.asarray(fn(columns), dtype=np.float64).reshape(-1)
             if out.shape != (len(values),):
-                raise ValueError(f"problem {self.name!r}: derived quantity {name!r} returned shape {out.shape} for "
-                                 f"{len(values)} points")
+                raise ValueError(
+                    f"problem {self.name!r}: derived quantity {name!r} returned shape {out.shape} for "
+                    f"{len(values)} points"
+                )
             fields[name] = out
         order = list(self.plot_fields) if self.plot_fields is not None else list(fields)
         return {name: fields[name] for name in order}

@@ -31,6 +31,7 @@ changes the solution by 2.3e−5, n = 192 → 256 by 3.3e−7. In time (n = 128,
 2e−6, four orders of magnitude below the 1e−2 asked of a PINN, and it differs from PINNacle's COMSOL file
 by 3.5e−2, as the case specification found with an independent finite-difference solve.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.fft import dstn, idstn
 
-__all__ = ["HeatLTParameters", "load_reference", "reference_file", "solve", "sine_series_at"]
+__all__ = ["HeatLTParameters", "load_reference", "reference_file", "sine_series_at", "solve"]
 
 REFERENCE_FILE = "heat2d_lt_reference.npz"
 
@@ -64,8 +65,9 @@ class HeatLTParameters:
     t_end: float = 100.0
 
 
-def sine_series_at(coefficients: NDArray[np.float64], x: NDArray[np.float64],
-                   y: NDArray[np.float64]) -> NDArray[np.float64]:
+def sine_series_at(
+    coefficients: NDArray[np.float64], x: NDArray[np.float64], y: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """u on the tensor grid x × y from orthonormal DST-I coefficients (N−1, N−1): (len(x), len(y))."""
     n = coefficients.shape[0] + 1
     modes = np.arange(1, n)
@@ -75,9 +77,15 @@ def sine_series_at(coefficients: NDArray[np.float64], x: NDArray[np.float64],
     return sx @ coefficients @ sy.T
 
 
-def solve(n: int, dt: float, times: Sequence[float], x: NDArray[np.float64], y: NDArray[np.float64],
-          params: HeatLTParameters | None = None,
-          progress: Callable[[float], None] | None = None) -> NDArray[np.float64]:
+def solve(
+    n: int,
+    dt: float,
+    times: Sequence[float],
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    params: HeatLTParameters | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> NDArray[np.float64]:
     """u at the tensor grid x × y at each of ``times`` (ascending, within [0, t_end], multiples of dt up
     to round-off): an array (len(times), len(x), len(y)). ``n`` grid intervals per axis (N−1 modes)."""
     p = params or HeatLTParameters()
@@ -105,7 +113,7 @@ def solve(n: int, dt: float, times: Sequence[float], x: NDArray[np.float64], y: 
     out = np.empty((len(times), len(x), len(y)))
     t, step = 0.0, 0
     for k, target in enumerate(times):
-        n_steps = int(round(target / dt))
+        n_steps = round(target / dt)
         if abs(n_steps * dt - target) > 1e-9 * max(1.0, target):
             raise ValueError(f"time {target} is not a multiple of dt = {dt}")
         while step < n_steps:
@@ -147,8 +155,9 @@ def load_reference() -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str
     return points, values.reshape(-1, 1), meta
 
 
-def convergence_study(settings: Sequence[tuple[int, float]], t_end: float = 100.0,
-                      echo: Callable[[str], None] = print) -> dict[tuple[int, float], NDArray[np.float64]]:
+def convergence_study(
+    settings: Sequence[tuple[int, float]], t_end: float = 100.0, echo: Callable[[str], None] = print
+) -> dict[tuple[int, float], NDArray[np.float64]]:
     """Solve at every (n, dt) on PINNacle's nodes up to ``t_end``; print the relative L2 change from the
     previous setting and, at the end, each setting's distance from the last (finest) one."""
     x, y, t = pinnacle_nodes()
@@ -164,7 +173,9 @@ def convergence_study(settings: Sequence[tuple[int, float]], t_end: float = 100.
         previous = u
     finest = previous
     for (n, dt), u in out.items():
-        echo(f"n={n:4d} dt={dt:g}: relative L2 distance from the last {np.linalg.norm(u - finest) / np.linalg.norm(finest):.2e}")
+        echo(
+            f"n={n:4d} dt={dt:g}: relative L2 distance from the last {np.linalg.norm(u - finest) / np.linalg.norm(finest):.2e}"
+        )
     return out
 
 
@@ -176,9 +187,14 @@ def _setting(text: str) -> tuple[int, float]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Recompute the convergence study and write the shipped reference (the last setting)."""
     parser = argparse.ArgumentParser(prog="python -m pinnlma.reference.heat2d_lt", description=__doc__.split("\n")[0])
-    parser.add_argument("--settings", type=_setting, nargs="+", metavar="N:DT",
-                        default=[(128, 0.01), (192, 0.01), (256, 0.01)],
-                        help="grid intervals per axis and time step of each solve, coarsest first")
+    parser.add_argument(
+        "--settings",
+        type=_setting,
+        nargs="+",
+        metavar="N:DT",
+        default=[(128, 0.01), (192, 0.01), (256, 0.01)],
+        help="grid intervals per axis and time step of each solve, coarsest first",
+    )
     parser.add_argument("--t-end", type=float, default=100.0)
     parser.add_argument("--write", type=Path, help="write the last solution here (.npz)")
     args = parser.parse_args(argv)

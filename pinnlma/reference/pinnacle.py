@@ -24,6 +24,7 @@ NS2d-C             ``lid_driven_a4.dat``   10 201 × (x, y, u, v, p)  as is (``@
 
 :func:`l2re` is PINNacle's error metric: one relative L2 norm over all outputs jointly.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,8 @@ __all__ = [
     "ComsolTable",
     "PinnacleFile",
     "ReferenceFileError",
-    "data_file",
     "box_test_points",
+    "data_file",
     "l2re",
     "load",
     "read_comsol",
@@ -72,14 +73,18 @@ class PinnacleFile:
 
 
 FILES: dict[str, PinnacleFile] = {
-    "burgers1d": PinnacleFile("burgers1d.dat", 1, 1, True,
-                              "3b6d31d895022b397330091ace59220167f0918c2ed616ed2ae5b1458eede5eb"),
-    "poisson2d_c": PinnacleFile("poisson1_cg_data.dat", 2, 1, False,
-                                "2b9873fa4175fc26a8d62a7c4ea0f3e3239f9106b25ba622a77fd95fafa48490"),
-    "heat2d_lt": PinnacleFile("heat_longtime.dat", 2, 1, True,
-                              "0a97936a1f5b7a346d6a10bfe927702a0587ef1020416e33cbab299a3ee3e9c0"),
-    "ns2d_c": PinnacleFile("lid_driven_a4.dat", 2, 3, False,
-                           "9920232758297eee09404d66a914522cc8285ea3a4d7a05f5e776c5fcac852f3"),
+    "burgers1d": PinnacleFile(
+        "burgers1d.dat", 1, 1, True, "3b6d31d895022b397330091ace59220167f0918c2ed616ed2ae5b1458eede5eb"
+    ),
+    "poisson2d_c": PinnacleFile(
+        "poisson1_cg_data.dat", 2, 1, False, "2b9873fa4175fc26a8d62a7c4ea0f3e3239f9106b25ba622a77fd95fafa48490"
+    ),
+    "heat2d_lt": PinnacleFile(
+        "heat_longtime.dat", 2, 1, True, "0a97936a1f5b7a346d6a10bfe927702a0587ef1020416e33cbab299a3ee3e9c0"
+    ),
+    "ns2d_c": PinnacleFile(
+        "lid_driven_a4.dat", 2, 3, False, "9920232758297eee09404d66a914522cc8285ea3a4d7a05f5e776c5fcac852f3"
+    ),
 }
 """The shipped references by case key."""
 
@@ -136,21 +141,25 @@ def read_comsol(text: str, *, source: str = "file") -> ComsolTable:
     return ComsolTable(header, column_line, data, times)
 
 
-def to_long(table: ComsolTable, space_dims: int, outputs: int = 1, *,
-            source: str = "file") -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def to_long(
+    table: ComsolTable, space_dims: int, outputs: int = 1, *, source: str = "file"
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Wide time-dependent table → long form: points (nodes·snapshots, space_dims + 1) with columns
     (space…, t) and values (nodes·snapshots, outputs), node-major; the value columns are read as
     out₁@t₀, out₂@t₀, …, out₁@t₁, … (the snapshot times from the column labels, one per snapshot)."""
     data = table.data
     n_nodes, n_values = data.shape[0], data.shape[1] - space_dims
     if n_values < 1 or n_values % outputs:
-        raise ReferenceFileError(f"{source}: {n_values} value columns do not split into {outputs} output(s) "
-                                 "per snapshot")
+        raise ReferenceFileError(
+            f"{source}: {n_values} value columns do not split into {outputs} output(s) per snapshot"
+        )
     n_snap = n_values // outputs
     times = table.times[::outputs] if table.times.size == n_values else table.times
     if times.size != n_snap:
-        raise ReferenceFileError(f"{source}: {table.times.size} '@ t=' labels in the column line for "
-                                 f"{n_values} value columns ({outputs} output(s) per snapshot)")
+        raise ReferenceFileError(
+            f"{source}: {table.times.size} '@ t=' labels in the column line for "
+            f"{n_values} value columns ({outputs} output(s) per snapshot)"
+        )
     space = np.repeat(data[:, :space_dims], n_snap, axis=0)
     t = np.tile(times, n_nodes)[:, None]
     values = data[:, space_dims:].reshape(n_nodes * n_snap, outputs)
@@ -168,12 +177,14 @@ def load(case: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     try:
         raw = resource.read_bytes()
     except FileNotFoundError:
-        raise ReferenceFileError(f"the reference file {spec.file} is missing from the installed package; "
-                                 "reinstall pinnlma") from None
+        raise ReferenceFileError(
+            f"the reference file {spec.file} is missing from the installed package; reinstall pinnlma"
+        ) from None
     digest = hashlib.sha256(raw).hexdigest()
     if digest != spec.sha256:
-        raise ReferenceFileError(f"{spec.file} is damaged: SHA-256 {digest[:16]}… instead of {spec.sha256[:16]}…; "
-                                 "reinstall pinnlma")
+        raise ReferenceFileError(
+            f"{spec.file} is damaged: SHA-256 {digest[:16]}… instead of {spec.sha256[:16]}…; reinstall pinnlma"
+        )
     table = read_comsol(raw.decode("utf-8"), source=spec.file)
     nodes = int(table.header.get("Nodes", table.data.shape[0]))
     if table.data.shape[0] != nodes:
@@ -183,8 +194,10 @@ def load(case: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     width = spec.space_dims + spec.outputs
     if table.data.shape[1] != width:
         raise ReferenceFileError(f"{spec.file}: {table.data.shape[1]} columns, expected {width}")
-    return (np.ascontiguousarray(table.data[:, :spec.space_dims]),
-            np.ascontiguousarray(table.data[:, spec.space_dims:]))
+    return (
+        np.ascontiguousarray(table.data[:, : spec.space_dims]),
+        np.ascontiguousarray(table.data[:, spec.space_dims :]),
+    )
 
 
 def l2re(prediction: NDArray[np.float64], reference: NDArray[np.float64]) -> float:
@@ -207,7 +220,7 @@ def box_test_points(bounds: NDArray[np.float64] | list[tuple[float, float]], n: 
     dx = (float(np.prod(span)) / n) ** (1.0 / len(span))
     axes = []
     for (lo, _), length in zip(bounds, span):
-        count = int(math.ceil(length / dx))
+        count = math.ceil(length / dx)
         axes.append(lo + np.arange(1, count + 1) * length / (count + 1))
     mesh = np.meshgrid(*axes, indexing="ij")
     return np.column_stack([m.ravel() for m in mesh])
@@ -218,11 +231,11 @@ def space_time_test_points(space: NDArray[np.float64], t_span: tuple[float, floa
     or random points for a shape without a grid) and n_t = ceil(n / n_x) times t = t1 − k·(t1 − t0)/n_t,
     k = 0…n_t − 1 (t1 included, t0 not); rows (space…, t), space slowest."""
     t0, t1 = t_span
-    n_t = int(math.ceil(n / len(space)))
+    n_t = math.ceil(n / len(space))
     times = t1 - np.arange(n_t) * (t1 - t0) / n_t
     return np.column_stack([np.repeat(space, n_t, axis=0), np.tile(times, len(space))])
 
 
 def space_points_count(n: int, space_bbox_volume: float, duration: float) -> int:
     """n_x = ceil(sqrt(n · vol(space bounding box) / duration)), PINNacle's number of spatial test points."""
-    return int(math.ceil(math.sqrt(n * space_bbox_volume / duration)))
+    return math.ceil(math.sqrt(n * space_bbox_volume / duration))

@@ -17,6 +17,7 @@ the same points and network (same seed, same problem defaults), with the LM run'
 time limit, so the table shows what the optimizer alone changes. ``--quick`` runs every case in its
 ``--quick`` size (seconds each) and writes under ``RESULTS/quick/`` (for the tests and a first look).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,44 +89,107 @@ class Case:
 
 HEAT_LT_FLOOR = 3.5e-2  # replaced by the measured value where the spectral reference is available
 
-CASES: dict[str, Case] = {c.key: c for c in [
-    Case("burgers1d", "Burgers1d-C", "pinnacle_burgers1d", "8192 + 2048 + 2048",
-         Published(1.45e-2, 1.33e-2, ("L-BFGS", 1.33e-2)),
-         Target(extra={"cole_hopf": 1e-4}, floor=1.33e-2),
-         "PINNacle's file is 1.33e-2 from the exact solution (its floor); `cole_hopf`: error against the exact "
-         "(Cole–Hopf) solution on 256 × 101 points"),
-    Case("poisson2d_c", "Poisson2d-C", "pinnacle_poisson2d_c", "8192 + 2048",
-         Published(6.94e-1, None, ("NTK", 1.23e-2)), Target(l2re=1e-3)),
-    Case("heat2d_ms", "Heat2d-MS", "pinnacle_heat2d_ms", "32768 + 8192 + 8192",
-         Published(6.21e-2, 1.73e-2, ("L-BFGS", 1.73e-2)), Target(l2re=1.73e-3, extra={"dense": 1.73e-3}),
-         "test set 8 × 8 × 313 (PINNacle's); `dense`: 201 × 21 × 26 grid"),
-    Case("heat2d_lt", "Heat2d-LT", "pinnacle_heat2d_lt", "32768 + 8192 + 8192",
-         Published(9.99e-1, 1.00, ("every method fails", 9.99e-1)),
-         Target(extra={"spectral": 1e-2}, floor=HEAT_LT_FLOOR),
-         "PINNacle's file is ~3.5e-2 from a converged solve (its floor); `spectral`: error against the project's "
-         "converged spectral solve on the same 96 192 points"),
-    Case("ns2d_c", "NS2d-C", "pinnacle_ns2d_c", "8192 + 2048 + 1",
-         Published(4.70e-2, 2.14e-1, ("LAAF", 3.60e-2)), Target(l2re=3.6e-3),
-         "L2RE joint over (u, v, p)"),
-    Case("wave1d_c", "Wave1d-C", "pinnacle_wave1d_c", "8192 + 2048",
-         Published(5.88e-1, None, ("NTK", 9.79e-2)), Target(l2re=9.79e-3)),
-    Case("pnd", "PNd", "pinnacle_pnd", "32768 + 8192",
-         Published(3.04e-3, 4.67e-4, ("LRA", 4.58e-4)), Target(l2re=1e-5)),
-    Case("hnd", "HNd", "pinnacle_hnd", "32768 + 8192 + 8192",
-         Published(3.61e-1, 1.19e-4, ("L-BFGS", 1.19e-4)), Target(l2re=1e-5)),
-    Case("pinv", "PInv (PINNacle's coded source)", "pinnacle_pinv", "8192 + 2048 + 2500 data",
-         Published(9.42e-2, None, ("hp-VPINN", 1.96e-2)), Target(),
-         "PINNacle's source term is inconsistent with its true fields: no solver can reach them; L2RE joint "
-         "over (u, a)"),
-    Case("pinv_consistent", "PInv (consistent source, exact data)", "pinnacle_pinv_consistent", "8192 + 2048 + 2500 data",
-         Published(None, None, None), Target(outputs={"a": 1e-3}),
-         "source corrected to (2x − 1), (2y − 1) and noise-free observations: a* recoverable; `a`: error of "
-         "the coefficient field alone (the noise study below has it with PINNacle's noise)"),
-]}
+CASES: dict[str, Case] = {
+    c.key: c
+    for c in [
+        Case(
+            "burgers1d",
+            "Burgers1d-C",
+            "pinnacle_burgers1d",
+            "8192 + 2048 + 2048",
+            Published(1.45e-2, 1.33e-2, ("L-BFGS", 1.33e-2)),
+            Target(extra={"cole_hopf": 1e-4}, floor=1.33e-2),
+            "PINNacle's file is 1.33e-2 from the exact solution (its floor); `cole_hopf`: error against the exact "
+            "(Cole–Hopf) solution on 256 × 101 points",
+        ),
+        Case(
+            "poisson2d_c",
+            "Poisson2d-C",
+            "pinnacle_poisson2d_c",
+            "8192 + 2048",
+            Published(6.94e-1, None, ("NTK", 1.23e-2)),
+            Target(l2re=1e-3),
+        ),
+        Case(
+            "heat2d_ms",
+            "Heat2d-MS",
+            "pinnacle_heat2d_ms",
+            "32768 + 8192 + 8192",
+            Published(6.21e-2, 1.73e-2, ("L-BFGS", 1.73e-2)),
+            Target(l2re=1.73e-3, extra={"dense": 1.73e-3}),
+            "test set 8 × 8 × 313 (PINNacle's); `dense`: 201 × 21 × 26 grid",
+        ),
+        Case(
+            "heat2d_lt",
+            "Heat2d-LT",
+            "pinnacle_heat2d_lt",
+            "32768 + 8192 + 8192",
+            Published(9.99e-1, 1.00, ("every method fails", 9.99e-1)),
+            Target(extra={"spectral": 1e-2}, floor=HEAT_LT_FLOOR),
+            "PINNacle's file is ~3.5e-2 from a converged solve (its floor); `spectral`: error against the project's "
+            "converged spectral solve on the same 96 192 points",
+        ),
+        Case(
+            "ns2d_c",
+            "NS2d-C",
+            "pinnacle_ns2d_c",
+            "8192 + 2048 + 1",
+            Published(4.70e-2, 2.14e-1, ("LAAF", 3.60e-2)),
+            Target(l2re=3.6e-3),
+            "L2RE joint over (u, v, p)",
+        ),
+        Case(
+            "wave1d_c",
+            "Wave1d-C",
+            "pinnacle_wave1d_c",
+            "8192 + 2048",
+            Published(5.88e-1, None, ("NTK", 9.79e-2)),
+            Target(l2re=9.79e-3),
+        ),
+        Case(
+            "pnd",
+            "PNd",
+            "pinnacle_pnd",
+            "32768 + 8192",
+            Published(3.04e-3, 4.67e-4, ("LRA", 4.58e-4)),
+            Target(l2re=1e-5),
+        ),
+        Case(
+            "hnd",
+            "HNd",
+            "pinnacle_hnd",
+            "32768 + 8192 + 8192",
+            Published(3.61e-1, 1.19e-4, ("L-BFGS", 1.19e-4)),
+            Target(l2re=1e-5),
+        ),
+        Case(
+            "pinv",
+            "PInv (PINNacle's coded source)",
+            "pinnacle_pinv",
+            "8192 + 2048 + 2500 data",
+            Published(9.42e-2, None, ("hp-VPINN", 1.96e-2)),
+            Target(),
+            "PINNacle's source term is inconsistent with its true fields: no solver can reach them; L2RE joint "
+            "over (u, a)",
+        ),
+        Case(
+            "pinv_consistent",
+            "PInv (consistent source, exact data)",
+            "pinnacle_pinv_consistent",
+            "8192 + 2048 + 2500 data",
+            Published(None, None, None),
+            Target(outputs={"a": 1e-3}),
+            "source corrected to (2x − 1), (2y − 1) and noise-free observations: a* recoverable; `a`: error of "
+            "the coefficient field alone (the noise study below has it with PINNacle's noise)",
+        ),
+    ]
+}
 """The cases in the order of PINNacle's table (CASES.md §3), PInv in both forms."""
 
 
-def _command(case: Case, results: Path, optimizer: str, quick: bool, time_limit: float | None) -> tuple[list[str], Path, Path]:
+def _command(
+    case: Case, results: Path, optimizer: str, quick: bool, time_limit: float | None
+) -> tuple[list[str], Path, Path]:
     stem = case.key if optimizer == "lm" else f"{case.key}_{optimizer}"
     out, plot = results / f"{stem}.h5", results / f"{stem}.png"
     command = ["pinnlma", "run", case.problem, "--out", str(out), "--plot", str(plot), "--overwrite", "--quiet"]
@@ -138,8 +202,9 @@ def _command(case: Case, results: Path, optimizer: str, quick: bool, time_limit:
     return command, out, plot
 
 
-def run_case(case: Case, results: Path, optimizer: str = "lm", *, quick: bool = False,
-             time_limit: float | None = None) -> dict[str, Any]:
+def run_case(
+    case: Case, results: Path, optimizer: str = "lm", *, quick: bool = False, time_limit: float | None = None
+) -> dict[str, Any]:
     """Run one case in a child process (``pinnlma run …``) and read its run file back."""
     results.mkdir(parents=True, exist_ok=True)
     command, out, plot = _command(case, results, optimizer, quick, time_limit)
@@ -147,9 +212,16 @@ def run_case(case: Case, results: Path, optimizer: str = "lm", *, quick: bool = 
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "pinnlma", *command[1:]], capture_output=True, text=True)
     wall = time.perf_counter() - started
-    row: dict[str, Any] = {"case": case.key, "optimizer": optimizer, "command": " ".join(command), "wall_s": wall,
-                           "load_before": load_before, "load_after": os.getloadavg()[0], "ok": done.returncode == 0,
-                           "figure": str(plot)}
+    row: dict[str, Any] = {
+        "case": case.key,
+        "optimizer": optimizer,
+        "command": " ".join(command),
+        "wall_s": wall,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "ok": done.returncode == 0,
+        "figure": str(plot),
+    }
     if done.returncode != 0:
         row["error"] = (done.stderr.strip().splitlines() or ["no message"])[-1]
         return row
@@ -159,10 +231,16 @@ def run_case(case: Case, results: Path, optimizer: str = "lm", *, quick: bool = 
         blocks = json.loads(f.attrs["blocks"]) if "blocks" in f.attrs else {}
     outputs = str(attrs.get("output_names", "u")).split(",")
     row.update(
-        l2re=float(attrs["final_rel_l2"]), loss=float(attrs["final_loss"]), status=str(attrs["status"]),
-        iterations=int(attrs["iterations"]), train_s=float(attrs["elapsed"]), n_params=int(attrs["n_params"]),
-        n_residuals=int(attrs["n_residuals"]), model=model_cfg, blocks=blocks,
-        extra={k[len("extra_rel_l2_"):]: float(v) for k, v in attrs.items() if k.startswith("extra_rel_l2_")},
+        l2re=float(attrs["final_rel_l2"]),
+        loss=float(attrs["final_loss"]),
+        status=str(attrs["status"]),
+        iterations=int(attrs["iterations"]),
+        train_s=float(attrs["elapsed"]),
+        n_params=int(attrs["n_params"]),
+        n_residuals=int(attrs["n_residuals"]),
+        model=model_cfg,
+        blocks=blocks,
+        extra={k[len("extra_rel_l2_") :]: float(v) for k, v in attrs.items() if k.startswith("extra_rel_l2_")},
         outputs={name: float(attrs[f"final_rel_l2_{name}"]) for name in outputs if f"final_rel_l2_{name}" in attrs},
     )
     return row
@@ -220,8 +298,10 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         pub = case.published
         best = f"{pub.best[0]} {_e(pub.best[1])}" if pub.best else "—"
         if not row.get("ok"):
-            lines.append(f"| {case.label} | {case.pinnacle_points} | | | {row['wall_s']:.0f} s | | error: {row['error']} "
-                         f"| {_e(pub.vanilla)} | {_e(pub.lbfgs)} | {best} | | | {asked} | no |")
+            lines.append(
+                f"| {case.label} | {case.pinnacle_points} | | | {row['wall_s']:.0f} s | | error: {row['error']} "
+                f"| {_e(pub.vanilla)} | {_e(pub.lbfgs)} | {best} | | | {asked} | no |"
+            )
             continue
         ratio = f"{pub.best[1] / row['l2re']:.3g}×" if pub.best else "—"
         extras = [f"{k} {_e(v)}" for k, v in row["extra"].items() if "_" not in k or k in case.target.extra]
@@ -229,7 +309,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"| {case.label} | {case.pinnacle_points} | {_points(case, row)} | {_network(row)} | {row['wall_s']:.0f} s "
             f"| {row['iterations']} | {_e(row['l2re'])} | {_e(pub.vanilla)} | {_e(pub.lbfgs)} | {best} | {ratio} "
-            f"| {'; '.join(extras) or '—'} | {asked} | {'—' if met is None else ('yes' if met else 'no')} |")
+            f"| {'; '.join(extras) or '—'} | {asked} | {'—' if met is None else ('yes' if met else 'no')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -255,8 +336,13 @@ def format_optimizers(rows: Sequence[dict[str, Any]], optimizers: Sequence[str])
     return "\n".join(lines) + "\n"
 
 
-def format_report(rows: Sequence[dict[str, Any]], optimizers: Sequence[str], command: str, quick: bool,
-                  studies: dict[str, Any] | None = None) -> str:
+def format_report(
+    rows: Sequence[dict[str, Any]],
+    optimizers: Sequence[str],
+    command: str,
+    quick: bool,
+    studies: dict[str, Any] | None = None,
+) -> str:
     """The whole Markdown page (with the studies' section when ``studies`` is given)."""
     import torch
 
@@ -287,16 +373,28 @@ def format_report(rows: Sequence[dict[str, Any]], optimizers: Sequence[str], com
     if notes:
         parts += ["Notes:", "", *notes, ""]
     if len(optimizers) > 1:
-        parts += ["## The optimizer alone", "",
-                  "Each case again with `--optimizer adam` (lr 1e-3) and `--optimizer lbfgs` (strong-Wolfe line "
-                  "search), same points, network and seed, with the LM run's training time as `--time-limit`:", "",
-                  format_optimizers(rows, optimizers)]
+        parts += [
+            "## The optimizer alone",
+            "",
+            "Each case again with `--optimizer adam` (lr 1e-3) and `--optimizer lbfgs` (strong-Wolfe line "
+            "search), same points, network and seed, with the LM run's training time as `--time-limit`:",
+            "",
+            format_optimizers(rows, optimizers),
+        ]
     if studies is not None:
         from .pinnacle_studies import format_studies
 
         parts += [format_studies(studies)]
-    parts += ["## Commands", "", "```bash", *(r["command"] for r in rows), "```", "",
-              "Figures: " + ", ".join(f"`{r['figure']}`" for r in lm_rows if r.get("ok")), ""]
+    parts += [
+        "## Commands",
+        "",
+        "```bash",
+        *(r["command"] for r in rows),
+        "```",
+        "",
+        "Figures: " + ", ".join(f"`{r['figure']}`" for r in lm_rows if r.get("ok")),
+        "",
+    ]
     return "\n".join(parts)
 
 
@@ -321,14 +419,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="every case in its --quick size (seconds each)")
     parser.add_argument("--cases", help=f"comma-separated subset of {', '.join(CASES)}")
     parser.add_argument("--optimizers", default="lm", help="comma-separated: lm (always first), adam, lbfgs")
-    parser.add_argument("--results", type=Path, default=Path("results/pinnacle"),
-                        help="folder for run files, figures and pinnacle.json (default results/pinnacle)")
-    parser.add_argument("--studies", action="store_true",
-                        help="also run the measured studies of the cases out of reach (pinnacle_studies)")
-    parser.add_argument("--study-time", type=float, default=240.0, metavar="SECONDS",
-                        help="training time of each study variant (default 240)")
-    parser.add_argument("--doc", type=Path, help="the Markdown report (default docs/pinnacle.md; with --quick "
-                        "RESULTS/quick/pinnacle.md)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results/pinnacle"),
+        help="folder for run files, figures and pinnacle.json (default results/pinnacle)",
+    )
+    parser.add_argument(
+        "--studies",
+        action="store_true",
+        help="also run the measured studies of the cases out of reach (pinnacle_studies)",
+    )
+    parser.add_argument(
+        "--study-time",
+        type=float,
+        default=240.0,
+        metavar="SECONDS",
+        help="training time of each study variant (default 240)",
+    )
+    parser.add_argument(
+        "--doc",
+        type=Path,
+        help="the Markdown report (default docs/pinnacle.md; with --quick RESULTS/quick/pinnacle.md)",
+    )
     args = parser.parse_args(argv)
     keys = [k.strip() for k in args.cases.split(",") if k.strip()] if args.cases else list(CASES)
     unknown = [k for k in keys if k not in CASES]
@@ -341,10 +454,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     optimizers = ["lm", *[o for o in dict.fromkeys(optimizers) if o != "lm"]]
     results = args.results / "quick" if args.quick else args.results
     doc = args.doc or (results / "pinnacle.md" if args.quick else Path("docs/pinnacle.md"))
-    command = " ".join(["python -m pinnlma.validation.pinnacle", *(["--quick"] if args.quick else []),
-                        *(["--cases", args.cases] if args.cases else []),
-                        *(["--optimizers", ",".join(optimizers)] if len(optimizers) > 1 else []),
-                        *(["--studies"] if args.studies else [])])
+    command = " ".join(
+        [
+            "python -m pinnlma.validation.pinnacle",
+            *(["--quick"] if args.quick else []),
+            *(["--cases", args.cases] if args.cases else []),
+            *(["--optimizers", ",".join(optimizers)] if len(optimizers) > 1 else []),
+            *(["--studies"] if args.studies else []),
+        ]
+    )
     rows = []
     for key in keys:
         lm = run_case(CASES[key], results, "lm", quick=args.quick)
@@ -359,8 +477,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.studies:
         from .pinnacle_studies import run_studies
 
-        studies_file.write_text(json.dumps(run_studies(quick=args.quick, time_limit=args.study_time), indent=1),
-                                encoding="utf-8")
+        studies_file.write_text(
+            json.dumps(run_studies(quick=args.quick, time_limit=args.study_time), indent=1), encoding="utf-8"
+        )
     studies = json.loads(studies_file.read_text(encoding="utf-8")) if studies_file.exists() else None
     rows = merge_rows(results / "pinnacle.json", rows)
     (results / "pinnacle.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1), encoding="utf-8")

@@ -12,6 +12,7 @@
 Each run is :func:`pinnlma.run.solve` in this process on a problem variant (``build(t_end=…)``,
 ``build(frequency=…)`` of the bundled modules) with the bundled defaults and a time limit.
 """
+
 from __future__ import annotations
 
 import time
@@ -37,15 +38,21 @@ def _solve(problem: Any, time_limit: float, quick: bool) -> dict[str, Any]:
     started = time.perf_counter()
     result = solve(problem, config, progress=False)
     attrs = result.record.attrs
-    return {"l2re": float(attrs["final_rel_l2"]), "iterations": int(attrs["iterations"]),
-            "train_s": float(attrs["elapsed"]), "wall_s": time.perf_counter() - started,
-            "extra": {k[len("extra_rel_l2_"):]: float(v) for k, v in attrs.items() if k.startswith("extra_rel_l2_")},
-            "outputs": {k[len("final_rel_l2_"):]: float(v) for k, v in attrs.items() if k.startswith("final_rel_l2_")},
-            "n_params": int(attrs["n_params"]), "n_residuals": int(attrs["n_residuals"])}
+    return {
+        "l2re": float(attrs["final_rel_l2"]),
+        "iterations": int(attrs["iterations"]),
+        "train_s": float(attrs["elapsed"]),
+        "wall_s": time.perf_counter() - started,
+        "extra": {k[len("extra_rel_l2_") :]: float(v) for k, v in attrs.items() if k.startswith("extra_rel_l2_")},
+        "outputs": {k[len("final_rel_l2_") :]: float(v) for k, v in attrs.items() if k.startswith("final_rel_l2_")},
+        "n_params": int(attrs["n_params"]),
+        "n_residuals": int(attrs["n_residuals"]),
+    }
 
 
-def run_studies(*, quick: bool = False, time_limit: float = 240.0,
-                echo: Callable[[str], None] = print) -> dict[str, Any]:
+def run_studies(
+    *, quick: bool = False, time_limit: float = 240.0, echo: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Run both studies; each variant trains for ``time_limit`` seconds (its quick size with ``quick``)."""
     from pinnlma.problems import pinnacle_heat2d_lt, pinnacle_heat2d_ms, pinnacle_pinv
 
@@ -76,23 +83,41 @@ def run_studies(*, quick: bool = False, time_limit: float = 240.0,
 def format_studies(data: dict[str, Any]) -> str:
     """The Markdown section of the studies."""
     limit = data["time_limit"]
-    lines = ["## Measured studies of the cases out of reach", "",
-             f"Each variant: the bundled case's network, points and LM settings, seed 0, trained for "
-             f"{'its quick size' if data.get('quick') else f'{limit:g} s'} in one process "
-             "(`python -m pinnlma.validation.pinnacle --studies`).", "",
-             "**Heat2d-LT on [0, T]** (error against the converged spectral solve on the window's test points; "
-             "the saturated state switches at t ≈ 8.8, 16.8, …, 88.8):", "",
-             "| T | iterations | vs spectral | vs PINNacle's file |", "|---:|---:|---:|---:|"]
+    lines = [
+        "## Measured studies of the cases out of reach",
+        "",
+        f"Each variant: the bundled case's network, points and LM settings, seed 0, trained for "
+        f"{'its quick size' if data.get('quick') else f'{limit:g} s'} in one process "
+        "(`python -m pinnlma.validation.pinnacle --studies`).",
+        "",
+        "**Heat2d-LT on [0, T]** (error against the converged spectral solve on the window's test points; "
+        "the saturated state switches at t ≈ 8.8, 16.8, …, 88.8):",
+        "",
+        "| T | iterations | vs spectral | vs PINNacle's file |",
+        "|---:|---:|---:|---:|",
+    ]
     for r in data["heat2d_lt_windows"]:
         lines.append(f"| {r['t_end']:g} | {r['iterations']} | {r['extra']['spectral']:.2e} | {r['l2re']:.2e} |")
-    lines += ["", "**Heat2d-MS with the x-mode sin(kπx)** (k = 20 is PINNacle's case; error on the dense "
-              "201 × 21 × 26 grid and on PINNacle's 8 × 8 × 313 test grid):", "",
-              "| k | iterations | dense grid | PINNacle's test grid |", "|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "**Heat2d-MS with the x-mode sin(kπx)** (k = 20 is PINNacle's case; error on the dense "
+        "201 × 21 × 26 grid and on PINNacle's 8 × 8 × 313 test grid):",
+        "",
+        "| k | iterations | dense grid | PINNacle's test grid |",
+        "|---:|---:|---:|---:|",
+    ]
     for r in data["heat2d_ms_frequency"]:
         lines.append(f"| {r['frequency']} | {r['iterations']} | {r['extra']['dense']:.2e} | {r['l2re']:.2e} |")
-    lines += ["", "**PInv, consistent source, observation noise σ** (σ = 0.1 is PINNacle's; errors on the 50 × 50 "
-              "test grid):", "", "| σ | iterations | a | u | joint L2RE |", "|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "**PInv, consistent source, observation noise σ** (σ = 0.1 is PINNacle's; errors on the 50 × 50 test grid):",
+        "",
+        "| σ | iterations | a | u | joint L2RE |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for r in data.get("pinv_noise", []):
-        lines.append(f"| {r['noise']:g} | {r['iterations']} | {r['outputs']['a']:.2e} | {r['outputs']['u']:.2e} | "
-                     f"{r['l2re']:.2e} |")
+        lines.append(
+            f"| {r['noise']:g} | {r['iterations']} | {r['outputs']['a']:.2e} | {r['outputs']['u']:.2e} | "
+            f"{r['l2re']:.2e} |"
+        )
     return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
 """The project's Heat2d-LT reference (sine pseudo-spectral + integrating-factor RK4): exact for the linear
 heat equation, spectral in space and fourth order in time, and the shipped solution agrees with a fresh
 solve and sits 3.5 % from PINNacle's COMSOL file, as the case specification found."""
+
 from __future__ import annotations
 
 import math
@@ -47,13 +48,14 @@ def test_shipped_reference_rows_are_pinnacles_test_points() -> None:
     assert values.shape == (96192, 1) and meta["n"] >= 192
     assert l2re(file_values, values) == pytest.approx(3.5e-2, abs=2e-3)
     t0 = points[:, 2] == 0
-    np.testing.assert_allclose(values[t0, 0], np.sin(4 * np.pi * points[t0, 0]) * np.sin(3 * np.pi * points[t0, 1]),
-                               atol=1e-13)
+    np.testing.assert_allclose(
+        values[t0, 0], np.sin(4 * np.pi * points[t0, 0]) * np.sin(3 * np.pi * points[t0, 1]), atol=1e-13
+    )
 
 
 def test_shipped_reference_is_what_the_solver_computes() -> None:
     x, y, t = h.pinnacle_nodes()
-    points, values, meta = h.load_reference()
+    _, values, meta = h.load_reference()
     times = t[t <= 2.0]
     fresh = h.solve(int(meta["n"]), meta["dt"], times, x, y)
     mine = values[:, 0].reshape(12, 16, 501).transpose(2, 1, 0)[: len(times)]  # node j·16+i → (t, x, y)

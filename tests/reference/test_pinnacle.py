@@ -1,6 +1,7 @@
 """PINNacle's reference files through the project's loader, against the file facts of the case
 specification (row counts, the t = 0 column equals the initial condition, NS p(0, 0) = 0, rms values),
 the long-form layout, PINNacle's test-grid rules and its L2RE."""
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,7 @@ def _rms(a: np.ndarray) -> float:
     return float(np.sqrt(np.mean(a**2)))
 
 
-def test_row_counts_and_shapes(data) -> None:  # noqa: ANN001
+def test_row_counts_and_shapes(data) -> None:
     shapes = {case: (x.shape, y.shape) for case, (x, y) in data.items()}
     assert shapes == {
         "burgers1d": ((1111, 2), (1111, 1)),
@@ -30,7 +31,7 @@ def test_row_counts_and_shapes(data) -> None:  # noqa: ANN001
     }
 
 
-def test_rms_values_match_the_specification(data) -> None:  # noqa: ANN001
+def test_rms_values_match_the_specification(data) -> None:
     assert _rms(data["burgers1d"][1]) == pytest.approx(0.609, abs=5e-4)
     assert _rms(data["poisson2d_c"][1]) == pytest.approx(0.494, abs=5e-4)
     assert _rms(data["heat2d_lt"][1]) == pytest.approx(1.066, abs=5e-4)
@@ -39,7 +40,7 @@ def test_rms_values_match_the_specification(data) -> None:  # noqa: ANN001
     assert [round(_rms(ns[:, k]), 3) for k in range(3)] == [0.192, 0.121, 0.073]
 
 
-def test_burgers_long_form_is_node_major_with_the_initial_condition_at_t0(data) -> None:  # noqa: ANN001
+def test_burgers_long_form_is_node_major_with_the_initial_condition_at_t0(data) -> None:
     x, u = data["burgers1d"]
     np.testing.assert_allclose(x[:11, 1], np.linspace(0, 1, 11), atol=1e-12)  # node 0, all times
     assert np.all(x[:11, 0] == -1.0) and x[11, 0] == pytest.approx(-0.98)
@@ -50,7 +51,7 @@ def test_burgers_long_form_is_node_major_with_the_initial_condition_at_t0(data) 
     assert np.max(np.abs(u[np.abs(x[:, 0]) == 1, 0])) < 1e-12
 
 
-def test_heat_longtime_long_form_and_initial_condition(data) -> None:  # noqa: ANN001
+def test_heat_longtime_long_form_and_initial_condition(data) -> None:
     x, u = data["heat2d_lt"]
     times = np.unique(x[:, 2])
     np.testing.assert_allclose(times, np.linspace(0, 100, 501), atol=1e-9)
@@ -62,7 +63,7 @@ def test_heat_longtime_long_form_and_initial_condition(data) -> None:  # noqa: A
     assert np.max(np.abs(u[t0, 0] - ic)) < 1e-3
 
 
-def test_ns_pressure_gauge_and_lid(data) -> None:  # noqa: ANN001
+def test_ns_pressure_gauge_and_lid(data) -> None:
     x, y = data["ns2d_c"]
     origin = np.flatnonzero((x[:, 0] == 0) & (x[:, 1] == 0))
     assert origin.size == 1 and y[origin[0], 2] == 0.0
@@ -71,7 +72,7 @@ def test_ns_pressure_gauge_and_lid(data) -> None:  # noqa: ANN001
     assert len(np.unique(x[:, 0])) == 755
 
 
-def test_poisson_boundary_values(data) -> None:  # noqa: ANN001
+def test_poisson_boundary_values(data) -> None:
     x, u = data["poisson2d_c"]
     square = np.isclose(np.abs(x).max(axis=1), 0.5)
     np.testing.assert_allclose(u[square, 0], 1.0, atol=1e-12)
@@ -83,12 +84,16 @@ def test_poisson_boundary_values(data) -> None:  # noqa: ANN001
 
 
 def test_wide_to_long_interleaves_several_outputs() -> None:
-    text = "\n".join([
-        "% Model: toy.mph", "% Nodes: 2", "% Expressions: 4",
-        "% X  a @ t=0  b @ t=0  a @ t=0.5  b @ t=0.5",
-        "0.0  1 2 3 4",
-        "1.0  5 6 7 8",
-    ])
+    text = "\n".join(
+        [
+            "% Model: toy.mph",
+            "% Nodes: 2",
+            "% Expressions: 4",
+            "% X  a @ t=0  b @ t=0  a @ t=0.5  b @ t=0.5",
+            "0.0  1 2 3 4",
+            "1.0  5 6 7 8",
+        ]
+    )
     table = pc.read_comsol(text)
     assert table.header["Nodes"] == "2" and table.times.tolist() == [0.0, 0.0, 0.5, 0.5]
     points, values = pc.to_long(table, space_dims=1, outputs=2)

@@ -1,5 +1,6 @@
 """python -m pinnlma.validation.pinnacle --quick: real child runs of one case (PInv, two outputs) with two
 optimizers, the report and JSON read back against the run files, the published table, and the verdicts."""
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,25 @@ from pinnlma.validation import pinnacle as bench
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> tuple[Path, int]:  # noqa: ANN001
+def report(tmp_path_factory) -> tuple[Path, int]:
     results = tmp_path_factory.mktemp("pinnacle")
-    status = bench.main(["--quick", "--cases", "pinv", "--optimizers", "adam,lm",
-                         "--results", str(results)])
+    status = bench.main(["--quick", "--cases", "pinv", "--optimizers", "adam,lm", "--results", str(results)])
     return results / "quick", status
 
 
 def test_every_case_of_the_specification_is_listed() -> None:
-    assert list(bench.CASES) == ["burgers1d", "poisson2d_c", "heat2d_ms", "heat2d_lt", "ns2d_c", "wave1d_c", "pnd",
-                                 "hnd", "pinv", "pinv_consistent"]
+    assert list(bench.CASES) == [
+        "burgers1d",
+        "poisson2d_c",
+        "heat2d_ms",
+        "heat2d_lt",
+        "ns2d_c",
+        "wave1d_c",
+        "pnd",
+        "hnd",
+        "pinv",
+        "pinv_consistent",
+    ]
     from pinnlma.pinn.registry import bundled_names
 
     assert {c.problem for c in bench.CASES.values()} <= set(bundled_names())
@@ -30,7 +40,7 @@ def test_every_case_of_the_specification_is_listed() -> None:
     assert bench.CASES["pnd"].target.l2re == 1e-5 and bench.CASES["poisson2d_c"].target.l2re == 1e-3
 
 
-def test_quick_report_matches_the_run_files(report) -> None:  # noqa: ANN001
+def test_quick_report_matches_the_run_files(report) -> None:
     folder, status = report
     assert status == 0  # nothing but the time is asked of PINNacle's inconsistent PInv
     data = json.loads((folder / "pinnacle.json").read_text())
@@ -54,17 +64,20 @@ def test_quick_report_matches_the_run_files(report) -> None:  # noqa: ANN001
     assert set(lm["outputs"]) == {"u", "a"} and f"a {lm['outputs']['a']:.2e}" in text
 
 
-def test_a_second_run_updates_its_rows_and_keeps_the_others(report, tmp_path) -> None:  # noqa: ANN001
+def test_a_second_run_updates_its_rows_and_keeps_the_others(report, tmp_path) -> None:
     folder, _ = report
     rows = json.loads((folder / "pinnacle.json").read_text())["rows"]
     path = tmp_path / "pinnacle.json"
     path.write_text(json.dumps({"rows": [{**rows[0], "case": "pnd", "l2re": 1.0}, {**rows[1], "case": "burgers1d"}]}))
     merged = bench.merge_rows(path, [{**rows[0], "case": "pnd", "l2re": 2.0}, rows[0]])
     assert [(r["case"], r["optimizer"], r["l2re"]) for r in merged] == [
-        ("burgers1d", "adam", rows[1]["l2re"]), ("pnd", "lm", 2.0), ("pinv", "lm", rows[0]["l2re"])]
+        ("burgers1d", "adam", rows[1]["l2re"]),
+        ("pnd", "lm", 2.0),
+        ("pinv", "lm", rows[0]["l2re"]),
+    ]
 
 
-def test_verdicts(report) -> None:  # noqa: ANN001
+def test_verdicts(report) -> None:
     folder, _ = report
     row = {**json.loads((folder / "pinnacle.json").read_text())["rows"][0], "case": "pnd"}
     case = bench.CASES["pnd"]
@@ -81,7 +94,7 @@ def test_verdicts(report) -> None:  # noqa: ANN001
     assert not math.isnan(row["load_before"])
 
 
-def test_bad_options_are_refused(capsys) -> None:  # noqa: ANN001
+def test_bad_options_are_refused(capsys) -> None:
     with pytest.raises(SystemExit):
         bench.main(["--cases", "poisson3d"])
     assert "unknown case(s) poisson3d" in capsys.readouterr().err
