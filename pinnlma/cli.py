@@ -105,8 +105,10 @@ def _cmd_setup_legate(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     from .pinn.registry import bundled_names, describe
 
-    for name in bundled_names():
-        print(f"{name:16s} {describe(name)}")
+    names = bundled_names()
+    width = max(16, *(len(n) for n in names))
+    for name in names:
+        print(f"{name:{width}s} {describe(name)}")
     return 0
 
 
@@ -213,6 +215,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     attrs = result.record.attrs
     coefs = "".join(f", {k[6:]}={v:.6g}" for k, v in attrs.items() if k.startswith("param_"))
+    coefs += "".join(f", rel_l2 vs {name} {attrs[f'extra_rel_l2_{name}']:.3e}" for name in problem.extra_references)
     print(
         f"{problem.name}: {config.optimizer} {attrs['iterations']} iterations in {attrs['elapsed']:.1f} s, "
         f"loss {attrs['final_loss']:.3e}, rel_l2 {attrs['final_rel_l2']:.3e}{coefs} ({result.status})"

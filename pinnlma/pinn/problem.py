@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,10 @@ class Problem:
       = (points, values) of a numerical reference; ``eval_points`` where errors are measured
       (default: the points of ``domain.grid(eval_grid)`` inside the domain; ``eval_grid`` None gives
       :func:`default_eval_grid`).
+    - ``extra_references``: further references where the final error is also reported, name →
+      (points (N, dim), values (N,) or (N, outputs)); e.g. an exact solution beside an inexact data
+      file. Run files record ``extra_rel_l2_<name>`` (and ``extra_rel_l2_<name>_<output>`` with several
+      outputs); the optimizer never sees them.
     - ``n_interior``: collocation points; ``weights``: block name → loss weight.
     - ``model``: MLP settings (width, depth, activation, ...); ``run``: optimizer defaults
       (iters, time_limit); ``quick``: overrides for the ``--quick`` size.
@@ -85,6 +90,7 @@ class Problem:
     output_names: Sequence[str] | None = None
     derived: Mapping[str, DerivedFn] = field(default_factory=dict)
     plot_fields: Sequence[str] | None = None
+    extra_references: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.domain, Domain):
@@ -100,6 +106,7 @@ class Problem:
             raise ValueError(f"problem {self.name!r}: block names must be unique, repeated: {sorted(dupes)}")
         self._set_outputs()
         self._check_displays()
+        self._check_extra_references()
         for cond in self.conditions:
             out = getattr(cond, "out", None)
             if out is not None:
@@ -160,6 +167,41 @@ class Problem:
                     f"problem {self.name!r}: plot_fields {list(self.plot_fields)} must name outputs or "
                     f"derived quantities ({', '.join(known)})"
                 )
+
+    def _check_extra_references(self) -> None:
+        checked = {}
+        for name, ref in self.extra_references.items():
+            _check_output_name(name, f"problem {self.name!r}: an extra reference's name")
+            what = f"problem {self.name!r}, extra reference {name!r}"
+            if not isinstance(ref, tuple) or len(ref) != 2:
+                raise ValueError(f"{what} must be a pair (points, values), got {type(ref).__name__}")
+            points, values = (np.asarray(a, dtype=np.float64) for a in ref)
+            if points.ndim != 2 or points.shape[1] != self.domain.dim:
+                raise ValueError(f"{what}: points must be (N, {self.domain.dim}), got shape {points.shape}")
+            if values.size != len(points) * self.output_count:
+                raise ValueError(
+                    f"{what}: {values.size} values for {len(points)} points and {self.output_count} "
+                    f"output(s); give (N,) or (N, {self.output_count})"
+                )
+            if not (np.isfinite(points).all() and np.isfinite(values).all()) or not np.any(values):
+                raise ValueError(f"{what} holds NaN/Inf or only zeros")
+            checked[name] = (points, values.reshape(len(points), self.output_count))
+        self.extra_references = checked
+
+    def extra_errors(self, predict: Callable[[np.ndarray], np.ndarray]) -> dict[str, float]:
+        """Relative L2 error of ``predict(points) -> (N, outputs)`` against each extra reference:
+        ``{"<name>": joint error}`` plus ``{"<name>_<output>": …}`` per output when there are several."""
+        out = {}
+        for name, (points, values) in self.extra_references.items():
+            pred = np.asarray(predict(points), dtype=np.float64).reshape(values.shape)
+            out[name] = float(np.linalg.norm(pred - values) / np.linalg.norm(values))
+            if self.output_count > 1:
+                for i, output in enumerate(self.output_columns):
+                    norm = np.linalg.norm(values[:, i])
+                    out[f"{name}_{output}"] = (
+                        float(np.linalg.norm(pred[:, i] - values[:, i]) / norm) if norm else math.nan
+                    )
+        return out
 
     def output_index(self, out: int | str) -> int:
         """The column of output ``out`` (an index or a name); ValueError listing the outputs otherwise."""

@@ -11,6 +11,7 @@ assembler's points and sampler, and torch's RNG state, each made storable by
 from __future__ import annotations
 
 import ast
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from .._version import __version__
 from ..optim import Optimizer, accepted_options
 from ..pinn.assembler import ResidualAssembler
 from ..pinn.problem import Problem
+from ..pinn.setup import MODEL_DEFAULTS
 from .config import RunConfig
 from .io import RunRecord
 from .trees import from_storable, to_storable
@@ -97,9 +99,12 @@ def make_record(run: RunState, status: str) -> RunRecord:
         "output_names": ",".join(p.output_columns),
         "best_rel_l2": min(finite) if finite else math.nan,
         "config": repr(c.record()),
+        "model": json.dumps({**MODEL_DEFAULTS, **p.model}, sort_keys=True, default=str),
+        "blocks": json.dumps({b.name: b.n_rows for b in a.blocks}),
         "backend_info": opt.describe(),
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(opt.x).items()})
+    attrs.update({f"extra_rel_l2_{k}": v for k, v in p.extra_errors(lambda x: a.predict(opt.x, x)).items()})
     if p.output_count > 1:
         errors = output_errors(p, prediction, run.reference)
         attrs.update({f"final_rel_l2_{name}": errors[f"rel_l2/{name}"] for name in p.output_columns})

@@ -1,0 +1,103 @@
+"""python -m pinnlma.validation.pinnacle --quick: real child runs of one case (PInv, two outputs) with two
+optimizers, the report and JSON read back against the run files, the published table, and the verdicts."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import h5py
+import pytest
+
+from pinnlma.validation import pinnacle as bench
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[Path, int]:
+    results = tmp_path_factory.mktemp("pinnacle")
+    status = bench.main(["--quick", "--cases", "pinv", "--optimizers", "adam,lm", "--results", str(results)])
+    return results / "quick", status
+
+
+def test_every_case_of_the_specification_is_listed() -> None:
+    assert list(bench.CASES) == [
+        "burgers1d",
+        "poisson2d_c",
+        "heat2d_ms",
+        "heat2d_lt",
+        "ns2d_c",
+        "wave1d_c",
+        "pnd",
+        "hnd",
+        "pinv",
+        "pinv_consistent",
+    ]
+    from pinnlma.pinn.registry import bundled_names
+
+    assert {c.problem for c in bench.CASES.values()} <= set(bundled_names())
+    assert bench.CASES["ns2d_c"].published.best == ("LAAF", 3.60e-2)
+    assert bench.CASES["pnd"].target.l2re == 1e-5 and bench.CASES["poisson2d_c"].target.l2re == 1e-3
+
+
+def test_quick_report_matches_the_run_files(report) -> None:
+    folder, status = report
+    assert status == 0  # nothing but the time is asked of PINNacle's inconsistent PInv
+    data = json.loads((folder / "pinnacle.json").read_text())
+    rows = data["rows"]
+    assert [(r["case"], r["optimizer"]) for r in rows] == [("pinv", "lm"), ("pinv", "adam")]
+    text = (folder / "pinnacle.md").read_text()
+    assert "QUICK SIZES" in text and "## The optimizer alone" in text
+    for row in rows:
+        assert row["ok"], row
+        stem = row["case"] if row["optimizer"] == "lm" else f"{row['case']}_{row['optimizer']}"
+        with h5py.File(folder / f"{stem}.h5") as f:
+            assert float(f.attrs["final_rel_l2"]) == row["l2re"]
+            assert str(f.attrs["optimizer"]) == row["optimizer"]
+        assert (folder / f"{stem}.png").stat().st_size > 1000
+        assert f"{row['l2re']:.2e}" in text
+    lm, adam = rows[0], rows[1]
+    assert adam["n_params"] == lm["n_params"] and adam["blocks"] == lm["blocks"]
+    assert "--time-limit" in adam["command"] and "--optimizer adam" in adam["command"]
+    ratio = 1.96e-2 / lm["l2re"]
+    assert f"{ratio:.3g}×" in text and "hp-VPINN 1.96e-02" in text and "9.42e-02" in text
+    assert set(lm["outputs"]) == {"u", "a"} and f"a {lm['outputs']['a']:.2e}" in text
+
+
+def test_a_second_run_updates_its_rows_and_keeps_the_others(report, tmp_path) -> None:
+    folder, _ = report
+    rows = json.loads((folder / "pinnacle.json").read_text())["rows"]
+    path = tmp_path / "pinnacle.json"
+    path.write_text(json.dumps({"rows": [{**rows[0], "case": "pnd", "l2re": 1.0}, {**rows[1], "case": "burgers1d"}]}))
+    merged = bench.merge_rows(path, [{**rows[0], "case": "pnd", "l2re": 2.0}, rows[0]])
+    assert [(r["case"], r["optimizer"], r["l2re"]) for r in merged] == [
+        ("burgers1d", "adam", rows[1]["l2re"]),
+        ("pnd", "lm", 2.0),
+        ("pinv", "lm", rows[0]["l2re"]),
+    ]
+
+
+def test_verdicts(report) -> None:
+    folder, _ = report
+    row = {**json.loads((folder / "pinnacle.json").read_text())["rows"][0], "case": "pnd"}
+    case = bench.CASES["pnd"]
+    assert bench.verdict(case, {**row, "l2re": 9e-6, "wall_s": 100.0})[0] is True
+    assert bench.verdict(case, {**row, "l2re": 9e-6, "wall_s": 601.0})[0] is False
+    assert bench.verdict(case, {**row, "l2re": 2e-5})[0] is False
+    burgers = bench.CASES["burgers1d"]
+    good = {**row, "case": "burgers1d", "l2re": 1.35e-2, "extra": {"cole_hopf": 9e-5}, "wall_s": 10.0}
+    assert bench.verdict(burgers, good)[0] is True
+    assert bench.verdict(burgers, {**good, "l2re": 1.41e-2})[0] is False  # more than 5 % above the file floor
+    assert bench.verdict(burgers, {**good, "extra": {"cole_hopf": 2e-4}})[0] is False
+    assert bench.verdict(bench.CASES["pinv"], {**row, "wall_s": 10.0})[0] is None  # nothing but time is asked
+    assert bench.verdict(case, {"ok": False, "error": "x", "wall_s": 1.0}) == (False, "run failed")
+    assert not math.isnan(row["load_before"])
+
+
+def test_bad_options_are_refused(capsys) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--cases", "poisson3d"])
+    assert "unknown case(s) poisson3d" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--optimizers", "lm,sgd"])
+    assert "unknown optimizer(s) sgd" in capsys.readouterr().err
