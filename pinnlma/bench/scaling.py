@@ -55,7 +55,7 @@ def _budget_plan(quick: bool, tiny: bool) -> dict[str, Any]:
         return {
             "m_sweep": [400, 800],
             "m_width": 4,
-            "n_widths": [4, 6],
+            "n_widths": [4, 24],
             "n_rows": 400,
             "steps": 1,
             "budget_on": 256 * 2**10,

@@ -1,8 +1,8 @@
 """The torch and cupynumeric backends run the same LM: same steps, same PINN runs (the NIST
-scores of both: tests/test_nist_suite.py and tests/test_nist_suite_mgh10.py).
+scores of both: tests/validation/test_nist_suite.py and test_nist_suite_mgh10.py).
 
-Nothing here skips: on a machine where cupynumeric cannot start (no `pinnlma setup-legate`), these fail
-with the reason.
+Nothing here skips: on a machine where cupynumeric cannot start (no `pinnlma setup-legate`), the ``legate``
+fixture (tests/conftest.py) fails with the reason.
 """
 
 from __future__ import annotations
@@ -15,21 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-import pinnlma
 from pinnlma.lm import LMCore, LMOptions
 from pinnlma.lm.jacobian import JacobianEngine
 from pinnlma.pinn.registry import apply_options, load_problem
 from pinnlma.run import RunConfig, solve
-
-
-@pytest.fixture(scope="module")
-def legate():
-    from pinnlma.backends import BackendUnavailable
-
-    try:
-        return pinnlma.get_backend("cupynumeric")
-    except BackendUnavailable as exc:
-        pytest.fail(f"cupynumeric backend unavailable: {exc}", pytrace=False)
 
 
 def one_step(fun, x0, backend, form="auto"):

@@ -31,17 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS = (1e-2, 1.0, 1e2)
 
 
-@pytest.fixture(scope="module")
-def backend():
-    try:
-        from pinnlma.backends.legate.backend import CupynumericBackend
-
-        return CupynumericBackend()
-    except BackendUnavailable as exc:
-        reason = str(exc)
-    pytest.fail(f"cupynumeric backend unavailable: {reason}", pytrace=False)
-
-
 def make_problem(m: int, n: int, dtype=torch.float64, seed: int = 0):
     """Random J with widely different column norms, r, a Marquardt scale D = diag(JᵀJ) and w."""
     gen = torch.Generator().manual_seed(seed)
@@ -76,9 +65,9 @@ CASES = [  # (m, n, form, slice rows)
 
 
 @pytest.mark.parametrize("m,n,form,rows", CASES)
-def test_float64_matches_torch(backend, m, n, form, rows):
+def test_float64_matches_torch(legate, m, n, form, rows):
     jac, res, scale, w = make_problem(m, n)
-    ours, ref = build(backend, form, res, jac, rows), build(TorchBackend(), form, res, jac, rows)
+    ours, ref = build(legate, form, res, jac, rows), build(TorchBackend(), form, res, jac, rows)
     assert (ours.form, ours.m, ours.n) == (form, m, n)
     assert rel(ours.gradient(), ref.gradient()) < 1e-12
     assert rel(ours.jtj_diagonal(), ref.jtj_diagonal()) < 1e-12
@@ -91,15 +80,15 @@ def test_float64_matches_torch(backend, m, n, form, rows):
     assert ours.fallback_solves == 0
 
 
-def test_normal_and_residual_forms_agree(backend):
+def test_normal_and_residual_forms_agree(legate):
     jac, res, scale, w = make_problem(40, 150, seed=3)
-    normal = backend.normal_system(row_slices(res, jac, 40), 150, lambda x: jac.T @ x)
-    resid = backend.residual_system(row_slices(res, jac, 40), 150)
+    normal = legate.normal_system(row_slices(res, jac, 40), 150, lambda x: jac.T @ x)
+    resid = legate.residual_system(row_slices(res, jac, 40), 150)
     for lam in LAMBDAS:
         assert rel(normal.solve(lam, scale, w), resid.solve(lam, scale, w)) < 1e-10
 
 
-def test_blocks_and_single_slices(backend):
+def test_blocks_and_single_slices(legate):
     """Tiny blocks (several Legate products), one slice per block (attached without copy), and a
     slice larger than a block all give the same system."""
     from pinnlma.backends.legate.backend import CupynumericBackend
@@ -116,7 +105,7 @@ def test_blocks_and_single_slices(backend):
     assert system.blocks == 3 and rel(system.solve(0.1, scale), ref) < 1e-10
 
 
-def test_tiled_gram_matrix_equals_the_full_product(backend, monkeypatch):
+def test_tiled_gram_matrix_equals_the_full_product(legate, monkeypatch):
     """JᵀJ from its lower column tiles (uneven widths, several row blocks), mirrored: the same system."""
     from pinnlma.backends.legate import arrays
     from pinnlma.backends.legate import backend as cb
@@ -133,7 +122,7 @@ def test_tiled_gram_matrix_equals_the_full_product(backend, monkeypatch):
         assert rel(system.solve(lam, scale, w), ref.solve(lam, scale, w)) < 1e-10
 
 
-def test_unread_blocks_are_bounded(backend, monkeypatch):
+def test_unread_blocks_are_bounded(legate, monkeypatch):
     """Once block_bytes of attached rows are waiting for Legate, the build waits (an execution fence)
     before taking more slices from the producer; the system is the same."""
     from pinnlma.backends.legate import backend as cb
@@ -150,7 +139,7 @@ def test_unread_blocks_are_bounded(backend, monkeypatch):
 
 
 @pytest.mark.parametrize("form", ["normal", "residual"])
-def test_singular_system_uses_fallback(backend, form):
+def test_singular_system_uses_fallback(legate, form):
     """Zero columns (normal) or duplicated rows (residual) with lam = 0: Cholesky breaks down exactly."""
     m, n = (60, 20) if form == "normal" else (20, 60)
     jac, res, scale, _ = make_problem(m, n, seed=7)
@@ -160,7 +149,7 @@ def test_singular_system_uses_fallback(backend, form):
     else:
         jac[5] = jac[4]
         res[5] = res[4]
-    ours, ref = build(backend, form, res, jac, 16), build(TorchBackend(), form, res, jac, 16)
+    ours, ref = build(legate, form, res, jac, 16), build(TorchBackend(), form, res, jac, 16)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         v = ours.solve(0.0, scale)
@@ -174,10 +163,10 @@ def test_singular_system_uses_fallback(backend, form):
     assert ours.fallback_solves == 1
 
 
-def test_nan_jacobian_does_not_raise(backend):
+def test_nan_jacobian_does_not_raise(legate):
     jac, res, scale, _ = make_problem(30, 10)
     jac[2, 2] = float("nan")
-    system = build(backend, "normal", res, jac, 30)
+    system = build(legate, "normal", res, jac, 30)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularSystemWarning)
         v = system.solve(1.0, scale)
@@ -185,9 +174,9 @@ def test_nan_jacobian_does_not_raise(backend):
 
 
 @pytest.mark.parametrize("m,n,form", [(300, 40, "normal"), (30, 80, "residual")])
-def test_float32(backend, m, n, form):
+def test_float32(legate, m, n, form):
     jac, res, scale, w = make_problem(m, n, dtype=torch.float32, seed=11)
-    ours, ref = build(backend, form, res, jac, 64), build(TorchBackend(), form, res, jac, 64)
+    ours, ref = build(legate, form, res, jac, 64), build(TorchBackend(), form, res, jac, 64)
     assert ours.gradient().dtype == torch.float32
     assert rel(ours.gradient(), ref.gradient()) < 1e-5
     for lam in LAMBDAS:
@@ -197,25 +186,25 @@ def test_float32(backend, m, n, form):
     assert abs(ours.curvature(v) - ref.curvature(v)) <= 1e-4 * ref.curvature(v)
 
 
-def test_bad_input(backend):
+def test_bad_input(legate):
     jac, res, scale, _ = make_problem(20, 5)
     with pytest.raises(ValueError, match="no rows"):
-        backend.normal_system([], 5, lambda w: w)
+        legate.normal_system([], 5, lambda w: w)
     with pytest.raises(ValueError, match="expected"):
-        backend.normal_system([(res, jac)], 6, lambda w: w)
-    system = build(backend, "normal", res, jac, 20)
+        legate.normal_system([(res, jac)], 6, lambda w: w)
+    system = build(legate, "normal", res, jac, 20)
     with pytest.raises(ValueError, match="positive"):
         system.solve(1.0, -scale)
 
 
-def test_cpu_tensors_are_attached_without_copy(backend):
+def test_cpu_tensors_are_attached_without_copy(legate):
     """to_legate shares the tensor's memory (DLPack attach); to_torch returns memory torch owns."""
     from pinnlma.backends.legate.backend import to_legate, to_torch
 
     tensor = torch.arange(12, dtype=torch.float64).reshape(3, 4)
-    shared = to_legate(backend.np, tensor[1:])  # a row slice, as the Jacobian engine yields
-    column_major = to_legate(backend.np, tensor.T)  # Fortran order, as the Jacobian slices are: shared
-    copied = to_legate(backend.np, tensor[:, ::2])  # not dense: copied
+    shared = to_legate(legate.np, tensor[1:])  # a row slice, as the Jacobian engine yields
+    column_major = to_legate(legate.np, tensor.T)  # Fortran order, as the Jacobian slices are: shared
+    copied = to_legate(legate.np, tensor[:, ::2])  # not dense: copied
     assert tuple(column_major.shape) == (4, 3) and float(column_major[2, 1]) == 6.0
     tensor[1, 0] = 42.0
     assert float(shared[0, 0]) == 42.0 and float(column_major[0, 1]) == 42.0 and float(copied[1, 0]) == 4.0
@@ -224,10 +213,10 @@ def test_cpu_tensors_are_attached_without_copy(backend):
     assert back[0] == 42.0
 
 
-def test_describe_reports_versions_and_machine(backend):
-    text = backend.describe()
+def test_describe_reports_versions_and_machine(legate):
+    text = legate.describe()
     assert "cupynumeric" in text and "legate" in text and "CPU" in text
-    counts = backend.machine()
+    counts = legate.machine()
     assert counts["cpus"] + counts["gpus"] + counts["omps"] >= 1
 
 
@@ -318,7 +307,7 @@ def run_python(
     )
 
 
-def test_two_cpu_processors_partition_and_agree(backend):
+def test_two_cpu_processors_partition_and_agree(legate):
     done = run_python(TWO_PROCS, {"LEGATE_CONFIG": "--cpus 2 --gpus 0 --logging gpu=6"})
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stderr[-3000:]
@@ -342,7 +331,7 @@ def test_two_cpu_processors_partition_and_agree(backend):
         assert result["max_rel_vs_torch"] < 1e-10
         # ... and gives the same answers as this process (one processor) to 1e-10
         jac, res, scale, w = make_problem(m, n, seed=21)
-        here = build(backend, form, res, jac, 512)
+        here = build(legate, form, res, jac, 512)
         mine = [here.solve(lam, scale, rhs) for lam in LAMBDAS for rhs in (None, w)]
         for theirs, ours in zip(result["solutions"], mine):
             assert rel(torch.tensor(theirs, dtype=torch.float64), ours) < 1e-10

@@ -10,7 +10,7 @@ from pinnlma.backends import TorchBackend
 from pinnlma.backends.torch.linalg import spd_solve
 from tests.lm.fixtures import random_system
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
 
 
 @pytest.mark.parametrize("m,n", [(50, 8), (8, 50)])

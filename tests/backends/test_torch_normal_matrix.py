@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
 
 
 @pytest.mark.parametrize("lapack", ["torch", "scipy"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
 
 
 def _graded_problem(m: int, n: int, decades: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

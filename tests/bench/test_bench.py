@@ -1,28 +1,25 @@
 """``pinnlma bench``: every case at a tiny size (hidden --tiny) writes its JSON with the keys other tools
-read and prints its one-line summary last. Sizes are meaningless for performance; the figures are not checked."""
+read and prints its one-line summary last. Times are not checked (speed is what the benchmarks measure,
+on a machine of their own); what is checked is what does not depend on the clock: shapes and counts,
+that the timed parts of a step are disjoint pieces of it, the memory target with the bound computed
+here from its documented formula, and runs that must agree with each other (tlm's rule in pinnlma and
+tlm itself, the PINN layer and the refined float32 products against the plain float64 fit)."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import math
-import statistics
 from pathlib import Path
 
 import pytest
 import torch
 
 from pinnlma import cli, peers
-from pinnlma.bench import CASES, timing
+from pinnlma.bench import CASES, fixtures, timing
+from pinnlma.bench.scaling import plan
 
 TLM_INSTALLED = importlib.util.find_spec("torch_levenberg_marquardt") is not None
-
-
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 def _bench(case: str, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], str, dict]:
@@ -56,17 +53,28 @@ def test_lm_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, lines, _, data = _bench("lm-step", tmp_path, capsys)
     assert code == 0
     _common_keys(data, "lm-step", lines)
-    configs = data["configurations"]
-    assert {c["kind"] for c in configs} == {"sinc", "burgers"}
-    for c in configs:
-        assert c["name"] and math.isfinite(c["ratio_to_floor"]) and c["ratio_to_floor"] > 0
-        assert c["ratio_to_floor"] == pytest.approx(c["step_s"] / c["floor_s"])
-        assert set(c["parts_s"]) == {"jacobian", "normal_equations", "solve", "trial_residuals", "overhead"}
-        # every timed step is split into parts that add up to it (medians of parts need not add up)
+    configs = {c["name"]: c for c in data["configurations"]}
+    # the tiny configurations: 1→8→8→1 tanh on 400 points (twice: nn.Module and PINN layer), and the
+    # Burgers PINN 2→8→8→1 on 500 interior + 2×50 boundary/initial rows
+    sinc_n = (1 * 8 + 8) + (8 * 8 + 8) + (8 + 1)
+    burgers_n = (2 * 8 + 8) + (8 * 8 + 8) + (8 + 1)
+    assert {name: (c["m"], c["n"]) for name, c in configs.items()} == {
+        f"sinc-mlp{sinc_n}-m400": (400, sinc_n),
+        f"sinc-mlp{sinc_n}-m400-channels": (400, sinc_n),
+        f"burgers-pinn{burgers_n}-m600": (600, burgers_n),
+    }
+    assert configs[f"burgers-pinn{burgers_n}-m600"]["jacobian"] == "channels"
+    for c in configs.values():
+        repeats = len(c["samples"]["step_s"])
+        assert repeats == data["settings"]["repeats"] and c["trials"] == [1] * repeats  # the first trial accepted
+        assert c["n_slices"] * c["slice_rows"] >= c["m"]  # the slices cover the rows
         for parts, step in zip(c["samples"]["parts_s"], c["samples"]["step_s"]):
-            assert sum(parts.values()) == pytest.approx(step, rel=1e-9)
-        assert set(c["floor_parts_s"]) == {"gemm", "cholesky"} and c["m"] > c["n"] > 0
-        assert all(t >= 1 for t in c["trials"])
+            # the phases are disjoint pieces of the step: none negative, and together not more than it
+            # (a phase counted twice, e.g. the Jacobian inside the normal equations, drives overhead < 0)
+            assert set(parts) == {"jacobian", "normal_equations", "solve", "trial_residuals", "overhead"}
+            assert all(v >= -1e-9 * step for v in parts.values()), parts
+            assert parts["jacobian"] > 0 and parts["trial_residuals"] > 0 and step > 0
+        assert set(c["floor_parts_s"]) == {"gemm", "cholesky"} and all(v > 0 for v in c["floor_parts_s"].values())
     assert "burgers jacobian/gemm" in data["summary"]
 
 
@@ -92,24 +100,18 @@ def test_peer_tlm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         variants
     )
     assert data["speedup_vs_tlm_refined"] > 0 and "speedup_vs_tlm_refined >= 2" in data["targets"]
-    # the speed-up pairs each repeat's runs: the median of the per-repeat ratios
-    tlm_runs, ours = variants["tlm"]["samples_time_per_step_s"], variants["pinnlma"]["samples_time_per_step_s"]
-    assert data["speedup_vs_tlm"] == pytest.approx(statistics.median(t / o for t, o in zip(tlm_runs, ours)))
-    # same network, data and initial weights: every run starts from the same MSE and improves on it
+    epochs = data["configuration"]["epochs"]
+    # same network, data and initial weights: every run starts from the same MSE, takes every epoch's
+    # step and improves on the start
     for v in variants.values():
-        assert v["final_mse"] < data["configuration"]["initial_mse"]
+        assert v["steps"] == epochs and v["final_mse"] < data["configuration"]["initial_mse"]
     # tlm's own damping rule in pinnlma takes the same steps as tlm
     assert variants["pinnlma-levenberg"]["final_mse"] == pytest.approx(variants["tlm"]["final_mse"], rel=1e-6)
-    products = data["products"]
-    t_tlm = variants["tlm"]["time_per_step_s"]
-    assert products["speedup_bound_float64"] == pytest.approx(
-        t_tlm / (products["pinnlma_jtj_s"] + products["cholesky_s"])
-    )
-    assert products["pinnlma_jacobian_s"] > 0
-    assert products["speedup_bound_float64_with_jacobian"] == pytest.approx(
-        t_tlm / (products["pinnlma_jtj_s"] + products["cholesky_s"] + products["pinnlma_jacobian_s"])
-    )
-    assert 0 < products["tlm_jtj_share_of_tlm_step"] < 1.5
+    # the same fit through the PINN layer (exact channel Jacobian), and with float32 products refined to
+    # float64 accuracy, takes the same steps as the plain float64 fit
+    for same in ("pinnlma-channels", "pinnlma-refined"):
+        assert variants[same]["final_mse"] == pytest.approx(variants["pinnlma"]["final_mse"], rel=1e-9), same
+    assert all(v > 0 for v in data["products"].values())
 
 
 def test_time_to_accuracy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -129,14 +131,24 @@ def test_scaling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _common_keys(data, "scaling", lines)
     for budget in ("budget_on", "budget_off"):
         assert set(data["exponents"][budget]) == {"time_vs_m", "time_vs_n", "peak_vs_m", "peak_vs_n"}
-    on = [r for r in data["results"] if r["budget"] == "on"]
-    off = [r for r in data["results"] if r["budget"] == "off"]
-    assert on and off and all(r["time_s"] > 0 for r in data["results"])
-    assert max(r["slice_rows"] for r in on) < max(r["slice_rows"] for r in off)
-    for r in data["results"]:  # one slice = its rows of J and the 4 derivative channels they come from
-        assert r["slice_work_bytes"] == 4 * r["slice_bytes"] == 4 * r["slice_rows"] * r["n"] * 8
-        assert r["bound_bytes"] == r["n"] ** 2 * 8 + r["slice_work_bytes"]
-        assert "peak_over_jtj_plus_rows" in r
+    p = plan(quick=False, tiny=True)
+    results = data["results"]
+    on = [r for r in results if r["budget"] == "on"]
+    off = [r for r in results if r["budget"] == "off"]
+    assert on and off and all(r["time_s"] > 0 for r in results)
+    widths = {r["width"]: r["n"] for r in results}
+    assert widths == {w: fixtures.burgers_params(w, 4) for w in {p["m_width"], *p["n_widths"]}}
+    for r in on:  # the budget gives slices of budget / (4·n·8) rows (4: J's rows and their derivative channels)
+        assert r["slice_rows"] == min(p["budget_on"] // (4 * r["n"] * 8), r["rows"] - 2 * p["boundary"])
+    for r in off:  # unlimited: one slice per residual block, the interior block the largest
+        assert r["slice_rows"] == r["rows"] - 2 * p["boundary"]
+    # the documented target, with the bound computed here: peak ≤ 1.25 × (n²·8 + 4·slice_rows·n·8), checked
+    # on the widest network, where JᵀJ stands far above the allocator's noise (the peak counts the pages
+    # a step touches; JᵀJ is filled in its lower triangle only)
+    (wide,) = [r for r in on if r["n"] == max(widths.values())]
+    bound = wide["n"] ** 2 * 8 + 4 * wide["slice_rows"] * wide["n"] * 8
+    assert wide["bound_bytes"] == bound
+    assert wide["n"] ** 2 * 8 / 8 < wide["peak_bytes"] <= 1.25 * bound, (wide["peak_bytes"], bound)
     # dense against matrix-free: both solvers at every width (tiny sizes stay far below the limits)
     solvers = data["solvers"]
     assert {(r["solver"], r["width"]) for r in solvers["results"]} == {

@@ -21,7 +21,7 @@ from pinnlma.lm import (
 from pinnlma.lm.jacobian import JacobianEngine
 from tests.lm.fixtures import exp_data, exp_model, rosenbrock
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
 
 
 def test_residual_space_form_is_used_when_more_parameters_than_residuals() -> None:

@@ -10,7 +10,7 @@ from pinnlma.lm import (
     MarquardtScaling,
 )
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
 
 
 def test_marquardt_scaling_has_floor_and_running_max() -> None:

@@ -9,7 +9,7 @@ from pinnlma.lm import (
     Nielsen,
 )
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
 
 
 def test_nielsen_gain_ratio_rule() -> None:

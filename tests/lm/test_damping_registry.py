@@ -12,7 +12,7 @@ from pinnlma.lm import (
 )
 from tests.lm.fixtures import rosenbrock
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
 
 
 @pytest.mark.parametrize("damping", ["nielsen", "levenberg", "marquardt"])

@@ -19,7 +19,7 @@ from tests.lm.fixtures import (
     rosenbrock,
 )
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
 
 
 def test_slice_accumulation_matches_full_jacobian() -> None:

@@ -11,7 +11,7 @@ from pinnlma.lm import (
 )
 from tests.lm.fixtures import exp_data, exp_model, fit_residual, mlp, rosenbrock
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
 
 
 # -- front-end contracts a user relies on -------------------------------------------------------------

@@ -13,8 +13,6 @@ from pinnlma.pinn import (
     SpaceTime,
 )
 
-torch.set_default_dtype(torch.float64)
-
 
 class Known(nn.Module):
     """u(x, t) = a · sin(x) · cos(t) with a trainable amplitude a."""

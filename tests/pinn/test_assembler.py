@@ -26,7 +26,7 @@ from pinnlma.pinn.channels import ChannelForward, close_channels
 from pinnlma.pinn.derivatives import gradient, laplacian, partial
 from tests.pinn.fixtures import known_problem, rows_of
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
 
 
 # -- derivatives ----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pinnlma.pinn import (
 )
 from tests.pinn.fixtures import Known, known_problem, rows_of
 
-torch.set_default_dtype(torch.float64)
+pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
 
 
 def test_dirichlet_rows() -> None:

@@ -7,5 +7,5 @@ from __future__ import annotations
 from tests.validation.nist_compare import assert_backends_agree
 
 
-def test_mgh10_scores_are_the_same_on_both_backends() -> None:
-    assert_backends_agree(lambda name: name == "MGH10", allowed_failures=0)
+def test_mgh10_scores_are_the_same_on_both_backends(legate) -> None:
+    assert_backends_agree(legate, lambda name: name == "MGH10", expected_failures=set())
