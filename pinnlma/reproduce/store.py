@@ -9,7 +9,7 @@ from the files alone.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 from ..run.hdf5 import is_scalar, write_tree
 from ..run.trees import json_safe
 
-__all__ = ["read_summary", "update_summary", "write_h5"]
+__all__ = ["prepare_run", "read_summary", "update_summary", "write_h5"]
 
 
 def _floats(tree: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,3 +55,19 @@ def update_summary(path: Path, summary: Mapping[str, Any]) -> None:
     """Replace the summary JSON of an existing experiment file."""
     with h5py.File(path, "a") as fh:
         fh.attrs["summary"] = json.dumps(json_safe(summary))
+
+
+def prepare_run(
+    out: Path | str, size: str, sizes: Mapping[str, Any], experiments: Sequence[str] | None, known: Sequence[str]
+) -> tuple[Path, list[str]]:
+    """Check a reproduction's ``size`` (a key of ``sizes``) and ``experiments`` (None: all of ``known``),
+    create ``out``; return (out, the chosen experiments). ValueError naming the valid choices otherwise."""
+    if size not in sizes:
+        raise ValueError(f"unknown size {size!r}; choose one of {', '.join(sizes)}")
+    chosen = list(known) if experiments is None else list(experiments)
+    unknown = [e for e in chosen if e not in known]
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, chosen

@@ -56,7 +56,7 @@ from ...lm import LevenbergMarquardt, losses
 from ...lm.conv_rows import LayerRowJacobian
 from ...machine import machine_info, versions
 from ...peers import PeerUnavailable, load_tlm
-from ..store import read_summary, update_summary, write_h5
+from ..store import prepare_run, read_summary, update_summary, write_h5
 from ..taylor2022.figures import pyplot, spread
 from .data import SIZES, DigitsSize, load_data, make_cnn
 from .report import NAMES, write_report
@@ -355,14 +355,7 @@ def run(
 ) -> Path:
     """Run ``experiments`` (None: all; an empty list: none, only rebuild README.md from the stored HDF5
     files) at ``size`` into ``out``; write the README; return its path."""
-    if size not in SIZES:
-        raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
-    chosen = list(EXPERIMENTS) if experiments is None else list(experiments)
-    unknown = [e for e in chosen if e not in EXPERIMENTS]
-    if unknown:
-        raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out, chosen = prepare_run(out, size, SIZES, experiments, list(EXPERIMENTS))
     s = SIZES[size]
     summaries: dict[str, dict[str, Any]] = {}
     for name in EXPERIMENTS:

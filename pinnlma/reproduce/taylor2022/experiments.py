@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ...machine import machine_info
-from ..store import read_summary, update_summary
+from ..store import prepare_run, read_summary, update_summary
 from . import burgers, jacobian, minibatch, sinc, sweep
 from .report import write_report
 
@@ -93,14 +93,7 @@ def run(
 ) -> Path:
     """Run ``experiments`` (None: all; an empty list: none, only rebuild the README from the stored
     HDF5 files) at ``size`` into ``out``; write the README; return its path."""
-    if size not in SIZES:
-        raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
-    chosen = list(EXPERIMENTS) if experiments is None else list(experiments)
-    unknown = [e for e in chosen if e not in EXPERIMENTS]
-    if unknown:
-        raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out, chosen = prepare_run(out, size, SIZES, experiments, list(EXPERIMENTS))
     s = SIZES[size]
     summaries: dict[str, dict[str, Any]] = {}
     for name in EXPERIMENTS:
