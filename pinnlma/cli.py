@@ -74,6 +74,12 @@ def _dampings() -> Collection[str]:
     return DAMPINGS
 
 
+def _solvers() -> Collection[str]:
+    from .lm.solvers import SOLVERS
+
+    return ["auto", *SOLVERS]
+
+
 def _jacobian_paths() -> Collection[str]:
     from .pinn.assembler import JACOBIAN_PATHS
 
@@ -163,6 +169,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "dtype": args.dtype,
             "damping": args.damping,
             "jacobian": args.jacobian,
+            "solver": args.solver,
         }
         config = RunConfig(
             iters=args.iters,
@@ -334,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_positive_float, help="learning rate (adam, lbfgs)")
     p.add_argument("--damping", choices=Choices(_dampings), help="LM damping rule (default: nielsen)")
     p.add_argument("--geodesic", action="store_true", help="LM with geodesic acceleration")
+    p.add_argument(
+        "--solver",
+        choices=Choices(_solvers),
+        help="LM linear solve: dense (exact) or matrix-free (CG on Jacobian products); default auto, by memory",
+    )
     p.add_argument(
         "--jacobian",
         choices=Choices(_jacobian_paths),

@@ -22,7 +22,7 @@ __all__ = ["LM"]
 class LM:
     """The LM core on ``model`` from ``x0``: ``damping`` a rule name or a :class:`~pinnlma.lm.damping.Damping`
     (copied: it stays a reusable template), ``backend`` a name or instance, ``geodesic`` adds geodesic
-    acceleration."""
+    acceleration, ``solver`` is ``"auto"``, ``"dense"`` or ``"matrix-free"`` (see :mod:`pinnlma.lm.solvers`)."""
 
     name: ClassVar[str] = "lm"
     eval_every: ClassVar[int] = 1
@@ -35,13 +35,14 @@ class LM:
         damping: str | Damping = "nielsen",
         backend: str | Backend = "torch",
         geodesic: bool = False,
+        solver: str = "auto",
     ) -> None:
         self.core = LMCore(
             model,
             x0,
             damping=make_damping(damping, copy=True),
             backend=backend,
-            options=LMOptions.unlimited(geodesic=geodesic),
+            options=LMOptions.unlimited(geodesic=geodesic, solver=solver),
         )
 
     @property

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ..backends import BACKENDS
-from ..lm import Damping
+from ..lm import SOLVERS, Damping
 from ..optim import OPTIMIZERS, accepted_options, optimizer_options
 from ..pinn.assembler import JACOBIAN_PATHS
 
@@ -22,7 +22,7 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 class RunConfig:
     """How to run: optimizer and its options, limits, seed, precision, backend.
 
-    ``lr``, ``damping``, ``geodesic`` and ``backend`` go to the optimizers that take them (see
+    ``lr``, ``damping``, ``geodesic``, ``solver`` and ``backend`` go to the optimizers that take them (see
     :func:`~pinnlma.optim.registry.accepted_options`); ``damping`` is a rule name or a
     :class:`~pinnlma.lm.damping.Damping` instance (a template: the run starts from a copy). ``iters`` and
     ``time_limit`` default to the problem's; ``eval_every`` to the optimizer's. Raises ValueError on a
@@ -38,6 +38,7 @@ class RunConfig:
     lr: float | None = None
     damping: str | Damping = "nielsen"
     geodesic: bool = False
+    solver: str = "auto"
     jacobian: str = "auto"
     eval_every: int | None = None
     checkpoint_every: int = 50
@@ -52,6 +53,10 @@ class RunConfig:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.jacobian not in JACOBIAN_PATHS:
             raise ValueError(f"unknown Jacobian path {self.jacobian!r}; choose one of {', '.join(JACOBIAN_PATHS)}")
+        if self.solver != "auto" and self.solver not in SOLVERS:
+            raise ValueError(f"unknown solver {self.solver!r}; choose one of auto, {', '.join(SOLVERS)}")
+        if self.solver != "auto" and "solver" not in accepted_options(self.optimizer):
+            raise ValueError(f"--solver {self.solver} applies to the LM optimizer, not to {self.optimizer}")
         if self.iters is not None and self.iters < 0:
             raise ValueError(f"iters must be >= 0, got {self.iters}")
         if self.time_limit is not None and not self.time_limit > 0:
@@ -79,7 +84,13 @@ class RunConfig:
 
     def optimizer_options(self) -> dict[str, Any]:
         """The settings of this run that its optimizer takes (unset ones left to the optimizer's defaults)."""
-        candidates = {"lr": self.lr, "damping": self.damping, "geodesic": self.geodesic, "backend": self.backend}
+        candidates = {
+            "lr": self.lr,
+            "damping": self.damping,
+            "geodesic": self.geodesic,
+            "backend": self.backend,
+            "solver": self.solver,
+        }
         return optimizer_options(self.optimizer, candidates)
 
     def record(self) -> dict[str, Any]:
