@@ -198,7 +198,7 @@ def test_bad_input(legate):
 
 
 def test_cpu_tensors_are_attached_without_copy(legate):
-    """to_legate shares the tensor's memory (DLPack attach); to_torch returns memory torch owns."""
+    """to_legate shares the tensor's memory (read-only DLPack attach); to_torch returns memory torch owns."""
     from pinnlma.backends.legate.backend import to_legate, to_torch
 
     tensor = torch.arange(12, dtype=torch.float64).reshape(3, 4)
@@ -211,6 +211,36 @@ def test_cpu_tensors_are_attached_without_copy(legate):
     back = to_torch(shared[0], torch.device("cpu"))
     tensor[1, 0] = -1.0
     assert back[0] == 42.0
+
+
+def test_attached_tensors_are_read_only(legate):
+    """The attachment is read-only (Legate need not flush its window for it): a write through the
+    cuPyNumeric array lands in a Legate copy, never in the torch tensor; reads are still zero-copy.
+    (A mutable attach, ``cupynumeric.from_dlpack``, writes through: shown first, so the test can fail.)"""
+    from pinnlma.backends.legate.arrays import fence, to_legate
+
+    mutable_source = torch.zeros(4, 3, dtype=torch.float64)
+    legate.np.from_dlpack(mutable_source)[0, 0] = 7.0
+    fence()
+    assert float(mutable_source[0, 0]) == 7.0
+    for tensor in (torch.zeros(4, 3, dtype=torch.float64), torch.zeros(3, 4, dtype=torch.float32).T):
+        attached = to_legate(legate.np, tensor)
+        assert attached.dtype == numpy.dtype(str(tensor.dtype).removeprefix("torch."))
+        attached[1, 2] = 5.0
+        fence()
+        assert float(attached[1, 2]) == 5.0 and float(tensor[1, 2]) == 0.0
+        assert float(attached.sum()) == 5.0
+
+
+def test_cuda_index_beyond_legates_gpus_is_not_attached():
+    """torch's cuda:k is Legate's GPU k when Legate drives at least k+1 GPUs; otherwise None (the block
+    goes through host memory) instead of Legate's uncaught IndexError."""
+    from pinnlma.backends.legate.arrays import legate_gpu_for
+
+    assert legate_gpu_for(0, 1) == 0 and legate_gpu_for(3, 4) == 3
+    assert legate_gpu_for(1, 1) is None and legate_gpu_for(0, 0) is None
+    with pytest.raises(ValueError, match=">= 0"):
+        legate_gpu_for(-1, 2)
 
 
 def test_describe_reports_versions_and_machine(legate):

@@ -4,7 +4,7 @@ The LM core hands over torch row slices ``(r_s, J_s)``; this backend
 
 1. groups them into *blocks* of rows: a slice of at least ``GATHER_ROWS`` rows is a block by itself,
    thinner ones are gathered until a block has that many rows (never more than ``block_bytes``),
-2. hands each block to Legate without copying it (DLPack attach, see :func:`to_legate`),
+2. hands each block to Legate without copying it (a read-only DLPack attach, see :func:`to_legate`),
 3. accumulates ``A = Σ J_bᵀ J_b`` (its lower column tiles only, mirrored at the end: about half the
    flops of a full product, see :func:`add_lower_gram`) and ``g = Σ J_bᵀ r_b`` in cuPyNumeric arrays,
    which Legate partitions over all its processors (CPU cores, OpenMP groups, GPUs, nodes),
