@@ -50,6 +50,7 @@ from torch import Tensor
 
 from ...machine import version
 from ..base import Backend, LinearSystem, Slices, check_scale, warn_fallback
+from ..torch.linalg import KERNEL_COLUMNS
 from . import runtime
 from .arrays import add_lower_gram, column_tiles, fence, mirror_lower, to_legate, to_torch
 from .solve import EquilibratedSPD, spd_solve_legate
@@ -225,8 +226,15 @@ class LegateResidualSystem(LinearSystem):
         """J D⁻¹ Jᵀ, equilibrated; rebuilt only when D changes (once per iteration, not once per trial λ)."""
         if self._kernel is None or self._kernel_scale is None or not torch.equal(self._kernel_scale, scale):
             np = self.np
-            kernel = (self.jac * to_legate(np, 1.0 / scale)[None, :]) @ self.jac.T
-            diag = ((self._j_t * self._j_t) @ (1.0 / scale)).to(self.dtype)  # diag(J D⁻¹ Jᵀ), in torch
+            inverse = to_legate(np, 1.0 / scale)
+            kernel = None
+            for c0, c1 in column_tiles(self.n, KERNEL_COLUMNS):  # temporaries m×|c|, never a scaled copy of J
+                part = (self.jac[:, c0:c1] * inverse[None, c0:c1]) @ self.jac[:, c0:c1].T
+                if kernel is None:
+                    kernel = part
+                else:
+                    kernel += part
+            diag = to_torch(np.diagonal(kernel), self.device).to(self.dtype)  # diag(J D⁻¹ Jᵀ), an m-vector
             self._kernel = EquilibratedSPD(np, kernel, diag)
             self._kernel_scale = scale.clone()
         return self._kernel

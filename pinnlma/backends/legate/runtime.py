@@ -26,6 +26,7 @@ from types import ModuleType
 from ...machine import version
 from ..base import BackendUnavailable
 from .driver import DRIVER_SONAME, driver_dir, provisioned_driver
+from .visible import count_gpus
 
 __all__ = [
     "INSTALL_HINT",
@@ -40,7 +41,6 @@ __all__ = [
     "status_in_child",
 ]
 
-CUDA_ERROR_NO_DEVICE = 100
 INSTALL_HINT = "pip install 'pinnlma[legate]'"
 SETUP_HINT = "run `pinnlma setup-legate`"
 
@@ -97,27 +97,6 @@ def _load_driver(env: LegateEnvironment) -> ctypes.CDLL | None:
         return None
     env.driver, env.driver_source = str(ours.resolve()), "provisioned"
     return handle
-
-
-def count_gpus(driver: ctypes.CDLL | None) -> int:
-    """Number of NVIDIA GPUs: /proc/driver/nvidia/gpus when present, else cuInit + cuDeviceGetCount."""
-    proc = Path("/proc/driver/nvidia/gpus")
-    if proc.is_dir():
-        entries = [p for p in proc.iterdir() if p.is_dir()]
-        if entries:
-            return len(entries)
-    if driver is None:
-        return 0
-    try:
-        rc = driver.cuInit(0)
-        if rc != 0:  # CUDA_ERROR_NO_DEVICE (100) on a machine without GPU, other codes without a kernel driver
-            return 0
-        count = ctypes.c_int(0)
-        if driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
-            return 0
-        return int(count.value)
-    except (AttributeError, OSError):
-        return 0
 
 
 def cpu_config(cpus: int = 1) -> str:

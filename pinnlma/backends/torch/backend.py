@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..base import Backend, LinearSystem, Slices, check_scale, warn_fallback
-from .linalg import spd_solve
+from .linalg import scaled_kernel, spd_solve
 from .normal_matrix import DenseNormalMatrix, PackedNormalMatrix, normal_matrix
 from .refinement import RefinedNormalSystem
 
@@ -105,7 +105,7 @@ class TorchResidualSystem(LinearSystem):
     def _scaled_kernel(self, scale: Tensor) -> Tensor:
         """J D⁻¹ Jᵀ, rebuilt only when D changes (once per iteration, not once per trial λ)."""
         if self._kernel is None or self._kernel_scale is None or not torch.equal(self._kernel_scale, scale):
-            self._kernel = (self.jac / scale) @ self.jac.T
+            self._kernel = scaled_kernel(self.jac, 1.0 / scale)  # no m×n temporary
             self._kernel_scale = scale.clone()
         return self._kernel
 
