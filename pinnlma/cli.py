@@ -86,9 +86,13 @@ class UsageError(Exception):
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from .backends import availability
+    from .backends.legate.framebuffer import gpu_memory_bytes
+    from .backends.legate.framebuffer import info_lines as framebuffer_lines
     from .machine import info_lines
 
     for line in info_lines():
+        print(line)
+    for line in framebuffer_lines(gpu_memory_bytes()):
         print(line)
     print("backends:")
     for name, status in availability(check=not args.no_legate).items():

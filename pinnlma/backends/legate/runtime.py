@@ -19,6 +19,7 @@ import ctypes
 import os
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -26,6 +27,7 @@ from types import ModuleType
 from ...machine import version
 from ..base import BackendUnavailable
 from .driver import DRIVER_SONAME, driver_dir, provisioned_driver
+from .framebuffer import gpu_memory_bytes, legate_config_for, torch_cuda_devices
 from .visible import count_gpus
 
 __all__ = [
@@ -131,7 +133,9 @@ def prepare_legate(cpus: int | None = None) -> LegateEnvironment:
     2. Counts GPUs. Without a GPU and without a user ``LEGATE_CONFIG``, sets ``LEGATE_CONFIG`` to
        :func:`cpu_config` with ``cpus`` CPU processors (default ``$PINNLMA_LEGATE_CPUS`` or 1; one
        Legate CPU processor already runs a multi-threaded BLAS). A ``LEGATE_CONFIG`` the user set is
-       never touched; with a GPU, Legate's own auto-configuration is left alone.
+       never touched; with a GPU, Legate's own auto-configuration is left alone, except that when torch
+       already holds memory on GPUs Legate will use (device replicas), ``--fbmem`` keeps some for torch
+       (:mod:`.framebuffer`; with a user ``LEGATE_CONFIG`` a note gives the advice instead).
 
     Idempotent; once Legate has started, later calls only report (its configuration is fixed).
     """
@@ -154,6 +158,14 @@ def prepare_legate(cpus: int | None = None) -> LegateEnvironment:
     elif env.gpus == 0:
         os.environ["LEGATE_CONFIG"] = cpu_config(_requested_cpus(cpus))
         env.legate_config, env.config_source = os.environ["LEGATE_CONFIG"], "pinnlma"
+    if env.gpus > 0:  # torch replicas already on GPUs Legate will take: keep memory for them
+        config, notes = legate_config_for(user_config, gpu_memory_bytes(), torch_cuda_devices())
+        env.notes += notes
+        for note in notes if user_config is not None else ():
+            warnings.warn(note, RuntimeWarning, stacklevel=2)  # the user's config: tell, never change
+        if config is not None:
+            os.environ["LEGATE_CONFIG"] = env.legate_config = config
+            env.config_source = "pinnlma"
     if legate_started():
         env.notes.append("Legate was imported before prepare_legate(); its configuration may differ")
     _state = env
