@@ -146,6 +146,7 @@ def _positive_float(text: str) -> float:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .backends import BackendUnavailable
     from .pinn.registry import ProblemNotFound, apply_options, load_problem
+    from .ranks import is_writer
     from .run import ResumeError, RunConfig, RunFileError, SetupError, solve
     from .run.io import check_file_target
     from .run.plotting import check_figure_path
@@ -224,9 +225,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"{problem.name}: {config.optimizer} {attrs['iterations']} iterations in {attrs['elapsed']:.1f} s, "
         f"loss {attrs['final_loss']:.3e}, rel_l2 {attrs['final_rel_l2']:.3e}{coefs} ({result.status})"
     )
-    if out is not None:
+    writer = is_writer()  # a multi-rank launch: rank 0 writes the run file and the figure
+    if out is not None and writer:
         print(f"run written to {out}")
-    if args.plot:
+    if args.plot and writer:
         import numpy as np
 
         from .run.plotting import plot_run

@@ -245,6 +245,23 @@ def test_attached_tensors_are_read_only(legate):
         assert float(attached.sum()) == 5.0
 
 
+def test_a_store_from_per_rank_row_tiles(legate):
+    """The multi-node path's store: each rank's rows (pinnlma.ranks.owned_rows) attached as one tile of a
+    single Legate store; here all 3 ranks' tiles in one process, the last one short."""
+    from pinnlma.backends.legate.arrays import row_tile_store
+    from pinnlma.ranks import owned_rows
+
+    jac, _, _, _ = make_problem(13, 4, seed=14)
+    tiles = [(k, jac[owned_rows(13, k, 3).start : owned_rows(13, k, 3).stop]) for k in range(3)]
+    assert [t.shape[0] for _, t in tiles] == [5, 5, 3]
+    store = row_tile_store(legate.np, 13, tiles, 3)
+    assert tuple(store.shape) == (13, 4)
+    assert torch.equal(torch.from_numpy(numpy.asarray(store).copy()), jac)
+    assert rel(torch.from_numpy(numpy.asarray(store.T @ store).copy()), jac.T @ jac) < 1e-14
+    with pytest.raises(ValueError, match="rank 2 of 3 owns 3 of the 13 rows"):
+        row_tile_store(legate.np, 13, [(2, jac[:4])], 3)
+
+
 def test_cuda_index_beyond_legates_gpus_is_not_attached():
     """torch's cuda:k is Legate's GPU k when Legate drives at least k+1 GPUs; otherwise None (the block
     goes through host memory) instead of Legate's uncaught IndexError."""

@@ -24,6 +24,7 @@ __all__ = [
     "fence",
     "legate_gpu_for",
     "mirror_lower",
+    "row_tile_store",
     "to_legate",
     "to_torch",
 ]
@@ -120,6 +121,38 @@ def attach_read_only(np: Any, tensor: Tensor) -> Any:
     store, _ = get_legate_runtime().create_store_from_tiles(
         _legate_type(tensor.dtype), shape, shape, [(allocation, (0,) * len(shape))]
     )
+    return np.asarray(store)
+
+
+def row_tile_store(np: Any, m: int, tiles: list[tuple[int, Tensor]], ranks: int) -> Any:
+    """An m×n cuPyNumeric array assembled from row tiles, read-only and without copies: ``tiles`` holds
+    ``(rank, J_rank)`` for the ranks whose rows this process computed, ``J_rank`` being the rows
+    :func:`pinnlma.ranks.owned_rows` gives that rank (contiguous CPU or CUDA tensors, the last tile may be
+    short). Under ``legate --nodes M`` each rank passes only its own tile and Legate builds one store
+    over all of them (``create_store_from_tiles``); in one process all tiles are passed.
+
+    Raises ValueError when a tile's rows do not match its rank's share of m rows."""
+    from legate.core import ExternalAllocation, get_legate_runtime
+
+    if not tiles:
+        raise ValueError("row_tile_store needs at least this rank's tile")
+    n = int(tiles[0][1].shape[1])
+    tile_rows = -(-m // ranks)
+    allocations: list[tuple[Any, tuple[int, ...]]] = []
+    for rank, tensor in tiles:
+        expected = max(0, min(m, (rank + 1) * tile_rows) - rank * tile_rows)
+        if tensor.ndim != 2 or tuple(tensor.shape) != (expected, n):
+            raise ValueError(
+                f"rank {rank} of {ranks} owns {expected} of the {m} rows (n = {n}); its tile has shape {tuple(tensor.shape)}"
+            )
+        if expected == 0:
+            continue
+        tensor = tensor.detach().contiguous()
+        if tensor.device.type == "cuda":
+            torch.cuda.current_stream(tensor.device).synchronize()
+        allocations.append((ExternalAllocation.from_dlpack(tensor, read_only=True), (rank, 0)))
+    dtype = _legate_type(tiles[0][1].dtype)
+    store, _ = get_legate_runtime().create_store_from_tiles(dtype, (m, n), (tile_rows, n), allocations)
     return np.asarray(store)
 
 
