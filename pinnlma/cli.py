@@ -176,6 +176,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             lr=args.lr,
             geodesic=args.geodesic,
             devices=tuple(args.devices.split(",")) if args.devices else None,
+            device=args.device,
             **{k: v for k, v in chosen.items() if v is not None},
         )  # unset: RunConfig's defaults
     except (ProblemNotFound, ValueError) as err:
@@ -344,6 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--jacobian",
         choices=Choices(_jacobian_paths),
         help="PINN Jacobian path: exact MLP channels (fast) or generic per-point autograd (default: auto)",
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        metavar="DEV",
+        help="the primary torch device: network, points, residuals and LM vectors (default: cpu), e.g. cuda:0",
     )
     p.add_argument(
         "--devices",

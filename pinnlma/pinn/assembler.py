@@ -29,7 +29,7 @@ from .channels import ChannelForward, close_channels, per_point_jacobian
 from .fields import ChannelFields, PointFields, requested_channels
 from .models import MLP
 from .problem import Problem
-from .replicas import Replica, Transfer, replicated_slices, start_copy
+from .replicas import Replica, Transfer, replicated_partials, replicated_slices, start_copy
 from .sampling import Sampler
 
 __all__ = ["JACOBIAN_PATHS", "Block", "ResidualAssembler"]
@@ -334,6 +334,15 @@ class ResidualAssembler:
                 yield jac_fn(block, rows, theta)
             return
         yield from replicated_slices(self.replicas, tasks, theta, jac_fn, self.device, self.transfer)
+
+    def normal_partials(self, theta: Tensor) -> list[tuple[Tensor, Tensor, int]] | None:
+        """Per-device partial normal equations ``(J_dᵀJ_d, J_dᵀr_d, rows)`` on this assembler's device when
+        it has device replicas (each accumulates its own rows where it computed them; see
+        :func:`~pinnlma.pinn.replicas.replicated_partials`), else None (the LM core then takes the slices)."""
+        if not self.replicas:
+            return None
+        jac_fn = self._channel_jacobian if self.jacobian == "channels" else self._generic_jacobian
+        return replicated_partials(self.replicas, self._row_chunks(), theta, jac_fn, self.device, self.transfer)
 
     def jt_times(self, theta: Tensor, w: Tensor) -> Tensor:
         """Jᵀw, one reverse pass per row chunk of residual(): memory of one chunk's graph, not all m rows'."""

@@ -10,6 +10,11 @@ therefore returns the destination tensor *and* a ``ready`` callable that blocks 
 complete (a CUDA event recorded after the copy on each CUDA device involved), and
 :func:`replicated_slices` calls it before a slice is handed on: no consumer (the packed normal matrix,
 a Legate attach, a ``torch.cat``) ever reads rows still in flight.
+
+:func:`replicated_partials` keeps the rows where they were made: each replica accumulates its own
+A_d = J_dᵀJ_d (a symmetric rank-k update per slice, on its device) and g_d = J_dᵀr_d, and only these
+n×n + n numbers per device travel to the primary device, once per Jacobian (instead of every slice of
+J: m·n numbers). Memory: one n×n matrix per device.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import Tensor, nn
 
+from ..backends.torch.linalg import rank_k_update, symmetrize_lower
 from .block import Block
 
-__all__ = ["Replica", "Transfer", "replicated_slices", "start_copy"]
+__all__ = ["Replica", "Transfer", "replicated_partials", "replicated_slices", "start_copy"]
 
 Transfer = Callable[[Tensor, torch.device], tuple[Tensor, Callable[[], None]]]
 """``transfer(tensor, device) -> (copy, ready)``: start copying ``tensor`` to ``device``; ``copy`` may
@@ -126,3 +132,44 @@ def replicated_slices(
             if nxt < len(tasks):
                 pending.append(pool.submit(work, nxt))
             yield result
+
+
+def replicated_partials(
+    replicas: Sequence[Replica],
+    tasks: list[tuple[Block, slice]],
+    theta: Tensor,
+    jac_fn: Callable[..., tuple[Tensor, Tensor]],
+    device: torch.device,
+    transfer: Transfer = start_copy,
+) -> list[tuple[Tensor, Tensor, int]]:
+    """Partial normal equations ``(A_d, g_d, m_d)``, one per replica that got rows, on ``device``.
+
+    Replica d computes the slices k ≡ d (mod replicas) in its own thread and sums them on its device:
+    A_d += J_sᵀJ_s by :func:`~pinnlma.backends.torch.linalg.rank_k_update` (lower triangle, mirrored once
+    at the end), g_d += J_sᵀr_s. A_d and g_d then cross to ``device`` through ``transfer`` (waited for).
+    Σ_d A_d is JᵀJ to rounding (the sums run in another order than one device's)."""
+    thetas = [theta.detach().to(r.device) for r in replicas]
+    n = int(theta.shape[0])
+
+    def work(i: int) -> tuple[Tensor, Tensor, int] | None:
+        replica, acc, g, rows = replicas[i], None, None, 0
+        for block, part in tasks[i :: len(replicas)]:
+            r, jac = jac_fn(replica.block(block), part, thetas[i], replica.model)
+            if acc is None or g is None:
+                acc = torch.zeros(n, n, dtype=jac.dtype, device=jac.device)
+                g = torch.zeros(n, dtype=jac.dtype, device=jac.device)
+            rank_k_update(acc, jac.detach())
+            g.addmv_(jac.T, r)
+            rows += int(r.shape[0])
+        if acc is None or g is None:
+            return None
+        symmetrize_lower(acc)
+        acc_out, acc_ready = transfer(acc, device)
+        g_out, g_ready = transfer(g, device)
+        acc_ready()
+        g_ready()
+        return acc_out, g_out, rows
+
+    with ThreadPoolExecutor(max_workers=len(replicas)) as pool:
+        results = list(pool.map(work, range(len(replicas))))
+    return [p for p in results if p is not None]

@@ -160,7 +160,12 @@ def _iterate(
 def _set_up(problem: Problem, config: RunConfig) -> RunState:
     """Network, sampler, residual assembler and optimizer, all from ``config.seed``."""
     assembler = build_assembler(
-        problem, seed=config.seed, dtype=config.torch_dtype, jacobian=config.jacobian, devices=config.devices
+        problem,
+        seed=config.seed,
+        dtype=config.torch_dtype,
+        jacobian=config.jacobian,
+        devices=config.devices,
+        device=config.device,
     )
     optimizer = make_optimizer(
         config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options()

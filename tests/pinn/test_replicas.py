@@ -58,3 +58,49 @@ def test_start_copy_on_the_cpu_is_complete_at_once() -> None:
     assert same is t
     ready()
     assert torch.equal(same, t)
+
+
+def test_replicas_reduce_only_their_partial_normal_equations() -> None:
+    """Each replica sums J_dᵀJ_d and J_dᵀr_d on its device; the sum over devices is JᵀJ, Jᵀr to rounding,
+    and the transfers carry n×n matrices and n-vectors only (never Jacobian rows)."""
+    problem = apply_options(load_problem("burgers"), quick=True)
+    single = build_assembler(problem, memory_budget=2**18)
+    theta = single.initial_parameters()
+    r, jac = single.full_jacobian(theta)
+    n = theta.shape[0]
+    replicated = build_assembler(problem, devices=("cpu", "cpu", "cpu"), memory_budget=2**18)
+    shapes = []
+
+    def transfer(tensor: Tensor, device: torch.device):
+        shapes.append(tuple(tensor.shape))
+        return start_copy(tensor, device)
+
+    replicated.transfer = transfer
+    partials = replicated.normal_partials(theta)
+    assert partials is not None and len(partials) == 3
+    assert sorted(set(shapes)) == [(n,), (n, n)] and len(shapes) == 6
+    assert sum(rows for _, _, rows in partials) == r.shape[0]
+    jtj = sum(a for a, _, _ in partials)
+    g = sum(g for _, g, _ in partials)
+    exact = jac.T @ jac
+    assert torch.equal(jtj, jtj.T)
+    assert float((jtj - exact).abs().max() / exact.abs().max()) < 1e-13
+    assert float((g - jac.T @ r).norm() / (jac.T @ r).norm()) < 1e-13
+    assert single.normal_partials(theta) is None  # one device: the LM core reads slices
+
+
+def test_lm_with_replicas_reads_partials_not_slices(monkeypatch) -> None:
+    """In the normal form the dense solver takes the replicas' partial normal equations: no Jacobian slice
+    travels (replicated_slices is never called), and the steps are those of one device to rounding."""
+    from pinnlma.pinn import assembler as assembler_module
+    from pinnlma.run import RunConfig, solve
+
+    problem = apply_options(load_problem("burgers"), quick=True, points=200, boundary_points=40)
+    single = solve(problem, RunConfig(iters=2), progress=False)
+
+    def no_slices(*args, **kwargs):
+        raise AssertionError("Jacobian slices were shipped from the replicas")
+
+    monkeypatch.setattr(assembler_module, "replicated_slices", no_slices)
+    replicated = solve(problem, RunConfig(iters=2, devices=("cpu", "cpu")), progress=False)
+    assert float((replicated.theta - single.theta).norm() / single.theta.norm()) < 1e-9

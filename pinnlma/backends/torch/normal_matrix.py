@@ -79,6 +79,13 @@ class PackedNormalMatrix:
             raise TypeError(f"packed accumulation needs CPU {self.work.dtype} rows, got {rows.dtype} on {rows.device}")
         rank_k_update(self.work, rows.detach(), self.product_dtype)
 
+    def add_gram(self, partial: Tensor) -> None:
+        """A += partial, a full symmetric n×n JᵀJ of other rows (a device replica's); only its lower
+        triangle is read."""
+        if self.diag is not None:
+            raise RuntimeError("add_gram after finish(): the diagonal of the work matrix now holds a factor")
+        self.work += torch.tril(partial.to(self.work))
+
     def finish(self, diagonal: Tensor | None = None) -> None:
         """End of accumulation: move diag(A) aside so the factor may take the diagonal. A caller that
         knows diag(A) more exactly (squared column norms of J in full precision) passes it."""
@@ -210,6 +217,11 @@ class DenseNormalMatrix:
         :func:`~pinnlma.backends.torch.linalg.rank_k_update` (s·n² flops, where ``addmm_`` took 2·s·n²),
         torch matrix products only, so it runs on any device."""
         rank_k_update(self.work, rows.detach(), None if self.product_dtype == rows.dtype else self.product_dtype)
+
+    def add_gram(self, partial: Tensor) -> None:
+        """A += partial, a full symmetric n×n JᵀJ of other rows (a device replica's); only its lower
+        triangle is read (the upper is mirrored at finish())."""
+        self.work += torch.tril(partial.to(self.work))
 
     def finish(self, diagonal: Tensor | None = None) -> None:
         """End of accumulation: mirror the lower triangle (A is then the full symmetric matrix) and keep
