@@ -262,6 +262,40 @@ def test_a_store_from_per_rank_row_tiles(legate):
         row_tile_store(legate.np, 13, [(2, jac[:4])], 3)
 
 
+def test_factorization_rule():
+    """LU (linalg.solve) only where cuPyNumeric distributes it: cuSOLVERMp, >= 2 GPUs, n >= 2048."""
+    from pinnlma.backends.legate.solve import DISTRIBUTED_SOLVE_MIN_N, choose_factorization
+
+    assert DISTRIBUTED_SOLVE_MIN_N == 2048
+    assert choose_factorization(3000, 8, True) == "lu" and choose_factorization(2048, 2, True) == "lu"
+    assert choose_factorization(2047, 8, True) == "cholesky"  # one task either way: half the flops
+    assert choose_factorization(3000, 1, True) == "cholesky" and choose_factorization(3000, 8, False) == "cholesky"
+    assert choose_factorization(10**5, 0, False) == "cholesky"  # CPUs
+    with pytest.raises(ValueError):
+        choose_factorization(-1, 0, False)
+
+
+@pytest.mark.parametrize("factorization", ["cholesky", "lu"])
+def test_both_factorizations_solve_and_fall_back_alike(legate, factorization):
+    from pinnlma.backends.legate.arrays import to_legate
+    from pinnlma.backends.legate.solve import EquilibratedSPD
+
+    jac, _, scale, _ = make_problem(80, 30, seed=15)
+    gram = jac.T @ jac
+    rhs = torch.randn(30, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    system = EquilibratedSPD(legate.np, to_legate(legate.np, gram), gram.diagonal().clone(), factorization)
+    assert system.factorization == factorization
+    for lam in LAMBDAS:
+        x, fell_back = system.solve(lam * scale, rhs)
+        assert not fell_back and rel(x, torch.linalg.solve(gram + torch.diag(lam * scale), rhs)) < 1e-10
+    indefinite = torch.diag(torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64))
+    bad = EquilibratedSPD(legate.np, to_legate(legate.np, indefinite), indefinite.diagonal().clone(), factorization)
+    _, fell_back = bad.solve(torch.zeros(3, dtype=torch.float64), torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
+    assert fell_back
+    with pytest.raises(ValueError, match="unknown factorization"):
+        EquilibratedSPD(legate.np, to_legate(legate.np, gram), gram.diagonal().clone(), "qr")
+
+
 def test_cuda_index_beyond_legates_gpus_is_not_attached():
     """torch's cuda:k is Legate's GPU k when Legate drives at least k+1 GPUs; otherwise None (the block
     goes through host memory) instead of Legate's uncaught IndexError."""
