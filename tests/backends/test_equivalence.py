@@ -62,6 +62,23 @@ def test_torch_device_replicas_give_the_same_runs() -> None:
     assert np.allclose(a, b, rtol=1e-9), (a, b)
 
 
+def test_replicas_hand_legate_their_partials_not_rows(legate, monkeypatch) -> None:
+    """With device replicas the cupynumeric backend sums their n×n partials (no slice is shipped) and the
+    run is torch's single-device run to rounding."""
+    from pinnlma.pinn import assembler as assembler_module
+
+    problem = apply_options(load_problem("burgers"), quick=True, points=300, boundary_points=60)
+    single = solve(problem, RunConfig(iters=3), progress=False)
+
+    def no_slices(*args, **kwargs):
+        raise AssertionError("Jacobian slices were shipped from the replicas")
+
+    monkeypatch.setattr(assembler_module, "replicated_slices", no_slices)
+    on_legate = solve(problem, RunConfig(iters=3, backend="cupynumeric", devices=("cpu", "cpu")), progress=False)
+    assert float((on_legate.theta - single.theta).norm() / single.theta.norm()) < 1e-8
+    assert np.allclose(on_legate.record.history["loss"], single.record.history["loss"], rtol=1e-8)
+
+
 def test_cli_run_with_two_legate_cpu_processors(tmp_path) -> None:
     """A whole `pinnlma run --backend cupynumeric` with Legate given 2 CPU processors (own process)."""
     env = {k: v for k, v in os.environ.items() if k != "LEGATE_CONFIG"}

@@ -49,7 +49,7 @@ import torch
 from torch import Tensor
 
 from ...machine import version
-from ..base import Backend, LinearSystem, Slices, check_scale, warn_fallback
+from ..base import Backend, LinearSystem, NormalPartials, Slices, check_scale, warn_fallback
 from ..torch.linalg import KERNEL_COLUMNS
 from . import runtime
 from .arrays import add_lower_gram, column_tiles, fence, mirror_lower, to_legate, to_torch
@@ -89,6 +89,7 @@ class LegateNormalSystem(LinearSystem):
         jt_times: Callable[[Tensor], Tensor],
         block_rows: int | None,
         block_bytes: int,
+        partials: NormalPartials | None = None,
     ) -> None:
         self.np = np
         self.n, self.m = n, 0
@@ -101,6 +102,9 @@ class LegateNormalSystem(LinearSystem):
         self._tiles = column_tiles(n)
         self._block_bytes = block_bytes
         self._unread_bytes = 0  # attached block memory Legate may not have read yet
+        if partials is not None:  # device replicas' J_dᵀJ_d and J_dᵀr_d: summed here, no rows
+            self._sum_partials(partials)
+            slices = ()
         pending: list[tuple[Tensor, Tensor]] = []
         pending_rows = 0
         rows_per_block = 0
@@ -122,13 +126,34 @@ class LegateNormalSystem(LinearSystem):
             self._add_block(pending)
         if self.dtype is None or self.m == 0:
             raise ValueError("the Jacobian has no rows: the residual vector is empty")
-        mirror_lower(self.jtj, self._tiles)
-        self.g = to_torch(self._g, self.device)
+        if partials is None:
+            mirror_lower(self.jtj, self._tiles)
+            self.g = to_torch(self._g, self.device)
         fence()  # nothing may read the producer's tensors after we return
         self.fallback_solves = 0
         self._diag: Tensor | None = None
         self._equilibrated: EquilibratedSPD | None = None
         self._last: tuple[Tensor, Tensor, Tensor] | None = None  # (v, b, d) of the last Cholesky solve
+
+    def _sum_partials(self, partials: NormalPartials) -> None:
+        """A = Σ A_d in cuPyNumeric (each full symmetric A_d attached read-only, the sum Legate's own array);
+        g = Σ g_d in torch (n-vectors)."""
+        g: Tensor | None = None
+        for jtj, g_d, rows in partials:
+            if self.dtype is None:
+                self.dtype, self.device = jtj.dtype, g_d.device
+            if jtj.shape != (self.n, self.n) or g_d.shape != (self.n,):
+                raise ValueError(
+                    f"partial normal equations have shapes {tuple(jtj.shape)} and {tuple(g_d.shape)}, expected "
+                    f"({self.n}, {self.n}) and ({self.n},)"
+                )
+            attached = to_legate(self.np, jtj)
+            self.jtj = attached * 1.0 if self.jtj is None else self.jtj + attached  # never the attached memory itself
+            g = g_d.to(self.device).clone() if g is None else g + g_d.to(g)
+            self.m += int(rows)
+            self.blocks += 1
+        if g is not None:
+            self.g = g
 
     def _add_block(self, parts: list[tuple[Tensor, Tensor]]) -> None:
         np = self.np
@@ -288,6 +313,15 @@ class CupynumericBackend(Backend):
     def normal_system(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]) -> LinearSystem:
         """A :class:`LegateNormalSystem` accumulated from the slices."""
         return LegateNormalSystem(self.np, slices, n, jt_times, self.slice_rows, self.block_bytes)
+
+    accepts_partials = True
+
+    def gram_system(
+        self, partials: NormalPartials, n: int, jt_times: Callable[[Tensor], Tensor]
+    ) -> LinearSystem | None:
+        """A :class:`LegateNormalSystem` summed from device replicas' partial normal equations (n×n each,
+        attached read-only; no Jacobian rows reach Legate)."""
+        return LegateNormalSystem(self.np, (), n, jt_times, self.slice_rows, self.block_bytes, partials=partials)
 
     def residual_system(self, slices: Slices, n: int) -> LinearSystem:
         """A :class:`LegateResidualSystem` holding J."""
