@@ -159,7 +159,8 @@ def prepare_legate(cpus: int | None = None) -> LegateEnvironment:
         os.environ["LEGATE_CONFIG"] = cpu_config(_requested_cpus(cpus))
         env.legate_config, env.config_source = os.environ["LEGATE_CONFIG"], "pinnlma"
     if env.gpus > 0:  # torch replicas already on GPUs Legate will take: keep memory for them
-        config, notes = legate_config_for(user_config, gpu_memory_bytes(), torch_cuda_devices())
+        in_use = torch_cuda_devices()  # first: asking for the sizes would start torch's CUDA context
+        config, notes = legate_config_for(user_config, gpu_memory_bytes() if in_use else [], in_use)
         env.notes += notes
         for note in notes if user_config is not None else ():
             warnings.warn(note, RuntimeWarning, stacklevel=2)  # the user's config: tell, never change
