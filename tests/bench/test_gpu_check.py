@@ -59,16 +59,22 @@ def test_a_mismatch_and_a_broken_path_fail_the_check(monkeypatch: pytest.MonkeyP
     def broken() -> torch.Tensor:
         raise RuntimeError("CUDA error: out of memory")
 
+    out = tmp_path / "g.json"
+
+    def after_the_first_case() -> torch.Tensor:  # the JSON is written after every case (a timeout keeps it)
+        so_far = json.loads(out.read_text())
+        assert [c["name"] for c in so_far["cases"]] == ["torch-cuda"] and not so_far["complete"]
+        return step * 1.001
+
     fake = {
         "torch-cuda": (lambda: step, lambda: step * (1 + 1e-12), 1e-8),
-        "matrix-free": (lambda: step, lambda: step * 1.001, 1e-5),
+        "matrix-free": (lambda: step, after_the_first_case, 1e-5),
         "legate-gpu": (lambda: step, broken, 1e-8),
     }
     monkeypatch.setattr(gpu_check, "_paths", lambda device, small: fake)
-    out = tmp_path / "g.json"
     code = gpu_check.main(["--device", "cpu", "--out", str(out), "--cases", "torch-cuda,matrix-free,legate-gpu"])
     data = json.loads(out.read_text())
-    assert code == 1 and not data["ok"]
+    assert code == 1 and not data["ok"] and data["complete"]
     verdicts = {c["name"]: (c["ok"], c["error"]) for c in data["cases"]}
     assert verdicts["torch-cuda"] == (True, None) and verdicts["matrix-free"] == (False, None)
     assert verdicts["legate-gpu"][0] is False and "out of memory" in verdicts["legate-gpu"][1]
