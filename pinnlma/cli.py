@@ -92,9 +92,13 @@ class UsageError(Exception):
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from .backends import availability
+    from .backends.legate.framebuffer import gpu_memory_bytes
+    from .backends.legate.framebuffer import info_lines as framebuffer_lines
     from .machine import info_lines
 
     for line in info_lines():
+        print(line)
+    for line in framebuffer_lines(gpu_memory_bytes()):
         print(line)
     print("backends:")
     for name, status in availability(check=not args.no_legate).items():
@@ -148,6 +152,7 @@ def _positive_float(text: str) -> float:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .backends import BackendUnavailable
     from .pinn.registry import ProblemNotFound, apply_options, load_problem
+    from .ranks import is_writer
     from .run import ResumeError, RunConfig, RunFileError, SetupError, solve
     from .run.io import check_file_target
     from .run.plotting import check_figure_path
@@ -178,6 +183,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             lr=args.lr,
             geodesic=args.geodesic,
             devices=tuple(args.devices.split(",")) if args.devices else None,
+            device=args.device,
             **{k: v for k, v in chosen.items() if v is not None},
         )  # unset: RunConfig's defaults
     except (ProblemNotFound, ValueError) as err:
@@ -227,9 +233,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"{problem.name}: {config.optimizer} {attrs['iterations']} iterations in {attrs['elapsed']:.1f} s, "
         f"loss {attrs['final_loss']:.3e}, rel_l2 {attrs['final_rel_l2']:.3e}{coefs} ({result.status})"
     )
-    if out is not None:
+    writer = is_writer()  # a multi-rank launch: rank 0 writes the run file and the figure
+    if out is not None and writer:
         print(f"run written to {out}")
-    if args.plot:
+    if args.plot and writer:
         import numpy as np
 
         from .run.plotting import plot_run
@@ -350,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--jacobian",
         choices=Choices(_jacobian_paths),
         help="PINN Jacobian path: exact MLP channels (fast) or generic per-point autograd (default: auto)",
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        metavar="DEV",
+        help="the primary torch device: network, points, residuals and LM vectors (default: cpu), e.g. cuda:0",
     )
     p.add_argument(
         "--devices",

@@ -16,6 +16,7 @@ PROBLEMS = ROOT / "problems"  # installed as pinnlma.problems
 LAYERS: dict[str, int] = {
     "pinnlma._version": 0,
     "pinnlma.machine": 1,
+    "pinnlma.ranks": 1,
     "pinnlma.peers": 2,
     "pinnlma.backends": 2,
     "pinnlma.lm": 3,

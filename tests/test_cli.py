@@ -240,6 +240,8 @@ def test_bad_resume_files_are_one_line_errors(tmp_path: Path, capsys: pytest.Cap
         (["--devices", "nonsense"], "unknown device 'nonsense'"),
         (["--devices", "cpu,,cpu"], "unknown device ''"),
         (["--devices", "cuda:7"], "is not available"),
+        (["--device", "cuda:7"], "is not available"),
+        (["--device", "nonsense"], "unknown device 'nonsense' in --device"),
         (["--seed", str(2**64)], "seed must be a whole number"),
         (["--jacobian", "channels", "--activation", "gelu"], "channel Jacobian needs"),
         (["--plot", "figure.jpg"], "ending in .png"),

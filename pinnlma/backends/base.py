@@ -31,6 +31,12 @@ to Legate through DLPack and reads it asynchronously): a producer must not overw
 yielded until the system-building call that consumed it has returned."""
 
 
+NormalPartials = Iterable[tuple[Tensor, Tensor, int]]
+"""Partial normal equations ``(A_d, g_d, m_d)`` of disjoint row sets, already on one device: A_d = J_dᵀJ_d
+(full symmetric n×n), g_d = J_dᵀr_d, m_d the rows. Device replicas make one per device, so only n×n
+matrices (not the Jacobian rows) cross between devices; the system is A = Σ A_d, g = Σ g_d."""
+
+
 class BackendUnavailable(RuntimeError):
     """A backend cannot start on this installation; the message says what to do about it (the command or
     package that fixes it). Raised by :func:`pinnlma.backends.get_backend`."""
@@ -87,6 +93,17 @@ class Backend(ABC):
     @abstractmethod
     def residual_system(self, slices: Slices, n: int) -> LinearSystem:
         """Keep J (m×n with m < n) and solve in residual space."""
+
+    accepts_partials: bool = False
+    """Whether :meth:`gram_system` builds systems (the caller then reduces per-device partials)."""
+
+    def gram_system(
+        self, partials: NormalPartials, n: int, jt_times: Callable[[Tensor], Tensor]
+    ) -> LinearSystem | None:
+        """The normal system from partial normal equations (:data:`NormalPartials`), summed here; None
+        when this backend takes only slices (:attr:`accepts_partials` False; the caller then passes the
+        slices to :meth:`normal_system`). Raises ValueError when there are no rows."""
+        return None
 
     def describe(self) -> str:
         """One line for logs and ``pinnlma info``."""

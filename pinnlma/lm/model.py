@@ -39,6 +39,11 @@ class ResidualModel(Protocol):
         """d²/dt² r(x + t·v) at t = 0 (an m-vector), for geodesic acceleration."""
         ...
 
+    # Optional: ``normal_partials(x) -> list[(A_d, g_d, m_d)] | None``, partial normal equations of
+    # disjoint row sets (A_d = J_dᵀJ_d full symmetric n×n, g_d = J_dᵀr_d, m_d rows) on one device, or None.
+    # The dense solver's normal form then sums them (Backend.gram_system) instead of reading slices:
+    # the PINN assembler offers it with device replicas, so that the rows stay on the devices that made them.
+
 
 def check_residual(r: Tensor, x: Tensor, m: int | None, where: str) -> None:
     """Shape and dtype contract of r(x): a 1-D tensor of x's dtype and (after the start) fixed length."""

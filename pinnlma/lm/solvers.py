@@ -128,7 +128,10 @@ def choose_solver(
 
 
 class DenseSolver:
-    """The exact solver: the backend accumulates or keeps J from the model's slices."""
+    """The exact solver: the backend accumulates or keeps J from the model's slices; in the normal form,
+    from the model's per-device partial normal equations instead where the model offers them (its
+    optional ``normal_partials(x)``, see :class:`~pinnlma.lm.model.ResidualModel`) and the backend sums
+    them (``Backend.accepts_partials``)."""
 
     matrix_free = False
 
@@ -139,6 +142,12 @@ class DenseSolver:
         """The backend's system of ``form`` from the Jacobian ``slices`` of ``model`` at x (``r``, ``iteration``:
         unused here, the matrix-free solver's signature)."""
         n = x.shape[0]
+        if form == "normal" and self.backend.accepts_partials and hasattr(model, "normal_partials"):
+            partials = model.normal_partials(x)  # device replicas: only n×n partials cross devices
+            if partials is not None:
+                system = self.backend.gram_system(partials, n, lambda w: model.jt_times(x, w))
+                if system is not None:
+                    return system
         build = {
             "normal": lambda: self.backend.normal_system(slices, n, lambda w: model.jt_times(x, w)),
             "residual": lambda: self.backend.residual_system(slices, n),

@@ -29,7 +29,7 @@ from .channels import ChannelForward, close_channels, per_point_jacobian
 from .fields import ChannelFields, PointFields, requested_channels
 from .models import MLP
 from .problem import Problem
-from .replicas import Replica, replicated_slices
+from .replicas import Replica, Transfer, replicated_partials, replicated_slices, start_copy
 from .sampling import Sampler
 
 __all__ = ["JACOBIAN_PATHS", "Block", "ResidualAssembler"]
@@ -53,6 +53,7 @@ class ResidualAssembler:
         jacobian: str = "auto",
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         devices: Sequence[str | torch.device] | None = None,
+        transfer: Transfer = start_copy,
     ) -> None:
         if jacobian not in JACOBIAN_PATHS:
             raise ValueError(f"jacobian must be one of {', '.join(map(repr, JACOBIAN_PATHS))}, got {jacobian!r}")
@@ -75,6 +76,7 @@ class ResidualAssembler:
         self.n_params = self.n_model + len(self.unknown_names)
         self.blocks: list[Block] = []
         self.replicas = [Replica(torch.device(d), model) for d in devices] if devices else []
+        self.transfer = transfer  # how replica slices reach self.device (see pinnlma.pinn.replicas)
         self.sample()
 
     # -- points ------------------------------------------------------------------------------------
@@ -331,7 +333,16 @@ class ResidualAssembler:
             for block, rows in tasks:
                 yield jac_fn(block, rows, theta)
             return
-        yield from replicated_slices(self.replicas, tasks, theta, jac_fn, self.device)
+        yield from replicated_slices(self.replicas, tasks, theta, jac_fn, self.device, self.transfer)
+
+    def normal_partials(self, theta: Tensor) -> list[tuple[Tensor, Tensor, int]] | None:
+        """Per-device partial normal equations ``(J_dᵀJ_d, J_dᵀr_d, rows)`` on this assembler's device when
+        it has device replicas (each accumulates its own rows where it computed them; see
+        :func:`~pinnlma.pinn.replicas.replicated_partials`), else None (the LM core then takes the slices)."""
+        if not self.replicas:
+            return None
+        jac_fn = self._channel_jacobian if self.jacobian == "channels" else self._generic_jacobian
+        return replicated_partials(self.replicas, self._row_chunks(), theta, jac_fn, self.device, self.transfer)
 
     def jt_times(self, theta: Tensor, w: Tensor) -> Tensor:
         """Jᵀw, one reverse pass per row chunk of residual(): memory of one chunk's graph, not all m rows'."""

@@ -40,13 +40,22 @@ def build_assembler(
     jacobian: str = "auto",
     devices: Sequence[str | torch.device] | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    device: str | torch.device = "cpu",
 ) -> ResidualAssembler:
     """Seed torch with ``seed``, build the network, and assemble the problem's residual on points drawn by a
-    sampler seeded with ``seed`` too. ``jacobian``, ``devices`` and ``memory_budget`` go to
+    sampler seeded with ``seed`` too. The network is built on the CPU (the same weights from a seed on every
+    machine) and moved to ``device``, the primary device. ``jacobian``, ``devices``, ``device`` and ``memory_budget`` go to
     :class:`~pinnlma.pinn.assembler.ResidualAssembler` (which raises ValueError for bad values)."""
     torch.manual_seed(seed)
     model = build_model(problem, dtype)
     sampler = Sampler(problem.sampling, seed=seed)
     return ResidualAssembler(
-        problem, model, sampler=sampler, dtype=dtype, jacobian=jacobian, devices=devices, memory_budget=memory_budget
+        problem,
+        model.to(device),
+        sampler=sampler,
+        dtype=dtype,
+        jacobian=jacobian,
+        devices=devices,
+        memory_budget=memory_budget,
+        device=device,
     )

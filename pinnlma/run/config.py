@@ -43,6 +43,7 @@ class RunConfig:
     eval_every: int | None = None
     checkpoint_every: int = 50
     devices: tuple[str, ...] | None = None  # torch devices computing Jacobian slices (replicas)
+    device: str = "cpu"  # the primary torch device: model, points, residuals, Jᵀw, predictions, LM vectors
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -71,6 +72,7 @@ class RunConfig:
             raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed}")
         for device in self.devices or ():
             check_device(device)
+        check_device(self.device, "--device")
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -100,12 +102,12 @@ class RunConfig:
         return out
 
 
-def check_device(name: str) -> torch.device:
-    """A torch device this machine has, or ValueError saying what is wrong with ``name``."""
+def check_device(name: str, option: str = "--devices") -> torch.device:
+    """A torch device this machine has, or ValueError saying what is wrong with ``name`` (given to ``option``)."""
     try:
         device = torch.device(name)
     except RuntimeError as err:
-        raise ValueError(f"unknown device {name!r} in --devices ({err}); use e.g. cpu or cuda:0") from None
+        raise ValueError(f"unknown device {name!r} in {option} ({err}); use e.g. cpu or cuda:0") from None
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if (device.index or 0) >= count:

@@ -20,6 +20,7 @@ from ..optim import make_optimizer
 from ..pinn.assembler import ResidualAssembler
 from ..pinn.problem import Problem
 from ..pinn.setup import build_assembler
+from ..ranks import is_writer
 from .checkpoint import ResumeError, RunState, check_compatible, error_keys, make_record, output_errors, restore
 from .config import RunConfig
 from .interrupt import AbortNow, StopAtIterationEnd
@@ -71,7 +72,8 @@ def solve(
     ``progress`` None = a live line when stderr is a terminal, silent otherwise. ``callback(iteration,
     metrics)`` after each iteration; True stops the run. Raises FileExistsError (``out`` exists without
     ``overwrite``), :class:`SetupError`, :class:`~pinnlma.run.checkpoint.ResumeError`, and on Ctrl-C
-    KeyboardInterrupt after saving a checkpoint to ``out``.
+    KeyboardInterrupt after saving a checkpoint to ``out``. Under a multi-rank launch only rank 0 writes
+    ``out`` (:func:`pinnlma.ranks.is_writer`); every rank checks it first, so all stop alike.
     """
     config = config or RunConfig()
     saved = read_run(resume) if resume is not None else None
@@ -84,6 +86,8 @@ def solve(
         same_file = resume is not None and Path(resume).resolve() == out.resolve()
         if out.exists() and not (overwrite or same_file):
             raise FileExistsError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
+        if not is_writer():
+            out = None  # a multi-rank launch: rank 0 writes the run file and checkpoints, the others none
     try:
         run = _set_up(problem, config)
     except (ValueError, FloatingPointError) as err:
@@ -156,7 +160,12 @@ def _iterate(
 def _set_up(problem: Problem, config: RunConfig) -> RunState:
     """Network, sampler, residual assembler and optimizer, all from ``config.seed``."""
     assembler = build_assembler(
-        problem, seed=config.seed, dtype=config.torch_dtype, jacobian=config.jacobian, devices=config.devices
+        problem,
+        seed=config.seed,
+        dtype=config.torch_dtype,
+        jacobian=config.jacobian,
+        devices=config.devices,
+        device=config.device,
     )
     optimizer = make_optimizer(
         config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options()

@@ -122,6 +122,19 @@ def test_tiled_gram_matrix_equals_the_full_product(legate, monkeypatch):
         assert rel(system.solve(lam, scale, w), ref.solve(lam, scale, w)) < 1e-10
 
 
+def test_residual_kernel_from_column_blocks(legate, monkeypatch):
+    """J D⁻¹ Jᵀ summed over column blocks (no scaled m×n copy of J): the same solves as torch's."""
+    from pinnlma.backends.legate import backend as cb
+
+    monkeypatch.setattr(cb, "KERNEL_COLUMNS", 25)
+    jac, res, scale, w = make_problem(30, 140, seed=12)
+    ours, ref = build(legate, "residual", res, jac, 16), build(TorchBackend(), "residual", res, jac, 16)
+    for lam in LAMBDAS:
+        assert rel(ours.solve(lam, scale, w), ref.solve(lam, scale, w)) < 1e-10
+    kernel = torch.from_numpy(numpy.asarray(ours._kernel.scaled)) / torch.outer(ours._kernel.s, ours._kernel.s)
+    assert rel(kernel, (jac / scale) @ jac.T) < 1e-13
+
+
 def test_unread_blocks_are_bounded(legate, monkeypatch):
     """Once block_bytes of attached rows are waiting for Legate, the build waits (an execution fence)
     before taking more slices from the producer; the system is the same."""
@@ -198,7 +211,7 @@ def test_bad_input(legate):
 
 
 def test_cpu_tensors_are_attached_without_copy(legate):
-    """to_legate shares the tensor's memory (DLPack attach); to_torch returns memory torch owns."""
+    """to_legate shares the tensor's memory (read-only DLPack attach); to_torch returns memory torch owns."""
     from pinnlma.backends.legate.backend import to_legate, to_torch
 
     tensor = torch.arange(12, dtype=torch.float64).reshape(3, 4)
@@ -211,6 +224,87 @@ def test_cpu_tensors_are_attached_without_copy(legate):
     back = to_torch(shared[0], torch.device("cpu"))
     tensor[1, 0] = -1.0
     assert back[0] == 42.0
+
+
+def test_attached_tensors_are_read_only(legate):
+    """The attachment is read-only (Legate need not flush its window for it): a write through the
+    cuPyNumeric array lands in a Legate copy, never in the torch tensor; reads are still zero-copy.
+    (A mutable attach, ``cupynumeric.from_dlpack``, writes through: shown first, so the test can fail.)"""
+    from pinnlma.backends.legate.arrays import fence, to_legate
+
+    mutable_source = torch.zeros(4, 3, dtype=torch.float64)
+    legate.np.from_dlpack(mutable_source)[0, 0] = 7.0
+    fence()
+    assert float(mutable_source[0, 0]) == 7.0
+    for tensor in (torch.zeros(4, 3, dtype=torch.float64), torch.zeros(3, 4, dtype=torch.float32).T):
+        attached = to_legate(legate.np, tensor)
+        assert attached.dtype == numpy.dtype(str(tensor.dtype).removeprefix("torch."))
+        attached[1, 2] = 5.0
+        fence()
+        assert float(attached[1, 2]) == 5.0 and float(tensor[1, 2]) == 0.0
+        assert float(attached.sum()) == 5.0
+
+
+def test_a_store_from_per_rank_row_tiles(legate):
+    """The multi-node path's store: each rank's rows (pinnlma.ranks.owned_rows) attached as one tile of a
+    single Legate store; here all 3 ranks' tiles in one process, the last one short."""
+    from pinnlma.backends.legate.arrays import row_tile_store
+    from pinnlma.ranks import owned_rows
+
+    jac, _, _, _ = make_problem(13, 4, seed=14)
+    tiles = [(k, jac[owned_rows(13, k, 3).start : owned_rows(13, k, 3).stop]) for k in range(3)]
+    assert [t.shape[0] for _, t in tiles] == [5, 5, 3]
+    store = row_tile_store(legate.np, 13, tiles, 3)
+    assert tuple(store.shape) == (13, 4)
+    assert torch.equal(torch.from_numpy(numpy.asarray(store).copy()), jac)
+    assert rel(torch.from_numpy(numpy.asarray(store.T @ store).copy()), jac.T @ jac) < 1e-14
+    with pytest.raises(ValueError, match="rank 2 of 3 owns 3 of the 13 rows"):
+        row_tile_store(legate.np, 13, [(2, jac[:4])], 3)
+
+
+def test_factorization_rule():
+    """LU (linalg.solve) only where cuPyNumeric distributes it: cuSOLVERMp, >= 2 GPUs, n >= 2048."""
+    from pinnlma.backends.legate.solve import DISTRIBUTED_SOLVE_MIN_N, choose_factorization
+
+    assert DISTRIBUTED_SOLVE_MIN_N == 2048
+    assert choose_factorization(3000, 8, True) == "lu" and choose_factorization(2048, 2, True) == "lu"
+    assert choose_factorization(2047, 8, True) == "cholesky"  # one task either way: half the flops
+    assert choose_factorization(3000, 1, True) == "cholesky" and choose_factorization(3000, 8, False) == "cholesky"
+    assert choose_factorization(10**5, 0, False) == "cholesky"  # CPUs
+    with pytest.raises(ValueError):
+        choose_factorization(-1, 0, False)
+
+
+@pytest.mark.parametrize("factorization", ["cholesky", "lu"])
+def test_both_factorizations_solve_and_fall_back_alike(legate, factorization):
+    from pinnlma.backends.legate.arrays import to_legate
+    from pinnlma.backends.legate.solve import EquilibratedSPD
+
+    jac, _, scale, _ = make_problem(80, 30, seed=15)
+    gram = jac.T @ jac
+    rhs = torch.randn(30, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    system = EquilibratedSPD(legate.np, to_legate(legate.np, gram), gram.diagonal().clone(), factorization)
+    assert system.factorization == factorization
+    for lam in LAMBDAS:
+        x, fell_back = system.solve(lam * scale, rhs)
+        assert not fell_back and rel(x, torch.linalg.solve(gram + torch.diag(lam * scale), rhs)) < 1e-10
+    indefinite = torch.diag(torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64))
+    bad = EquilibratedSPD(legate.np, to_legate(legate.np, indefinite), indefinite.diagonal().clone(), factorization)
+    _, fell_back = bad.solve(torch.zeros(3, dtype=torch.float64), torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
+    assert fell_back
+    with pytest.raises(ValueError, match="unknown factorization"):
+        EquilibratedSPD(legate.np, to_legate(legate.np, gram), gram.diagonal().clone(), "qr")
+
+
+def test_cuda_index_beyond_legates_gpus_is_not_attached():
+    """torch's cuda:k is Legate's GPU k when Legate drives at least k+1 GPUs; otherwise None (the block
+    goes through host memory) instead of Legate's uncaught IndexError."""
+    from pinnlma.backends.legate.arrays import legate_gpu_for
+
+    assert legate_gpu_for(0, 1) == 0 and legate_gpu_for(3, 4) == 3
+    assert legate_gpu_for(1, 1) is None and legate_gpu_for(0, 0) is None
+    with pytest.raises(ValueError, match=">= 0"):
+        legate_gpu_for(-1, 2)
 
 
 def test_describe_reports_versions_and_machine(legate):

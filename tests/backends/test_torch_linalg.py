@@ -53,3 +53,31 @@ def test_torch_lapack_factors_in_place_like_torch_linalg(dtype: torch.dtype) -> 
     assert float((a @ x - rhs).norm() / rhs.norm()) < tol
     with pytest.raises(ValueError, match="contiguous square"):
         lapack.potrf(work[:, :5])
+
+
+def test_symmetrize_lower_mirrors_the_strict_lower_triangle(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinnlma.backends.torch import linalg
+
+    monkeypatch.setattr(linalg, "MIRROR_BAND", 7)  # several bands, a ragged last one
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(30, 30, generator=g, dtype=torch.float64)
+    expected = torch.tril(a) + torch.tril(a, -1).T
+    linalg.symmetrize_lower(a)
+    assert torch.equal(a, expected)
+
+
+@pytest.mark.parametrize("columns", [5, 2048])
+def test_scaled_kernel_is_j_dinv_jt(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    """K = J D⁻¹ Jᵀ from column blocks (3 blocks and a ragged one, or all at once) and rank-k updates."""
+    from pinnlma.backends.torch import linalg
+
+    monkeypatch.setattr(linalg, "KERNEL_COLUMNS", columns)
+    g = torch.Generator().manual_seed(4)
+    jac = torch.randn(9, 17, generator=g, dtype=torch.float64)
+    scale = torch.rand(17, generator=g, dtype=torch.float64) + 0.1
+    kernel = linalg.scaled_kernel(jac, 1.0 / scale)
+    exact = (jac / scale) @ jac.T
+    assert torch.equal(kernel, kernel.T)
+    assert float((kernel - exact).abs().max() / exact.abs().max()) < 1e-14
+    with pytest.raises(ValueError, match="expected \\(17,\\)"):
+        linalg.scaled_kernel(jac, scale[:3])

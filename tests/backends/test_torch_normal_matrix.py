@@ -86,3 +86,25 @@ def test_factor_reuses_one_cholesky_and_inf_norm_is_the_row_sum_norm(storage: st
         assert torch.allclose(damped @ solver(b), b, rtol=1e-12, atol=1e-12)
     assert matrix.inf_norm() == pytest.approx(float(exact.abs().sum(1).max()), rel=1e-13)
     assert matrix.factor(torch.full((37,), -1e9, dtype=torch.float64)) is None  # indefinite: no factor
+
+
+@pytest.mark.parametrize("product_dtype", [None, torch.float32])
+def test_dense_normal_matrix_is_the_full_symmetric_gram_matrix(product_dtype: torch.dtype | None) -> None:
+    """The dense storage (the GPU one) accumulates by rank-k updates into the lower triangle and mirrors
+    at finish(): the result is JᵀJ, exactly symmetric, against one plain product."""
+    from pinnlma.backends.torch.normal_matrix import DenseNormalMatrix
+
+    gen = torch.Generator().manual_seed(8)
+    n = 300
+    jac = torch.randn(700, n, dtype=torch.float64, generator=gen)
+    dense = DenseNormalMatrix(n, torch.float64, torch.device("cpu"), product_dtype)
+    for start in range(0, 700, 250):
+        dense.add_rows(jac[start : start + 250])
+    dense.finish()
+    exact = jac.T @ jac
+    a = dense.matrix()
+    assert torch.equal(a, a.T)
+    tol = 1e-13 if product_dtype is None else 1e-6
+    assert float((a - exact).abs().max() / exact.abs().max()) < tol
+    v = torch.randn(n, dtype=torch.float64, generator=gen)
+    assert dense.quadratic(v) == pytest.approx(float(v @ exact @ v), rel=tol)

@@ -4,7 +4,7 @@ The LM core hands over torch row slices ``(r_s, J_s)``; this backend
 
 1. groups them into *blocks* of rows: a slice of at least ``GATHER_ROWS`` rows is a block by itself,
    thinner ones are gathered until a block has that many rows (never more than ``block_bytes``),
-2. hands each block to Legate without copying it (DLPack attach, see :func:`to_legate`),
+2. hands each block to Legate without copying it (a read-only DLPack attach, see :func:`to_legate`),
 3. accumulates ``A = Σ J_bᵀ J_b`` (its lower column tiles only, mirrored at the end: about half the
    flops of a full product, see :func:`add_lower_gram`) and ``g = Σ J_bᵀ r_b`` in cuPyNumeric arrays,
    which Legate partitions over all its processors (CPU cores, OpenMP groups, GPUs, nodes),
@@ -49,7 +49,8 @@ import torch
 from torch import Tensor
 
 from ...machine import version
-from ..base import Backend, LinearSystem, Slices, check_scale, warn_fallback
+from ..base import Backend, LinearSystem, NormalPartials, Slices, check_scale, warn_fallback
+from ..torch.linalg import KERNEL_COLUMNS
 from . import runtime
 from .arrays import add_lower_gram, column_tiles, fence, mirror_lower, to_legate, to_torch
 from .solve import EquilibratedSPD, spd_solve_legate
@@ -88,6 +89,7 @@ class LegateNormalSystem(LinearSystem):
         jt_times: Callable[[Tensor], Tensor],
         block_rows: int | None,
         block_bytes: int,
+        partials: NormalPartials | None = None,
     ) -> None:
         self.np = np
         self.n, self.m = n, 0
@@ -100,6 +102,9 @@ class LegateNormalSystem(LinearSystem):
         self._tiles = column_tiles(n)
         self._block_bytes = block_bytes
         self._unread_bytes = 0  # attached block memory Legate may not have read yet
+        if partials is not None:  # device replicas' J_dᵀJ_d and J_dᵀr_d: summed here, no rows
+            self._sum_partials(partials)
+            slices = ()
         pending: list[tuple[Tensor, Tensor]] = []
         pending_rows = 0
         rows_per_block = 0
@@ -121,13 +126,34 @@ class LegateNormalSystem(LinearSystem):
             self._add_block(pending)
         if self.dtype is None or self.m == 0:
             raise ValueError("the Jacobian has no rows: the residual vector is empty")
-        mirror_lower(self.jtj, self._tiles)
-        self.g = to_torch(self._g, self.device)
+        if partials is None:
+            mirror_lower(self.jtj, self._tiles)
+            self.g = to_torch(self._g, self.device)
         fence()  # nothing may read the producer's tensors after we return
         self.fallback_solves = 0
         self._diag: Tensor | None = None
         self._equilibrated: EquilibratedSPD | None = None
         self._last: tuple[Tensor, Tensor, Tensor] | None = None  # (v, b, d) of the last Cholesky solve
+
+    def _sum_partials(self, partials: NormalPartials) -> None:
+        """A = Σ A_d in cuPyNumeric (each full symmetric A_d attached read-only, the sum Legate's own array);
+        g = Σ g_d in torch (n-vectors)."""
+        g: Tensor | None = None
+        for jtj, g_d, rows in partials:
+            if self.dtype is None:
+                self.dtype, self.device = jtj.dtype, g_d.device
+            if jtj.shape != (self.n, self.n) or g_d.shape != (self.n,):
+                raise ValueError(
+                    f"partial normal equations have shapes {tuple(jtj.shape)} and {tuple(g_d.shape)}, expected "
+                    f"({self.n}, {self.n}) and ({self.n},)"
+                )
+            attached = to_legate(self.np, jtj)
+            self.jtj = attached * 1.0 if self.jtj is None else self.jtj + attached  # never the attached memory itself
+            g = g_d.to(self.device).clone() if g is None else g + g_d.to(g)
+            self.m += int(rows)
+            self.blocks += 1
+        if g is not None:
+            self.g = g
 
     def _add_block(self, parts: list[tuple[Tensor, Tensor]]) -> None:
         np = self.np
@@ -225,8 +251,15 @@ class LegateResidualSystem(LinearSystem):
         """J D⁻¹ Jᵀ, equilibrated; rebuilt only when D changes (once per iteration, not once per trial λ)."""
         if self._kernel is None or self._kernel_scale is None or not torch.equal(self._kernel_scale, scale):
             np = self.np
-            kernel = (self.jac * to_legate(np, 1.0 / scale)[None, :]) @ self.jac.T
-            diag = ((self._j_t * self._j_t) @ (1.0 / scale)).to(self.dtype)  # diag(J D⁻¹ Jᵀ), in torch
+            inverse = to_legate(np, 1.0 / scale)
+            kernel = None
+            for c0, c1 in column_tiles(self.n, KERNEL_COLUMNS):  # temporaries m×|c|, never a scaled copy of J
+                part = (self.jac[:, c0:c1] * inverse[None, c0:c1]) @ self.jac[:, c0:c1].T
+                if kernel is None:
+                    kernel = part
+                else:
+                    kernel += part
+            diag = to_torch(np.diagonal(kernel), self.device).to(self.dtype)  # diag(J D⁻¹ Jᵀ), an m-vector
             self._kernel = EquilibratedSPD(np, kernel, diag)
             self._kernel_scale = scale.clone()
         return self._kernel
@@ -280,6 +313,15 @@ class CupynumericBackend(Backend):
     def normal_system(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]) -> LinearSystem:
         """A :class:`LegateNormalSystem` accumulated from the slices."""
         return LegateNormalSystem(self.np, slices, n, jt_times, self.slice_rows, self.block_bytes)
+
+    accepts_partials = True
+
+    def gram_system(
+        self, partials: NormalPartials, n: int, jt_times: Callable[[Tensor], Tensor]
+    ) -> LinearSystem | None:
+        """A :class:`LegateNormalSystem` summed from device replicas' partial normal equations (n×n each,
+        attached read-only; no Jacobian rows reach Legate)."""
+        return LegateNormalSystem(self.np, (), n, jt_times, self.slice_rows, self.block_bytes, partials=partials)
 
     def residual_system(self, slices: Slices, n: int) -> LinearSystem:
         """A :class:`LegateResidualSystem` holding J."""

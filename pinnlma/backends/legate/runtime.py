@@ -19,6 +19,7 @@ import ctypes
 import os
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -26,6 +27,8 @@ from types import ModuleType
 from ...machine import version
 from ..base import BackendUnavailable
 from .driver import DRIVER_SONAME, driver_dir, provisioned_driver
+from .framebuffer import gpu_memory_bytes, legate_config_for, torch_cuda_devices
+from .visible import count_gpus
 
 __all__ = [
     "INSTALL_HINT",
@@ -40,7 +43,6 @@ __all__ = [
     "status_in_child",
 ]
 
-CUDA_ERROR_NO_DEVICE = 100
 INSTALL_HINT = "pip install 'pinnlma[legate]'"
 SETUP_HINT = "run `pinnlma setup-legate`"
 
@@ -99,27 +101,6 @@ def _load_driver(env: LegateEnvironment) -> ctypes.CDLL | None:
     return handle
 
 
-def count_gpus(driver: ctypes.CDLL | None) -> int:
-    """Number of NVIDIA GPUs: /proc/driver/nvidia/gpus when present, else cuInit + cuDeviceGetCount."""
-    proc = Path("/proc/driver/nvidia/gpus")
-    if proc.is_dir():
-        entries = [p for p in proc.iterdir() if p.is_dir()]
-        if entries:
-            return len(entries)
-    if driver is None:
-        return 0
-    try:
-        rc = driver.cuInit(0)
-        if rc != 0:  # CUDA_ERROR_NO_DEVICE (100) on a machine without GPU, other codes without a kernel driver
-            return 0
-        count = ctypes.c_int(0)
-        if driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
-            return 0
-        return int(count.value)
-    except (AttributeError, OSError):
-        return 0
-
-
 def cpu_config(cpus: int = 1) -> str:
     """A LEGATE_CONFIG that starts Legate on CPUs only. ``--logging gpu=6`` silences Realm's
     "cuInit returned CUDA_ERROR_NO_DEVICE" messages, which are expected without a GPU."""
@@ -152,7 +133,9 @@ def prepare_legate(cpus: int | None = None) -> LegateEnvironment:
     2. Counts GPUs. Without a GPU and without a user ``LEGATE_CONFIG``, sets ``LEGATE_CONFIG`` to
        :func:`cpu_config` with ``cpus`` CPU processors (default ``$PINNLMA_LEGATE_CPUS`` or 1; one
        Legate CPU processor already runs a multi-threaded BLAS). A ``LEGATE_CONFIG`` the user set is
-       never touched; with a GPU, Legate's own auto-configuration is left alone.
+       never touched; with a GPU, Legate's own auto-configuration is left alone, except that when torch
+       already holds memory on GPUs Legate will use (device replicas), ``--fbmem`` keeps some for torch
+       (:mod:`.framebuffer`; with a user ``LEGATE_CONFIG`` a note gives the advice instead).
 
     Idempotent; once Legate has started, later calls only report (its configuration is fixed).
     """
@@ -175,6 +158,15 @@ def prepare_legate(cpus: int | None = None) -> LegateEnvironment:
     elif env.gpus == 0:
         os.environ["LEGATE_CONFIG"] = cpu_config(_requested_cpus(cpus))
         env.legate_config, env.config_source = os.environ["LEGATE_CONFIG"], "pinnlma"
+    if env.gpus > 0:  # torch replicas already on GPUs Legate will take: keep memory for them
+        in_use = torch_cuda_devices()  # first: asking for the sizes would start torch's CUDA context
+        config, notes = legate_config_for(user_config, gpu_memory_bytes() if in_use else [], in_use)
+        env.notes += notes
+        for note in notes if user_config is not None else ():
+            warnings.warn(note, RuntimeWarning, stacklevel=2)  # the user's config: tell, never change
+        if config is not None:
+            os.environ["LEGATE_CONFIG"] = env.legate_config = config
+            env.config_source = "pinnlma"
     if legate_started():
         env.notes.append("Legate was imported before prepare_legate(); its configuration may differ")
     _state = env

@@ -1,7 +1,31 @@
-"""The damped SPD solve in cuPyNumeric: equilibration, Cholesky, and the eigendecomposition fallback."""
+"""The damped SPD solve in cuPyNumeric: equilibration, the factorization rule, and the eigendecomposition fallback.
+
+Which factorization (:func:`choose_factorization`, the one place the rule lives). What cuPyNumeric
+(26.6) does with one n×n matrix, read from its source (``cupynumeric/linalg/_cholesky.py``,
+``_solve.py``):
+
+- ``linalg.cholesky``: one potrf task when Legate has one processor or n ≤ 8192; a tiled algorithm over
+  the processors above that, or cuSOLVERMp's distributed potrf when built with it and on ≥ 2 GPUs;
+- ``linalg.solve_triangular``: always one task (``trsm_batched`` of a single matrix), so after a
+  distributed factor the whole n×n factor is gathered onto one processor for each of the two solves;
+- ``linalg.solve`` (LU with pivoting, getrf + getrs): cuSOLVERMp's distributed solve for n ≥ 2048 on
+  ≥ 2 GPUs when built with it, else one task.
+
+The rule: **LU through ``linalg.solve`` when it is distributed (cuSOLVERMp, ≥ 2 GPUs, n ≥ 2048), else
+Cholesky.** On P GPUs LU costs 2n³/3 flops spread over P processors and moves no factor; Cholesky costs
+n³/3 on one processor below n = 8192 (and its two triangular solves gather the n²·8-byte factor above
+it). So LU is ahead from P = 2 on wherever cuPyNumeric distributes it: argued from the flop counts and
+the code paths above, not measured (this was written on a machine without GPU). On CPUs or one GPU
+both are one task and Cholesky, half the flops, is the choice: measured on one Legate CPU processor
+(2-core machine, load about 10), one damped solve took 0.036 s by Cholesky and 0.062 s by LU at n = 1000,
+0.22-0.30 s and 0.49 s at n = 2000. LU does not detect indefiniteness as Cholesky's breakdown does,
+so its solution is accepted only when it is finite and bᵀx > 0 (x = M⁻¹b with M SPD has bᵀx = xᵀMx
+> 0); otherwise the eigendecomposition fallback runs, as after a failed Cholesky.
+"""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy
@@ -11,7 +35,32 @@ from torch import Tensor
 from ..torch.linalg import eigen_solve
 from .arrays import to_legate, to_torch
 
-__all__ = ["EquilibratedSPD", "spd_solve_legate"]
+__all__ = ["DISTRIBUTED_SOLVE_MIN_N", "FACTORIZATIONS", "EquilibratedSPD", "choose_factorization", "spd_solve_legate"]
+
+FACTORIZATIONS = {
+    "cholesky": "linalg.cholesky + two solve_triangular (n³/3 flops; one task below n = 8192)",
+    "lu": "linalg.solve, LU with pivoting (2n³/3 flops; cuSOLVERMp-distributed for n >= 2048 on >= 2 GPUs)",
+}
+"""The factorizations of the damped system on the cuPyNumeric backend."""
+
+DISTRIBUTED_SOLVE_MIN_N = 2048
+"""cuPyNumeric hands ``linalg.solve`` to cuSOLVERMp from this size on (its MIN_SOLVE_MATRIX_SIZE)."""
+
+
+def choose_factorization(n: int, gpus: int, cusolvermp: bool) -> str:
+    """The key of :data:`FACTORIZATIONS` for an n×n system on a Legate machine with ``gpus`` GPU processors
+    (``cusolvermp``: cuPyNumeric was built with cuSOLVERMp): the rule of the module docstring."""
+    if n < 0 or gpus < 0:
+        raise ValueError(f"n and gpus must be >= 0, got n={n}, gpus={gpus}")
+    return "lu" if cusolvermp and gpus >= 2 and n >= DISTRIBUTED_SOLVE_MIN_N else "cholesky"
+
+
+def machine_factorization(np: Any, n: int) -> str:
+    """:func:`choose_factorization` for the running Legate machine."""
+    from .runtime import machine_summary
+
+    runtime = getattr(sys.modules.get("cupynumeric.runtime"), "runtime", None)
+    return choose_factorization(n, machine_summary().get("gpus", 0), bool(getattr(runtime, "has_cusolvermp", False)))
 
 
 def spd_solve_legate(np: Any, matrix: Any, diag_add: Any, rhs: Any) -> tuple[Any, bool]:
@@ -33,8 +82,17 @@ def spd_solve_legate(np: Any, matrix: Any, diag_add: Any, rhs: Any) -> tuple[Any
     return y * s, fell_back
 
 
-def _cholesky_or_eigen(np: Any, scaled: Any, srhs: Any) -> tuple[Any, bool]:
-    """Cholesky solve of an equilibrated SPD matrix; the eigen fallback when it breaks down."""
+def _cholesky_or_eigen(np: Any, scaled: Any, srhs: Any, factorization: str = "cholesky") -> tuple[Any, bool]:
+    """Cholesky (or LU, see :func:`choose_factorization`) solve of an equilibrated SPD matrix; the eigen
+    fallback when it breaks down."""
+    if factorization == "lu":
+        try:
+            y = np.linalg.solve(scaled, srhs)
+            if bool(np.isfinite(y).all()) and float(srhs @ y) > 0:  # bᵀM⁻¹b > 0: M behaved as SPD
+                return y, False
+        except (np.linalg.LinAlgError, ValueError):
+            pass
+        return _eigen_solve_legate(np, scaled, srhs), True
     try:
         factor = np.linalg.cholesky(scaled)
         # check_finite=False: the default scans the n×n factor twice (and waits for it); NaNs reach y
@@ -52,15 +110,19 @@ class EquilibratedSPD:
     """A symmetric PSD matrix A (cuPyNumeric) prepared for many damped solves (A + diag(d)) x = b.
 
     S·A·S with S = diag(1/√A_ii) (1 where A_ii ≤ 0) is formed once, in cuPyNumeric; each solve then
-    adds diag(d·s²) and runs Cholesky (eigen fallback) on S(A + diag d)S, and x = S·y. This is the
+    adds diag(d·s²) and runs Cholesky or LU (``factorization``, default :func:`choose_factorization` for
+    this machine; eigen fallback) on S(A + diag d)S, and x = S·y. This is the
     equilibration of :func:`spd_solve_legate` with the diagonal of A instead of A + diag(d): Cholesky's
     backward error does not depend on the diagonal scaling (van der Sluis), and the n-vector work
     (scaling d, b and y) stays in torch, which saves about ten small Legate tasks per solve; for small
     systems those task launches, not the flops, are the cost of a Legate iteration.
     """
 
-    def __init__(self, np: Any, matrix: Any, diag: Tensor) -> None:
+    def __init__(self, np: Any, matrix: Any, diag: Tensor, factorization: str | None = None) -> None:
+        if factorization is not None and factorization not in FACTORIZATIONS:
+            raise ValueError(f"unknown factorization {factorization!r}; choose one of {', '.join(FACTORIZATIONS)}")
         self.np = np
+        self.factorization = factorization or machine_factorization(np, int(diag.shape[0]))
         self.s = torch.rsqrt(torch.where(diag > 0, diag, torch.ones_like(diag)))
         self.diag = diag
         s_l = to_legate(np, self.s)
@@ -78,7 +140,7 @@ class EquilibratedSPD:
             np.fill_diagonal(damped, new_diag.cpu().numpy())  # (host values: its NaN check needs no sync)
         else:  # cuPyNumeric's fill_diagonal refuses NaN: let the NaN reach the solve, which falls back
             damped = self.scaled + np.diag(to_legate(np, new_diag))
-        y, fell_back = _cholesky_or_eigen(np, damped, to_legate(np, rhs * s))
+        y, fell_back = _cholesky_or_eigen(np, damped, to_legate(np, rhs * s), self.factorization)
         return to_torch(y, s.device) * s, fell_back
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..base import Backend, LinearSystem, Slices, check_scale, warn_fallback
-from .linalg import spd_solve
+from ..base import Backend, LinearSystem, NormalPartials, Slices, check_scale, warn_fallback
+from .linalg import scaled_kernel, spd_solve
 from .normal_matrix import DenseNormalMatrix, PackedNormalMatrix, normal_matrix
 from .refinement import RefinedNormalSystem
 
@@ -29,10 +29,14 @@ class TorchNormalSystem(LinearSystem):
         jt_times: Callable[[Tensor], Tensor],
         gram_dtype: torch.dtype | None = None,
         on_breakdown: Callable[[], None] | None = None,
+        allow_empty: bool = False,
     ) -> None:
         self.n, self.m = n, 0
         self._jt_times = jt_times
         self._on_breakdown = on_breakdown
+        self.fallback_solves = 0
+        if allow_empty:  # from_partials fills in the matrix
+            return
         matrix: PackedNormalMatrix | DenseNormalMatrix | None = None
         g: Tensor | None = None
         for r_s, j_s in slices:
@@ -47,6 +51,32 @@ class TorchNormalSystem(LinearSystem):
         matrix.finish()
         self.matrix, self.g = matrix, g
         self.fallback_solves = 0
+
+    @classmethod
+    def from_partials(
+        cls,
+        partials: NormalPartials,
+        n: int,
+        jt_times: Callable[[Tensor], Tensor],
+        on_breakdown: Callable[[], None] | None = None,
+    ) -> TorchNormalSystem:
+        """The system A = Σ A_d, g = Σ g_d from partial normal equations on one device (device
+        replicas'): n×n additions only, no Jacobian rows."""
+        system = cls([], n, jt_times, on_breakdown=on_breakdown, allow_empty=True)
+        matrix: PackedNormalMatrix | DenseNormalMatrix | None = None
+        g: Tensor | None = None
+        for jtj, g_d, rows in partials:
+            if matrix is None or g is None:
+                matrix = normal_matrix(n, jtj.dtype, jtj.device)
+                g = torch.zeros(n, dtype=jtj.dtype, device=jtj.device)
+            matrix.add_gram(jtj)
+            g += g_d.to(g)
+            system.m += int(rows)
+        if matrix is None or g is None or system.m == 0:
+            raise ValueError("the Jacobian has no rows: the residual vector is empty")
+        matrix.finish()
+        system.matrix, system.g = matrix, g
+        return system
 
     @property
     def jtj(self) -> Tensor:
@@ -105,7 +135,7 @@ class TorchResidualSystem(LinearSystem):
     def _scaled_kernel(self, scale: Tensor) -> Tensor:
         """J D⁻¹ Jᵀ, rebuilt only when D changes (once per iteration, not once per trial λ)."""
         if self._kernel is None or self._kernel_scale is None or not torch.equal(self._kernel_scale, scale):
-            self._kernel = (self.jac / scale) @ self.jac.T
+            self._kernel = scaled_kernel(self.jac, 1.0 / scale)  # no m×n temporary
             self._kernel_scale = scale.clone()
         return self._kernel
 
@@ -160,6 +190,20 @@ class TorchBackend(Backend):
         if self.refine:
             return RefinedNormalSystem(slices, n, jt_times, self.gram_dtype_now, on_breakdown=self._widen_gram)
         return TorchNormalSystem(slices, n, jt_times, gram_dtype=self.gram_dtype_now, on_breakdown=self._widen_gram)
+
+    @property
+    def accepts_partials(self) -> bool:  # type: ignore[override]
+        """Partial normal equations are summed as they are, in the Jacobian's precision (not with float32
+        products: those, and their refinement, need the rows)."""
+        return self.gram_dtype_now is None
+
+    def gram_system(
+        self, partials: NormalPartials, n: int, jt_times: Callable[[Tensor], Tensor]
+    ) -> LinearSystem | None:
+        """A :class:`TorchNormalSystem` summed from per-device partials; None with float32 products."""
+        if not self.accepts_partials:
+            return None
+        return TorchNormalSystem.from_partials(partials, n, jt_times)
 
     def residual_system(self, slices: Slices, n: int) -> LinearSystem:
         """J kept whole for the residual-space solves."""

@@ -105,3 +105,43 @@ def _lower_gram(acc: Tensor, rows: Tensor, lo: int, hi: int) -> None:
     else:  # products in rows' (lower) precision, summed in acc's
         acc[mid:hi, lo:mid] += rows[:, mid:hi].T @ rows[:, lo:mid]
     _lower_gram(acc, rows, mid, hi)
+
+
+MIRROR_BAND = 256
+"""Rows per band of :func:`symmetrize_lower` (its only temporary memory is one band's diagonal tile)."""
+
+
+def symmetrize_lower(acc: Tensor) -> None:
+    """Copy the strict lower triangle of the square ``acc`` onto its upper triangle, in place, a band of
+    rows at a time (no n×n temporary): completes what :func:`rank_k_update` accumulated."""
+    n = acc.shape[0]
+    for i0 in range(0, n, MIRROR_BAND):
+        i1 = min(n, i0 + MIRROR_BAND)
+        tile = acc[i0:i1, i0:i1]
+        tile.copy_(torch.tril(tile) + torch.tril(tile, -1).T)
+        if i1 < n:
+            acc[i0:i1, i1:].copy_(acc[i1:, i0:i1].T)
+
+
+KERNEL_COLUMNS = 2048
+"""Columns of J scaled at a time by :func:`scaled_kernel` (its temporary is m × this many numbers)."""
+
+
+def scaled_kernel(jac: Tensor, inverse_scale: Tensor) -> Tensor:
+    """K = J·diag(inverse_scale)·Jᵀ (m×m) for the residual-space solve, without an m×n temporary.
+
+    K = Σ_c B_c B_cᵀ over blocks of :data:`KERNEL_COLUMNS` columns, B_c = J[:, c]·diag(√d_c): each block
+    is a symmetric rank-k update (:func:`rank_k_update`, m²·|c| flops, half a plain product) into K's lower
+    triangle, mirrored once at the end. Memory: K plus one m×|c| block (``(jac / scale) @ jac.T`` makes a
+    whole scaled copy of J, m×n, every time the scaling changes)."""
+    m, n = jac.shape
+    if inverse_scale.shape != (n,):
+        raise ValueError(f"inverse_scale has shape {tuple(inverse_scale.shape)}, expected ({n},)")
+    root = inverse_scale.to(jac).sqrt()
+    kernel = torch.zeros(m, m, dtype=jac.dtype, device=jac.device)
+    for c0 in range(0, n, KERNEL_COLUMNS):
+        c1 = min(n, c0 + KERNEL_COLUMNS)
+        block = jac[:, c0:c1] * root[c0:c1]  # m×|c|; its transpose is the column-major layout rank_k_update likes
+        rank_k_update(kernel, block.T)
+    symmetrize_lower(kernel)
+    return kernel

@@ -6,7 +6,8 @@ Two storages with one interface (``add_rows``, ``finish``, ``diagonal``, ``matri
 - :class:`PackedNormalMatrix` (CPU float32/float64): A and the Cholesky factor of one damped system in
   the memory of a single n×n matrix, described below;
 - :class:`DenseNormalMatrix` (any other device or dtype, e.g. CUDA): A as a full symmetric matrix built
-  by matrix products, plus one damped work matrix per solve (and the factor torch allocates).
+  by symmetric rank-k updates (torch products, any device), plus one damped work matrix per solve (and
+  the factor torch allocates).
 
 Packed storage.
 
@@ -35,7 +36,7 @@ import torch
 from torch import Tensor
 
 from .lapack import torch_lapack
-from .linalg import rank_k_update, spd_solve
+from .linalg import rank_k_update, spd_solve, symmetrize_lower
 
 BAND = 256
 
@@ -77,6 +78,13 @@ class PackedNormalMatrix:
         if rows.device.type != "cpu" or rows.dtype != self.work.dtype:
             raise TypeError(f"packed accumulation needs CPU {self.work.dtype} rows, got {rows.dtype} on {rows.device}")
         rank_k_update(self.work, rows.detach(), self.product_dtype)
+
+    def add_gram(self, partial: Tensor) -> None:
+        """A += partial, a full symmetric n×n JᵀJ of other rows (a device replica's); only its lower
+        triangle is read."""
+        if self.diag is not None:
+            raise RuntimeError("add_gram after finish(): the diagonal of the work matrix now holds a factor")
+        self.work += torch.tril(partial.to(self.work))
 
     def finish(self, diagonal: Tensor | None = None) -> None:
         """End of accumulation: move diag(A) aside so the factor may take the diagonal. A caller that
@@ -205,15 +213,20 @@ class DenseNormalMatrix:
         self.product_dtype = product_dtype
 
     def add_rows(self, rows: Tensor) -> None:
-        """A += rowsᵀ·rows (a full matrix product into the lower triangle)."""
-        if self.product_dtype is None or self.product_dtype == rows.dtype:
-            self.work.addmm_(rows.T, rows)
-        else:
-            lowered = rows.to(self.product_dtype)
-            self.work += lowered.T @ lowered
+        """A += rowsᵀ·rows in the lower triangle: the symmetric rank-k update of
+        :func:`~pinnlma.backends.torch.linalg.rank_k_update` (s·n² flops, where ``addmm_`` took 2·s·n²),
+        torch matrix products only, so it runs on any device."""
+        rank_k_update(self.work, rows.detach(), None if self.product_dtype == rows.dtype else self.product_dtype)
+
+    def add_gram(self, partial: Tensor) -> None:
+        """A += partial, a full symmetric n×n JᵀJ of other rows (a device replica's); only its lower
+        triangle is read (the upper is mirrored at finish())."""
+        self.work += torch.tril(partial.to(self.work))
 
     def finish(self, diagonal: Tensor | None = None) -> None:
-        """End of accumulation: symmetrise A and keep diag(A) (``diagonal`` if given)."""
+        """End of accumulation: mirror the lower triangle (A is then the full symmetric matrix) and keep
+        diag(A) (``diagonal`` if given)."""
+        symmetrize_lower(self.work)
         if diagonal is not None:
             self.work.diagonal().copy_(diagonal)
 

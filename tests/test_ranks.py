@@ -1,0 +1,70 @@
+"""Multi-rank launches: the rank from the launcher's environment, row ownership, one writer."""
+
+from __future__ import annotations
+
+import pytest
+
+from pinnlma.ranks import is_writer, owned_rows, owned_tasks, process_rank
+
+
+def test_rank_from_the_launcher_environment() -> None:
+    assert process_rank({}) == (0, 1)
+    assert process_rank({"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "4"}) == (2, 4)
+    assert process_rank({"SLURM_PROCID": "1", "SLURM_NTASKS": "3"}) == (1, 3)
+    # Open MPI's pair is trusted before Slurm's (mpirun inside an allocation sets both)
+    assert process_rank({"SLURM_PROCID": "0", "SLURM_NTASKS": "1", "PMI_RANK": "1", "PMI_SIZE": "2"}) == (1, 2)
+    with pytest.raises(ValueError, match="not a rank"):
+        process_rank({"PMI_RANK": "3", "PMI_SIZE": "2"})
+    with pytest.raises(ValueError, match="not integers"):
+        process_rank({"PMI_RANK": "one"})
+
+
+def test_only_rank_zero_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK", "SLURM_PROCID"):
+        monkeypatch.delenv(name, raising=False)
+    assert is_writer()
+    monkeypatch.setenv("PMI_RANK", "1")
+    monkeypatch.setenv("PMI_SIZE", "2")
+    assert not is_writer()
+    assert is_writer({"PMI_RANK": "0", "PMI_SIZE": "2"})
+
+
+@pytest.mark.parametrize("m,ranks", [(10, 3), (9, 3), (2, 4), (0, 2), (1000, 1)])
+def test_rows_are_equal_tiles_covering_each_row_once(m: int, ranks: int) -> None:
+    parts = [owned_rows(m, k, ranks) for k in range(ranks)]
+    assert [i for p in parts for i in p] == list(range(m))
+    tile = -(-m // ranks)
+    assert all(p.start == min(m, k * tile) and len(p) <= tile for k, p in enumerate(parts))
+    assert owned_rows(10, 2, 3) == range(8, 10)  # tiles 4, 4, 2
+    with pytest.raises(ValueError):
+        owned_rows(10, 3, 3)
+
+
+def test_tasks_cut_blocks_at_the_rank_bounds() -> None:
+    blocks = [7, 2, 6]  # 15 rows: tiles of 5 for 3 ranks
+    assert owned_tasks(blocks, 0, 3, step=3) == [(0, slice(0, 3)), (0, slice(3, 5))]
+    assert owned_tasks(blocks, 1, 3, step=3) == [(0, slice(5, 7)), (1, slice(0, 2)), (2, slice(0, 1))]
+    assert owned_tasks(blocks, 2, 3, step=3) == [(2, slice(1, 4)), (2, slice(4, 6))]
+    for ranks in (1, 2, 4, 20):  # every row exactly once, in order, whatever the number of ranks
+        rows = [
+            (b, i)
+            for k in range(ranks)
+            for b, s in owned_tasks(blocks, k, ranks, step=2)
+            for i in range(s.start, s.stop)
+        ]
+        assert rows == [(b, i) for b, n in enumerate(blocks) for i in range(n)]
+
+
+def test_only_rank_zero_writes_the_run_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinnlma.pinn.registry import apply_options, load_problem
+    from pinnlma.run import RunConfig, solve
+
+    for name in ("OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK", "SLURM_PROCID"):
+        monkeypatch.delenv(name, raising=False)
+    problem = apply_options(load_problem("burgers"), quick=True, points=64, boundary_points=16)
+    for rank in (1, 0):
+        monkeypatch.setenv("PMI_RANK", str(rank))
+        monkeypatch.setenv("PMI_SIZE", "2")
+        out = tmp_path / "run.h5"
+        result = solve(problem, RunConfig(iters=1), out=out, progress=False)
+        assert out.exists() == (rank == 0) and result.record.attrs["iterations"] == 1
