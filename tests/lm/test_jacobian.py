@@ -135,3 +135,18 @@ def test_rebind_points_the_engine_at_new_data_and_a_new_row_shortcut() -> None:
     assert torch.allclose(engine.full(x)[1][:20], first) and calls
     engine.rebind(row_jacobian=None)
     assert engine.row_jacobian is None
+
+
+def test_products_with_the_jacobian_and_the_second_directional_derivative_are_exact() -> None:
+    """Jᵀw, Jv and r_vv = vᵀ(∇²r_i)v (geodesic acceleration) against jacrev and the exact Hessian of every
+    row (forward over reverse mode)."""
+    t, y = exp_data()
+    engine = JacobianEngine(exp_model, (t, y))
+    g = torch.Generator().manual_seed(4)
+    x, v, w = torch.tensor([2.0, 1.1, 0.4]), torch.randn(3, generator=g), torch.randn(40, generator=g)
+    jac = torch.func.jacrev(engine.residual)(x)
+    assert torch.allclose(engine.jt_times(x, w), jac.T @ w, rtol=1e-13, atol=1e-14)
+    assert torch.allclose(engine.j_times(x, v), jac @ v, rtol=1e-13, atol=1e-14)
+    hessian = torch.func.jacfwd(torch.func.jacrev(engine.residual))(x)
+    exact = torch.einsum("mij,i,j->m", hessian, v, v)
+    assert float((engine.second_directional(x, v) - exact).norm()) <= 1e-12 * float(exact.norm())
