@@ -107,6 +107,47 @@ def test_stop_reasons() -> None:
     assert stop.status is StopReason.CALLBACK and stop.nit == 3
     timed = pinnlma.least_squares(exp_model, x0, args=(t, y), time_limit=1e-9)
     assert timed.status is StopReason.TIME_LIMIT and timed.nit == 1
+    # xtol: the first step below xtol·(xtol + ‖x‖) ends the run (steps 0.063, 1.3e-3, 3.2e-7; ‖x‖ = 2.86)
+    for xtol, nit in ((1e-3, 4), (1e-6, 5)):
+        small = pinnlma.least_squares(exp_model, x0, args=(t, y), xtol=xtol, ftol=0, gtol=0)
+        assert small.status is StopReason.XTOL and small.success and small.nit == nit
+        step, x_norm = small.history["step_norm"][-1], float(small.x.norm())
+        assert step < xtol * (xtol + x_norm) <= small.history["step_norm"][-2]
+
+
+def test_a_kink_at_the_start_ends_at_the_damping_ceiling() -> None:
+    """r(x) = |x| + 1 from x = 1e-30: the gradient says "go left" but every step long enough to matter
+    crosses the kink and raises the cost; λ climbs to its ceiling (1e16·max diag JᵀJ) before the step is
+    below rounding of x, and the run stops there, not converged, x untouched."""
+    for rule in (Levenberg(lam0=1.0), "nielsen"):
+        res = pinnlma.least_squares(lambda x: x.abs() + 1, torch.tensor([1e-30]), damping=rule, ftol=0, xtol=0, gtol=0)
+        assert res.status is StopReason.DAMPING_CEILING and not res.success
+        assert res.x.item() == 1e-30 and res.nit == 1
+        assert 1e16 < res.history["lam"][-1] < 1e18  # diag JᵀJ = D = 1: stopped by the first λ past 1e16
+    # Levenberg: λ × 10 per rejection, from 1 to 1e17 in 17 trials
+    assert (
+        pinnlma.least_squares(lambda x: x.abs() + 1, torch.tensor([1e-30]), damping=Levenberg(lam0=1.0)).history[
+            "trials"
+        ][-1]
+        == 17
+    )
+
+
+def test_max_trials_ends_an_iteration_that_finds_no_step() -> None:
+    """Rosenbrock from (−1.2, 1) with λ₀ = 1e-6: the first accepted step needs 7 trials; with max_trials
+    below that the run stops at the ceiling after exactly max_trials of them."""
+    x0 = torch.tensor([-1.2, 1.0])
+
+    def run(max_trials: int) -> pinnlma.LMResult:
+        options = LMOptions(max_trials=max_trials, max_iter=1)
+        return LMCore(JacobianEngine(rosenbrock), x0, damping=Levenberg(lam0=1e-6), options=options).run()
+
+    for limit in (1, 3, 6):
+        res = run(limit)
+        assert res.status is StopReason.DAMPING_CEILING and res.history["trials"][-1] == limit
+        assert torch.equal(res.x, x0)
+    enough = run(7)
+    assert enough.status is StopReason.MAX_ITER and enough.history["trials"][-1] == 7 and enough.cost < 12.1 / 2
 
 
 def test_history_records_every_iteration() -> None:
