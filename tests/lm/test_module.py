@@ -39,8 +39,21 @@ def test_a_damping_instance_is_a_reusable_template() -> None:
 
 
 def test_levenberg_marquardt_takes_geodesic_and_refuses_half_precision() -> None:
-    lm = pinnlma.LevenbergMarquardt(mlp(), fit_residual, geodesic=True)
+    x = torch.linspace(-1, 1, 30).unsqueeze(1)
+    y = torch.sinc(3 * x)
+    lm = pinnlma.LevenbergMarquardt(mlp(), fit_residual, geodesic=True, damping=Levenberg(lam0=1e-2))
     assert lm.options.geodesic
+    x0 = lm.params
+    lm.step(x, y)
+    # the step is least_squares' geodesic step on the same residual, not its plain one
+    flat = lambda theta: lm.engine.fun(theta, x, y)  # noqa: E731
+
+    def one_step(geodesic: bool) -> torch.Tensor:
+        return pinnlma.least_squares(flat, x0, geodesic=geodesic, max_iter=1, damping=Levenberg(lam0=1e-2)).x
+
+    geodesic = one_step(True)
+    assert torch.allclose(lm.params, geodesic, rtol=1e-12, atol=1e-14)
+    assert not torch.allclose(geodesic, one_step(False), rtol=1e-6, atol=0)
     with pytest.raises(TypeError, match="float64 or float32, got torch.float16"):
         pinnlma.LevenbergMarquardt(mlp().half(), fit_residual)
     with pytest.raises(TypeError, match="float64 or float32, got torch.bfloat16"):
