@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -12,10 +13,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
+import pinnlma
 from pinnlma.cli import main
-from pinnlma.pinn.registry import ProblemNotFound, apply_options, load_problem
-from pinnlma.run import RunConfig, solve
+from pinnlma.pinn.registry import ProblemNotFound, apply_options, bundled_names, describe, load_problem
+from pinnlma.pinn.setup import build_assembler
+from pinnlma.run import RunConfig, read_run, solve
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "damped_oscillator.py"
@@ -320,10 +324,108 @@ def test_ctrl_c_stops_after_an_iteration_and_the_checkpoint_resumes(tmp_path: Pa
         assert list(f["history/iteration"][:]) == list(range(iterations + 3))
 
 
-def test_float32_run_works() -> None:
-    result = solve(quick_burgers(), RunConfig(dtype="float32", iters=3), progress=False)
-    assert result.theta.dtype.is_floating_point and str(result.theta.dtype) == "torch.float32"
-    assert math.isfinite(result.loss)
+def test_a_float32_run_computes_what_float64_computes_at_its_parameters(tmp_path: Path) -> None:
+    """`--dtype float32`: float32 parameters, and the loss and error the run reports are those a float64
+    evaluation of its final parameters gives (measured: 2e-7 relative), after a real decrease."""
+    out = tmp_path / "run32.h5"
+    assert main(["run", "burgers", "--quick", "--iters", "5", "--dtype", "float32", "--out", str(out), "--quiet"]) == 0
+    record = read_run(out)
+    assert record.attrs["dtype"] == "float32" and record.params.dtype == np.float32
+    exact = build_assembler(quick_burgers(), seed=0, dtype=torch.float64)  # the same points, in float64
+    theta = torch.from_numpy(record.params).double()
+    loss64 = float(exact.loss(exact.residual(theta)))
+    assert record.attrs["final_loss"] == pytest.approx(loss64, rel=1e-5)
+    points, reference = quick_burgers().evaluation()
+    rel_l2 = float(np.linalg.norm(exact.predict(theta, points) - reference) / np.linalg.norm(reference))
+    assert record.attrs["final_rel_l2"] == pytest.approx(rel_l2, rel=1e-4)
+    assert record.history["loss"][-1] < 0.2 * record.history["loss"][0]
+
+
+def test_lr_reaches_the_optimizer(tmp_path: Path) -> None:
+    """Adam's first update moves every parameter by lr (m̂/√v̂ = ±1), so `--lr` shows in the parameters."""
+    start = build_assembler(quick_burgers(), seed=0).initial_parameters().numpy()
+    for lr in ("0.003", "0.0005"):
+        out = tmp_path / f"adam{lr}.h5"
+        assert (
+            main(
+                [
+                    "run",
+                    "burgers",
+                    "--quick",
+                    "--optimizer",
+                    "adam",
+                    "--lr",
+                    lr,
+                    "--iters",
+                    "1",
+                    "--out",
+                    str(out),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
+        step = np.abs(read_run(out).params - start)
+        assert step.max() == pytest.approx(float(lr), rel=1e-6)
+
+
+def test_geodesic_flag_runs_geodesic_lm(tmp_path: Path) -> None:
+    out = tmp_path / "geo.h5"
+    assert main(["run", "burgers", "--quick", "--iters", "3", "--geodesic", "--out", str(out), "--quiet"]) == 0
+    geodesic = solve(quick_burgers(), RunConfig(iters=3, geodesic=True), progress=False)
+    plain = solve(quick_burgers(), RunConfig(iters=3), progress=False)
+    assert np.array_equal(read_run(out).params, geodesic.theta.numpy())
+    assert not np.allclose(geodesic.theta.numpy(), plain.theta.numpy(), rtol=1e-6, atol=0)
+
+
+def test_time_limit_flag_stops_the_run_and_limits_count_from_the_original_start(tmp_path: Path) -> None:
+    out = tmp_path / "timed.h5"
+    run = ["run", "burgers", "--quick", "--out", str(out), "--quiet"]
+    assert main([*run, "--iters", "50", "--time-limit", "1e-6"]) == 0
+    record = read_run(out)
+    assert record.attrs["status"] == "time_limit" and record.attrs["iterations"] == 1
+    assert record.attrs["elapsed"] >= 1e-6
+    # resumed with the same limit: the time already spent counts, so no iteration runs
+    assert main([*run, "--iters", "50", "--time-limit", "1e-6", "--resume", str(out)]) == 0
+    record = read_run(out)
+    assert record.attrs["status"] == "time_limit" and record.attrs["iterations"] == 1
+    # with room in time, --iters 3 means three in all, not three more
+    assert main([*run, "--iters", "3", "--time-limit", "1e6", "--resume", str(out)]) == 0
+    record = read_run(out)
+    assert record.attrs["status"] == "max_iter" and record.attrs["iterations"] == 3
+    assert list(record.history["iteration"]) == [0, 1, 2, 3]
+
+
+def test_resuming_into_another_out_leaves_the_resume_file_as_it_was(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.h5", tmp_path / "second.h5"
+    assert main(["run", "burgers", "--quick", "--iters", "2", "--out", str(first), "--quiet"]) == 0
+    before = first.read_bytes()
+    assert (
+        main(["run", "burgers", "--quick", "--iters", "4", "--resume", str(first), "--out", str(second), "--quiet"])
+        == 0
+    )
+    assert first.read_bytes() == before
+    straight = solve(quick_burgers(), RunConfig(iters=4), progress=False)
+    resumed = read_run(second)
+    assert resumed.attrs["iterations"] == 4 and np.array_equal(resumed.params, straight.theta.numpy())
+
+
+def test_list_prints_every_bundled_problem_with_its_description(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == bundled_names()
+    for line, name in zip(lines, bundled_names()):
+        assert line.split(None, 1)[1] == describe(name)
+
+
+def test_info_reports_this_machine_and_the_backends(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "--no-legate"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == f"pinnlma {pinnlma.__version__}"
+    assert f"torch {torch.__version__}, threads {torch.get_num_threads()}, CPUs {os.cpu_count()}" in lines
+    assert f"numpy {np.__version__}" in out
+    assert "backends:\n  torch: available" in out and "cupynumeric: not checked" in out
 
 
 def test_seed_reproducibility() -> None:

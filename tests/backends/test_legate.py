@@ -176,14 +176,31 @@ def test_singular_system_uses_fallback(legate, form):
     assert ours.fallback_solves == 1
 
 
-def test_nan_jacobian_does_not_raise(legate):
+def test_a_nan_in_the_jacobian_is_reported_as_torch_reports_it_and_stops_the_run(legate):
+    """A NaN entry: diag(JᵀJ) and Jᵀr are NaN in its column only (what the LM core reads to stop), the
+    solve says so with a NaN step rather than a finite wrong one, as torch's does; an LM run on the
+    cupynumeric backend stops as nonfinite_jacobian at its starting point, like the torch run."""
     jac, res, scale, _ = make_problem(30, 10)
     jac[2, 2] = float("nan")
-    system = build(legate, "normal", res, jac, 30)
+    system, reference = build(legate, "normal", res, jac, 30), build(TorchBackend(), "normal", res, jac, 30)
+    assert torch.isnan(system.jtj_diagonal()).nonzero().flatten().tolist() == [2]
+    assert torch.isnan(system.gradient()).nonzero().flatten().tolist() == [2]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularSystemWarning)
-        v = system.solve(1.0, scale)
+        v, v_ref = system.solve(1.0, scale), reference.solve(1.0, scale)
     assert v.shape == (10,) and system.fallback_solves == 1
+    assert torch.equal(torch.isfinite(v), torch.isfinite(v_ref)) and not torch.isfinite(v).any()
+    import pinnlma
+    from pinnlma.lm import StopReason
+
+    x0 = torch.tensor([0.0, 4.0], dtype=torch.float64)
+    runs = {
+        name: pinnlma.least_squares(lambda b: torch.sqrt(b) - 1, x0, backend=name) for name in ("cupynumeric", "torch")
+    }
+    for result in runs.values():
+        assert result.status is StopReason.NONFINITE_JACOBIAN and not result.success
+        assert torch.equal(result.x, x0) and result.nit == 1
+    assert runs["cupynumeric"].message == runs["torch"].message
 
 
 @pytest.mark.parametrize("m,n,form", [(300, 40, "normal"), (30, 80, "residual")])
@@ -438,8 +455,10 @@ def test_two_cpu_processors_partition_and_agree(legate):
 # legate runtime, driver provisioning, setup-legate
 
 PREPARE = r"""
-import json, os
+import json, os, sys
 from pinnlma.backends.legate import runtime
+if len(sys.argv) > 1:  # pretend this many GPUs, so that both branches run on any machine
+    runtime.count_gpus = lambda driver: int(sys.argv[1])
 env = runtime.prepare_legate()
 print("RESULT " + json.dumps({"config": os.environ.get("LEGATE_CONFIG"), "source": env.config_source,
                               "gpus": env.gpus, "driver": env.driver_source,
@@ -447,8 +466,8 @@ print("RESULT " + json.dumps({"config": os.environ.get("LEGATE_CONFIG"), "source
 """
 
 
-def _prepare(env_update):
-    done = run_python(PREPARE, env_update, timeout=60)
+def _prepare(env_update, gpus=None):
+    done = run_python(PREPARE, env_update, timeout=60, args=None if gpus is None else [str(gpus)])
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.split("RESULT ", 1)[1])
 
@@ -461,14 +480,16 @@ def test_user_legate_config_is_respected():
 
 
 def test_default_cpu_config_and_cpu_count():
-    got = _prepare({"LEGATE_CONFIG": None, "PINNLMA_LEGATE_CPUS": None})
-    if got["gpus"] > 0:  # with a GPU pinnlma leaves Legate's auto-configuration alone
-        assert got["config"] is None and got["source"] == "unset"
-        return
+    """Both branches on every machine (the GPU count is pretended in the child): without a GPU pinnlma
+    sets a CPU configuration, with one it leaves Legate's auto-configuration alone."""
+    got = _prepare({"LEGATE_CONFIG": None, "PINNLMA_LEGATE_CPUS": None}, gpus=0)
+    assert got["gpus"] == 0
     assert got["config"] == runtime.cpu_config(1) and got["source"] == "pinnlma"
     assert "--cpus 1 --gpus 0" in got["config"]
-    got = _prepare({"LEGATE_CONFIG": None, "PINNLMA_LEGATE_CPUS": "3"})
+    got = _prepare({"LEGATE_CONFIG": None, "PINNLMA_LEGATE_CPUS": "3"}, gpus=0)
     assert got["config"].startswith("--cpus 3 --gpus 0")
+    got = _prepare({"LEGATE_CONFIG": None, "PINNLMA_LEGATE_CPUS": "3"}, gpus=2)
+    assert got["gpus"] == 2 and got["config"] is None and got["source"] == "unset"
 
 
 def test_driver_dir_from_environment(monkeypatch, tmp_path):
@@ -571,3 +592,12 @@ def test_h5py_works_when_legate_starts_first(tmp_path):
     done = run_python(H5_AFTER_LEGATE, {}, timeout=120, args=[str(tmp_path / "a.h5")])
     assert done.returncode == 0, done.stderr[-2000:]
     assert "RESULT ok" in done.stdout
+
+
+def test_info_starts_the_cupynumeric_backend_and_says_how_it_runs(legate, capsys):
+    """`pinnlma info` checks cupynumeric in a child process: available, described as this process's backend."""
+    from pinnlma.cli import main
+
+    assert main(["info"]) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    assert f"cupynumeric: available: {legate.describe()}" in lines

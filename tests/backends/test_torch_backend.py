@@ -44,9 +44,9 @@ def test_singular_system_falls_back_without_crashing() -> None:
     assert fell_back
 
 
-def test_float32_gram_products_keep_float64_elsewhere_and_widen_after_a_breakdown() -> None:
-    """TorchBackend(gram_dtype='float32'): JᵀJ within single-precision error of the float64 one, Jᵀr
-    exact, an LM fit still converges; a breakdown of Cholesky switches later iterations to float64."""
+def test_float32_gram_products_widen_after_a_breakdown() -> None:
+    """TorchBackend(gram_dtype='float32') (its products and solves: test_torch_refinement.py): an LM fit
+    converges with it; a breakdown of Cholesky switches later iterations to float64."""
     from pinnlma.backends import SingularSystemWarning, TorchBackend, get_backend
 
     gen = torch.Generator().manual_seed(8)
@@ -54,12 +54,7 @@ def test_float32_gram_products_keep_float64_elsewhere_and_widen_after_a_breakdow
     r = torch.randn(400, dtype=torch.float64, generator=gen)
     backend = get_backend("torch", gram_dtype="float32")
     assert backend.gram_dtype == torch.float32 and "float32" in backend.describe()
-    system = backend.normal_system([(r[:250], jac[:250]), (r[250:], jac[250:])], 90, lambda w: jac.T @ w)
     exact = jac.T @ jac
-    err = float((system.jtj - exact).abs().max() / exact.abs().max())
-    assert 1e-12 < err < 1e-5  # float32 products (not float64 ones), summed in float64
-    assert system.jtj.dtype == torch.float64
-    assert torch.allclose(system.gradient(), jac.T @ r, rtol=1e-13, atol=1e-12)  # float64, not float32
 
     # a fit converges with it
     t = torch.linspace(0, 1, 50, dtype=torch.float64)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
@@ -114,7 +112,10 @@ def test_rowwise_promises_that_do_not_hold_are_reported() -> None:
         pinnlma.LevenbergMarquardt(mlp(), lambda net, a, b: (net(a) - b).reshape(-1)[1:], rowwise=True).step(x, x)
     # a 0-d tensor argument has no rows: it is passed whole
     weighted = pinnlma.LevenbergMarquardt(mlp(), lambda net, a, b, w: (w * (net(a) - b)).reshape(-1), rowwise=True)
-    assert math.isfinite(weighted.step(x, x, torch.tensor(2.0)).cost)
+    folded = pinnlma.LevenbergMarquardt(mlp(), lambda net, a, b: (2.0 * (net(a) - b)).reshape(-1), rowwise=True)
+    for _ in range(2):  # the same steps as with the weight written into the residual
+        assert weighted.step(x, x, torch.tensor(2.0)).cost == pytest.approx(folded.step(x, x).cost, rel=1e-12)
+    assert torch.allclose(weighted.params, folded.params, rtol=1e-12, atol=1e-14)
 
 
 def test_rebind_points_the_engine_at_new_data_and_a_new_row_shortcut() -> None:
@@ -135,3 +136,18 @@ def test_rebind_points_the_engine_at_new_data_and_a_new_row_shortcut() -> None:
     assert torch.allclose(engine.full(x)[1][:20], first) and calls
     engine.rebind(row_jacobian=None)
     assert engine.row_jacobian is None
+
+
+def test_products_with_the_jacobian_and_the_second_directional_derivative_are_exact() -> None:
+    """Jᵀw, Jv and r_vv = vᵀ(∇²r_i)v (geodesic acceleration) against jacrev and the exact Hessian of every
+    row (forward over reverse mode)."""
+    t, y = exp_data()
+    engine = JacobianEngine(exp_model, (t, y))
+    g = torch.Generator().manual_seed(4)
+    x, v, w = torch.tensor([2.0, 1.1, 0.4]), torch.randn(3, generator=g), torch.randn(40, generator=g)
+    jac = torch.func.jacrev(engine.residual)(x)
+    assert torch.allclose(engine.jt_times(x, w), jac.T @ w, rtol=1e-13, atol=1e-14)
+    assert torch.allclose(engine.j_times(x, v), jac @ v, rtol=1e-13, atol=1e-14)
+    hessian = torch.func.jacfwd(torch.func.jacrev(engine.residual))(x)
+    exact = torch.einsum("mij,i,j->m", hessian, v, v)
+    assert float((engine.second_directional(x, v) - exact).norm()) <= 1e-12 * float(exact.norm())

@@ -4,6 +4,8 @@ scheme does not apply."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -66,18 +68,37 @@ class _Scaled(nn.Module):
         return self.gain * torch.tanh(self.layer(x))
 
 
+def _generic_twin(model: nn.Module) -> pinnlma.LevenbergMarquardt:
+    """The same fit without the row shortcut (rowwise=False: the engine's own autograd strategy)."""
+    return pinnlma.LevenbergMarquardt(copy.deepcopy(model), lambda net, a, b: (net(a) - b).reshape(-1))
+
+
 def test_layers_used_twice_or_other_parameters_fall_back_to_generic_rows() -> None:
+    """Where the one-pass rows do not apply, the fit takes the generic rows, and so the steps of a fit
+    without any row shortcut, to rounding."""
     x, y = _data(100)
-    tied = pinnlma.LevenbergMarquardt(_Tied().double(), lambda model, a, b: (model(a) - b).reshape(-1), rowwise=True)
+    torch.manual_seed(3)
+    model = _Tied().double()
+    twin = _generic_twin(model)
+    tied = pinnlma.LevenbergMarquardt(model, lambda net, a, b: (net(a) - b).reshape(-1), rowwise=True)
     assert tied.engine.row_jacobian is not None  # all parameters are Linear ones ...
-    tied.step(x, y)
+    for _ in range(2):
+        tied.step(x, y)
+        twin.step(x, y)
     assert tied.engine.row_jacobian is None  # ... but a layer applied twice is caught and left to vmap
-    scaled = pinnlma.LevenbergMarquardt(
-        _Scaled().double(), lambda model, a, b: (model(a) - b).reshape(-1), rowwise=True
+    assert torch.allclose(tied.params, twin.params, rtol=1e-10, atol=1e-12)
+    theta = tied.params
+    assert torch.allclose(
+        tied.engine.full(theta)[1], torch.func.jacrev(tied.engine.residual)(theta), rtol=1e-12, atol=1e-14
     )
+    model = _Scaled().double()
+    twin = _generic_twin(model)
+    scaled = pinnlma.LevenbergMarquardt(model, lambda net, a, b: (net(a) - b).reshape(-1), rowwise=True)
     assert scaled.engine.row_jacobian is None  # a parameter outside nn.Linear: never tried
-    info = scaled.step(x, y)
-    assert info.cost < float("inf")
+    for _ in range(2):
+        info = scaled.step(x, y)
+        assert info.cost == pytest.approx(twin.step(x, y).cost, rel=1e-10)
+    assert torch.allclose(scaled.params, twin.params, rtol=1e-10, atol=1e-12)
 
 
 def test_rows_that_mix_samples_are_caught_by_the_one_time_check() -> None:

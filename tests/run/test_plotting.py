@@ -97,11 +97,11 @@ def test_two_outputs_modulus_and_each(tmp_path: Path) -> None:
     check_png(plot_run(rec, tmp_path / "modulus.png", ["x", "t"], outputs="modulus"), (1500, 900))
 
 
-def test_coordinates_mismatch() -> None:
+def test_coordinates_mismatch(tmp_path: Path) -> None:
     rec = record(grid_2d(10, 8), np.zeros(80), None)
     with pytest.raises(ValueError, match="coordinate names"):
-        plot_run(rec, "never-written.png", ["x"])
-    assert not Path("never-written.png").exists()
+        plot_run(rec, tmp_path / "never-written.png", ["x"])
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_refuses_to_overwrite(tmp_path: Path) -> None:
