@@ -41,7 +41,7 @@ from torch import Tensor, nn
 from ..learn.digits import load_data, make_cnn
 from ..learn.fit import DEFAULT_DAMPING
 from ..learn.loader import BatchLoader
-from ..lm import Damping, Levenberg, LevenbergMarquardt, LMOptions, losses
+from ..lm import Damping, Levenberg, LevenbergMarquardt, LMOptions, Nielsen, losses
 from . import fixtures, timing
 from .timing import fmt_s, median
 
@@ -247,6 +247,11 @@ SINC_OPTIONS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
     "pinnlma-levenberg": (
         "the same with tlm's damping rule: Levenberg(lam0=1e-3*m, up=10, down=10)",
         lambda m: {"damping": Levenberg(lam0=1e-3 * m, up=10.0, down=10.0)},
+    ),
+    "pinnlma-tau0.1": (
+        "the same with Nielsen(tau=0.1): λ₀ = 0.1·max diag JᵀJ instead of 1e-3, the start that took the "
+        "fewest steps to 1e-5 and 1e-6 in docs/performance.md's study",
+        lambda m: {"damping": Nielsen(tau=0.1)},
     ),
 }
 """The pinnlma variants of the sinc case: name → (what it is, LevenbergMarquardt keywords for m points)."""
