@@ -49,6 +49,14 @@ def test_unknown_case_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_p
     assert "unknown benchmark case 'no-such-case'" in capsys.readouterr().err
 
 
+def test_budget_is_checked_before_anything_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli.main(["bench", "lm-step", "--budget", "5", "--out", str(tmp_path)]) == 2
+    assert "--budget applies to peer-tlm only" in capsys.readouterr().err
+    assert cli.main(["bench", "peer-tlm", "--budget", "0", "--out", str(tmp_path)]) == 2
+    assert "--budget must be a positive number of seconds" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 def test_lm_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, lines, _, data = _bench("lm-step", tmp_path, capsys)
     assert code == 0
