@@ -261,7 +261,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_cases
+    from .bench import BUDGETED, run_cases
 
     if args.case is not None and args.case not in CASES:
         raise UsageError(f"unknown benchmark case {args.case!r}; choose one of {', '.join(CASES)}")
@@ -271,7 +271,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    return run_cases([args.case] if args.case else None, quick=args.quick, out=args.out, tiny=args.tiny)
+    if args.budget is not None:
+        if not args.budget > 0:
+            raise UsageError(f"--budget must be a positive number of seconds, got {args.budget}")
+        if args.case is not None and args.case not in BUDGETED:
+            raise UsageError(f"--budget applies to {', '.join(BUDGETED)} only, not to {args.case}")
+    return run_cases(
+        [args.case] if args.case else None, quick=args.quick, out=args.out, tiny=args.tiny, budget=args.budget
+    )
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
@@ -398,6 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="torch intra-op threads (default: torch's default for the machine)",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        metavar="S",
+        help="optimizer seconds per time-to-target run (peer-tlm; default 60, --quick 15)",
     )
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test-only sizes
     p.set_defaults(func=_cmd_bench)

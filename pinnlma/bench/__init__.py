@@ -35,7 +35,10 @@ CASES: dict[str, tuple[str, str]] = {
     ),
 }
 
-__all__ = ["CASES", "DEFAULT_OUT", "run_case", "run_cases"]
+BUDGETED = ("peer-tlm",)
+"""The cases whose runs take a wall-time ``budget`` (``pinnlma bench --budget SECONDS``)."""
+
+__all__ = ["BUDGETED", "CASES", "DEFAULT_OUT", "run_case", "run_cases"]
 
 DEFAULT_OUT = Path("results/benchmarks")
 """Where ``pinnlma bench`` writes unless told otherwise."""
@@ -48,12 +51,15 @@ def run_case(
     out: str | Path = DEFAULT_OUT,
     tiny: bool = False,
     echo: Callable[[str], None] = print,
+    budget: float | None = None,
 ) -> dict[str, Any]:
-    """Run one case; its progress lines, then where the JSON went, then the one-line summary (last)."""
+    """Run one case; its progress lines, then where the JSON went, then the one-line summary (last).
+    ``budget`` (seconds) goes to the cases of :data:`BUDGETED`; None: their default."""
     if name not in CASES:
         raise ValueError(f"unknown benchmark case {name!r}; choose one of {', '.join(CASES)}")
     module = importlib.import_module(CASES[name][0])
-    result = module.run(Path(out), quick=quick, tiny=tiny, echo=echo)
+    extra = {"budget": budget} if budget is not None and name in BUDGETED else {}
+    result = module.run(Path(out), quick=quick, tiny=tiny, echo=echo, **extra)
     extra = result.get("figure")
     echo(f"wrote {result['path']}" + (f" and {extra}" if extra else ""))
     echo(result["summary"])
@@ -67,15 +73,17 @@ def run_cases(
     out: str | Path = DEFAULT_OUT,
     tiny: bool = False,
     echo: Callable[[str], None] = print,
+    budget: float | None = None,
 ) -> int:
-    """Run the named cases (all when None) in order; exit status 0, or 1 if a case could not run."""
+    """Run the named cases (all when None) in order; exit status 0, or 1 if a case could not run.
+    ``budget``: see :func:`run_case`."""
     from ..peers import PeerUnavailable
     from .output import BenchUnavailable  # the cases' modules are imported only when they run
 
     status = 0
     for name in names or list(CASES):
         try:
-            run_case(name, quick=quick, out=out, tiny=tiny, echo=echo)
+            run_case(name, quick=quick, out=out, tiny=tiny, echo=echo, budget=budget)
         except (BenchUnavailable, PeerUnavailable) as err:
             print(f"pinnlma bench {name}: {err}", file=sys.stderr)
             status = 1

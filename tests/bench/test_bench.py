@@ -49,6 +49,14 @@ def test_unknown_case_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_p
     assert "unknown benchmark case 'no-such-case'" in capsys.readouterr().err
 
 
+def test_budget_is_checked_before_anything_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli.main(["bench", "lm-step", "--budget", "5", "--out", str(tmp_path)]) == 2
+    assert "--budget applies to peer-tlm only" in capsys.readouterr().err
+    assert cli.main(["bench", "peer-tlm", "--budget", "0", "--out", str(tmp_path)]) == 2
+    assert "--budget must be a positive number of seconds" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 def test_lm_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, lines, _, data = _bench("lm-step", tmp_path, capsys)
     assert code == 0
@@ -112,6 +120,70 @@ def test_peer_tlm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for same in ("pinnlma-channels", "pinnlma-refined"):
         assert variants[same]["final_mse"] == pytest.approx(variants["pinnlma"]["final_mse"], rel=1e-9), same
     assert all(v > 0 for v in data["products"].values())
+    _check_time_to_target(data, epochs)
+
+
+def _first_reach(times: list[float], losses: list[float], target: float, budget: float) -> tuple[float, int] | None:
+    for k, (t, v) in enumerate(zip(times, losses)):
+        if v <= target and t <= budget:
+            return t, k
+    return None
+
+
+def _check_time_to_target(data: dict, epochs: int) -> None:
+    """The recorded reach times and speedups follow from the recorded trajectories, and tlm's own anchor
+    target is the loss of its own trajectory after that many steps (same weights and batches)."""
+    detail = data["time_to_target_detail"]
+    assert set(data["time_to_target"]) == set(data["time_speedup_vs_tlm"]) == set(detail) == {"sinc", "digits"}
+    assert set(detail["sinc"]["targets"]) == {f"tlm_{epochs}_steps", "1e-05", "1e-06"}
+    assert set(detail["digits"]["targets"]) == {"tlm_2_steps", "tlm_4_steps"}
+    assert {"tlm", "pinnlma", "pinnlma-levenberg", "pinnlma-tau0.1"} <= set(detail["sinc"]["runs"])
+    assert {"tlm", "pinnlma", "pinnlma-nielsen", "pinnlma-tlm-rule"} <= set(detail["digits"]["runs"])
+    for name, case in detail.items():
+        budget, targets = case["budget_s"], case["targets"]
+        assert set(data["time_speedup_vs_tlm"][name]) == set(case["runs"]) - {"tlm"}
+        for variant, runs in case["runs"].items():
+            assert len(runs) == case["repeats"] == 1
+            (run,) = runs
+            times, losses = run["trajectory"]["time_s"], run["trajectory"]["loss"]
+            assert len(times) == len(losses) == run["steps"] + 1 and times[0] == 0.0
+            assert all(b >= a for a, b in zip(times, times[1:]))  # optimizer time only grows
+            assert run["steps"] <= case["max_steps"] and run["ended"]
+            for target, value in targets.items():
+                hit = _first_reach(times, losses, value, budget)
+                recorded = run["reach"][target]
+                if hit is None:
+                    assert recorded["time_s"] is None and recorded["steps"] is None and not recorded["reached"]
+                    assert recorded["note"].startswith("not reached")
+                else:
+                    assert (recorded["time_s"], recorded["steps"]) == hit and recorded["reached"]
+                assert data["time_to_target"][name][variant][target] == recorded["time_s"]
+        tlm_run = case["runs"]["tlm"][0]
+        for target, value in targets.items():
+            if target.startswith("tlm_"):
+                k = int(target.split("_")[1])
+                if tlm_run["steps"] >= k:  # deterministic: tlm's run repeats its anchor run
+                    assert tlm_run["trajectory"]["loss"][k] == value
+                    assert tlm_run["reach"][target]["steps"] <= k
+            t_tlm = tlm_run["reach"][target]["time_s"]
+            for variant, runs in case["runs"].items():
+                if variant == "tlm":
+                    continue
+                t_ours = runs[0]["reach"][target]["time_s"]
+                got = data["time_speedup_vs_tlm"][name][variant][target]
+                if t_ours is None:
+                    assert got is None
+                elif t_tlm is None:
+                    assert got == "inf"
+                    assert case["speedup_detail"][variant][target]["speedup_at_least"] == pytest.approx(budget / t_ours)
+                else:
+                    assert got == pytest.approx(t_tlm / t_ours, rel=1e-12)
+    # the sinc runs end on the step cap or the smallest target, each step a real step: the MSE never rises
+    # for the LM runs on one full batch (a rejected step leaves the weights as they were)
+    for variant, runs in detail["sinc"]["runs"].items():
+        losses = runs[0]["trajectory"]["loss"]
+        assert all(b <= a * (1 + 1e-12) for a, b in zip(losses, losses[1:])), variant
+        assert losses[-1] < losses[0]
 
 
 def test_time_to_accuracy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -27,7 +29,23 @@ def test_nielsen_gain_ratio_rule() -> None:
     assert d.lam == pytest.approx(2 * lam)
     d.reject()
     d.reject()
-    assert d.lam == pytest.approx(2 * lam * 2 * 4) and d.nu == 8
+    assert d.lam == pytest.approx(2 * lam * 2 * 4) and d.nu == 4  # ν doubles up to nu_max = 4
+    d.reject()
+    assert d.lam == pytest.approx(2 * lam * 2 * 4 * 4) and d.nu == 4
+    d.accept(1.0)
+    assert d.nu == 2
+
+
+def test_nielsen_unbounded_doubling() -> None:
+    d = Nielsen(scaling="identity", lam0=1.0, nu_max=math.inf)
+    for _ in range(4):
+        d.reject()
+    assert d.lam == 2 * 4 * 8 * 16 and d.nu == 32  # Nielsen's original rule: ν doubles without bound
+
+
+def test_nielsen_rejects_a_growth_bound_below_two() -> None:
+    with pytest.raises(ValueError, match="nu_max must be at least 2"):
+        Nielsen(nu_max=1.5)
 
 
 def test_damping_state_round_trip() -> None:

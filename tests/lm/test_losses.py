@@ -126,7 +126,7 @@ def test_lm_lowers_each_loss(name: str) -> None:
     with torch.no_grad():
         before = float(reference(net(x), y))
     lm = pinnlma.LevenbergMarquardt(net, loss=loss)
-    for _ in range(15):
+    for _ in range(20):
         info = lm.step(x, y)
     with torch.no_grad():
         after = float(reference(net(x), y))
