@@ -139,6 +139,22 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _embedding(text: str | None) -> dict | None:
+    """``--embedding`` → model settings (None when not given)."""
+    if text is None:
+        return None
+    from .pinn.embeddings import parse_embedding
+
+    return parse_embedding(text)
+
+
+def _exact(text: str | None) -> tuple[str, ...] | None:
+    """``--exact`` → condition names (() for none; None when not given)."""
+    if text is None:
+        return None
+    return () if text.strip() == "none" else tuple(n.strip() for n in text.split(",") if n.strip())
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .backends import BackendUnavailable
     from .pinn.registry import ProblemNotFound, apply_options, load_problem
@@ -156,6 +172,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             width=args.width,
             depth=args.depth,
             activation=args.activation,
+            embedding=_embedding(args.embedding),
+            exact=_exact(args.exact),
         )
         chosen = {
             "optimizer": args.optimizer,
@@ -330,6 +348,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--activation",
         choices=Choices(_activations),
         help="hidden-layer activation (default: the problem's, usually tanh)",
+    )
+    p.add_argument(
+        "--embedding",
+        metavar="KIND=SETTINGS,...",
+        help="input embedding (kinds in pinnlma.pinn.embeddings.EMBEDDINGS): periodic=x[:K] makes x exactly "
+        "periodic, fourier=M:SIGMA[:SEED] adds random Fourier features; none for none (default: the problem's)",
+    )
+    p.add_argument(
+        "--exact",
+        metavar="CONDITION,...",
+        help="impose these initial/Dirichlet conditions exactly, u = g + d*N (their blocks leave the residual); "
+        "none for none (default: the problem's)",
     )
     p.add_argument("--lr", type=_positive_float, help="learning rate (adam, lbfgs)")
     p.add_argument("--damping", choices=Choices(_dampings), help="LM damping rule (default: nielsen)")

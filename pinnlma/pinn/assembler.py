@@ -58,7 +58,10 @@ class ResidualAssembler:
             raise ValueError(f"jacobian must be one of {', '.join(map(repr, JACOBIAN_PATHS))}, got {jacobian!r}")
         fast_ok = isinstance(model, MLP) and model.supports_channels
         if jacobian == "channels" and not fast_ok:
-            raise ValueError("the channel Jacobian needs a pinnlma MLP with tanh, sin or sigmoid activation")
+            raise ValueError(
+                "the channel Jacobian needs a pinnlma MLP with tanh, sin or sigmoid activation (and an output "
+                "transform with a channels method); use --jacobian generic"
+            )
         self.problem, self.model = problem, model
         self.names = problem.domain.names
         self.outputs = problem.output_columns
@@ -87,6 +90,7 @@ class ResidualAssembler:
         """Draw (or redraw) the points of every block that resamples."""
         p, old = self.problem, {b.name: b for b in self.blocks}
         blocks = []
+        satisfied = self.model.satisfied_conditions(p.conditions, p.domain) if isinstance(self.model, MLP) else []
         for name, fn in p.pde_blocks():
             if name in old and not old[name].resample:
                 blocks.append(old[name])
@@ -94,6 +98,8 @@ class ResidualAssembler:
             points = p.domain.interior(p.n_interior, self.sampler)
             blocks.append(Block(name, fn, [self._tensor(points)], [{}], p.weights.get(name, 1.0), True))
         for cond in p.conditions:
+            if cond.name in satisfied:
+                continue  # holds by construction of the network (periodic embedding, exact output transform)
             if cond.name in old and not cond.resample:
                 blocks.append(old[cond.name])
                 continue

@@ -22,6 +22,7 @@ import torch
 from .._version import __version__
 from ..optim import Optimizer, accepted_options
 from ..pinn.assembler import ResidualAssembler
+from ..pinn.exact import exact_conditions
 from ..pinn.problem import Problem
 from ..pinn.setup import MODEL_DEFAULTS
 from .config import RunConfig
@@ -101,6 +102,7 @@ def make_record(run: RunState, status: str) -> RunRecord:
         "config": repr(c.record()),
         "model": json.dumps({**MODEL_DEFAULTS, **p.model}, sort_keys=True, default=str),
         "blocks": json.dumps({b.name: b.n_rows for b in a.blocks}),
+        "exact": ",".join(exact_conditions(p)),
         "backend_info": opt.describe(),
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(opt.x).items()})
