@@ -155,6 +155,20 @@ def _exact(text: str | None) -> tuple[str, ...] | None:
     return () if text.strip() == "none" else tuple(n.strip() for n in text.split(",") if n.strip())
 
 
+def _march(text: str | None) -> tuple[float, ...] | None:
+    """``--march`` → window ends (() for none; None when not given)."""
+    if text is None:
+        return None
+    if text.strip() == "none":
+        return ()
+    try:
+        return tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--march takes comma-separated window end times (e.g. 0.25,0.5,1) or none, got {text!r}"
+        ) from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .backends import BackendUnavailable
     from .pinn.registry import ProblemNotFound, apply_options, load_problem
@@ -189,6 +203,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             lr=args.lr,
             geodesic=args.geodesic,
             devices=tuple(args.devices.split(",")) if args.devices else None,
+            march=_march(args.march),
             **{k: v for k, v in chosen.items() if v is not None},
         )  # unset: RunConfig's defaults
     except (ProblemNotFound, ValueError) as err:
@@ -360,6 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CONDITION,...",
         help="impose these initial/Dirichlet conditions exactly, u = g + d*N (their blocks leave the residual); "
         "none for none (default: the problem's)",
+    )
+    p.add_argument(
+        "--march",
+        metavar="T1,T2,...",
+        help="time-marching: train on [t0, T1], then [t0, T2], ... from the last window's parameters; each "
+        "window gets its share of the limits; none for none (default: the problem's)",
     )
     p.add_argument("--lr", type=_positive_float, help="learning rate (adam, lbfgs)")
     p.add_argument("--damping", choices=Choices(_dampings), help="LM damping rule (default: nielsen)")

@@ -67,12 +67,15 @@ def build_assembler(
     jacobian: str = "auto",
     devices: Sequence[str | torch.device] | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    model_problem: Problem | None = None,
 ) -> ResidualAssembler:
     """Seed torch with ``seed``, build the network, and assemble the problem's residual on points drawn by a
     sampler seeded with ``seed`` too. ``jacobian``, ``devices`` and ``memory_budget`` go to
-    :class:`~pinnlma.pinn.assembler.ResidualAssembler` (which raises ValueError for bad values)."""
+    :class:`~pinnlma.pinn.assembler.ResidualAssembler` (which raises ValueError for bad values).
+    ``model_problem``: the problem the network is built for, when it differs from the one trained on (a
+    time-marching window trains the network of the whole time span); default ``problem``."""
     torch.manual_seed(seed)
-    model = build_model(problem, dtype)
+    model = build_model(model_problem or problem, dtype)
     sampler = Sampler(problem.sampling, seed=seed)
     return ResidualAssembler(
         problem, model, sampler=sampler, dtype=dtype, jacobian=jacobian, devices=devices, memory_budget=memory_budget

@@ -27,6 +27,7 @@ from ..pinn.problem import Problem
 from ..pinn.setup import MODEL_DEFAULTS
 from .config import RunConfig
 from .io import RunRecord
+from .march import run_windows
 from .trees import from_storable, to_storable
 
 __all__ = ["RESUME_KEYS", "ResumeError", "RunState", "check_compatible", "make_record", "relative_l2", "restore"]
@@ -52,6 +53,8 @@ class RunState:
     history: dict[str, list[float]] = field(default_factory=dict)
     elapsed: float = 0.0
     iteration: int = 0
+    windows: tuple[float, ...] = ()  # time-marching window ends (pinnlma.run.march); () without
+    window: int = 0  # the current window
 
 
 def relative_l2(prediction: np.ndarray, reference: np.ndarray | None) -> float:
@@ -103,6 +106,8 @@ def make_record(run: RunState, status: str) -> RunRecord:
         "model": json.dumps({**MODEL_DEFAULTS, **p.model}, sort_keys=True, default=str),
         "blocks": json.dumps({b.name: b.n_rows for b in a.blocks}),
         "exact": ",".join(exact_conditions(p)),
+        "march": ",".join(f"{t:.17g}" for t in run.windows),
+        "march_window": run.window,
         "backend_info": opt.describe(),
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(opt.x).items()})
@@ -148,6 +153,12 @@ def check_compatible(saved: RunRecord, problem: Problem, config: RunConfig) -> N
         raise ResumeError(
             f"cannot resume: the run file has no resume state ({', '.join(missing)} missing); it was "
             "not written by `pinnlma run`, so start a new run"
+        )
+    windows = ",".join(f"{t:.17g}" for t in run_windows(problem, config.march))
+    if str(a.get("march", "")) != windows:
+        raise ResumeError(
+            f"cannot resume: the run marched through the windows {a.get('march', '') or 'none'}, this run asks "
+            f"for {windows or 'none'}; give the same --march"
         )
     damping = saved_config(saved).get("damping")
     if "damping" in accepted_options(config.optimizer) and damping is not None and damping != config.damping_name:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,9 @@ class RunConfig:
     ``lr``, ``damping``, ``geodesic`` and ``backend`` go to the optimizers that take them (see
     :func:`~pinnlma.optim.registry.accepted_options`); ``damping`` is a rule name or a
     :class:`~pinnlma.lm.damping.Damping` instance (a template: the run starts from a copy). ``iters`` and
-    ``time_limit`` default to the problem's; ``eval_every`` to the optimizer's. Raises ValueError on a
+    ``time_limit`` default to the problem's; ``eval_every`` to the optimizer's. ``march``: the ends of
+    the growing time windows (:mod:`pinnlma.run.march`), None for the problem's ``run["march"]``, () for
+    none. Raises ValueError on a
     value that cannot work, saying which.
     """
 
@@ -42,6 +45,7 @@ class RunConfig:
     eval_every: int | None = None
     checkpoint_every: int = 50
     devices: tuple[str, ...] | None = None  # torch devices computing Jacobian slices (replicas)
+    march: tuple[float, ...] | None = None  # time-marching window ends (None: the problem's; (): none)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -66,6 +70,10 @@ class RunConfig:
             raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed}")
         for device in self.devices or ():
             check_device(device)
+        if self.march is not None:
+            self.march = tuple(float(t) for t in self.march)
+            if any(not math.isfinite(t) for t in self.march) or any(b <= a for a, b in zip(self.march, self.march[1:])):
+                raise ValueError(f"--march window ends must be increasing numbers, got {list(self.march)}")
 
     @property
     def torch_dtype(self) -> torch.dtype:
