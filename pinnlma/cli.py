@@ -139,41 +139,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _embedding(text: str | None) -> dict | None:
-    """``--embedding`` → model settings (None when not given)."""
-    if text is None:
-        return None
-    from .pinn.embeddings import parse_embedding
-
-    return parse_embedding(text)
-
-
-def _exact(text: str | None) -> tuple[str, ...] | None:
-    """``--exact`` → condition names (() for none; None when not given)."""
-    if text is None:
-        return None
-    return () if text.strip() == "none" else tuple(n.strip() for n in text.split(",") if n.strip())
-
-
-def _march(text: str | None) -> tuple[float, ...] | None:
-    """``--march`` → window ends (() for none; None when not given)."""
-    if text is None:
-        return None
-    if text.strip() == "none":
-        return ()
-    try:
-        return tuple(float(t) for t in text.split(","))
-    except ValueError:
-        raise ValueError(
-            f"--march takes comma-separated window end times (e.g. 0.25,0.5,1) or none, got {text!r}"
-        ) from None
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from .backends import BackendUnavailable
+    from .pinn.embeddings import parse_embedding
+    from .pinn.exact import parse_exact
     from .pinn.registry import ProblemNotFound, apply_options, load_problem
     from .run import ResumeError, RunConfig, RunFileError, SetupError, solve
     from .run.io import check_file_target
+    from .run.march import parse_march
     from .run.plotting import check_figure_path
 
     try:
@@ -186,8 +159,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             width=args.width,
             depth=args.depth,
             activation=args.activation,
-            embedding=_embedding(args.embedding),
-            exact=_exact(args.exact),
+            embedding=None if args.embedding is None else parse_embedding(args.embedding),
+            exact=None if args.exact is None else parse_exact(args.exact),
         )
         chosen = {
             "optimizer": args.optimizer,
@@ -203,7 +176,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             lr=args.lr,
             geodesic=args.geodesic,
             devices=tuple(args.devices.split(",")) if args.devices else None,
-            march=_march(args.march),
+            march=None if args.march is None else parse_march(args.march),
+            adapt=args.adapt,
             **{k: v for k, v in chosen.items() if v is not None},
         )  # unset: RunConfig's defaults
     except (ProblemNotFound, ValueError) as err:
@@ -381,6 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="T1,T2,...",
         help="time-marching: train on [t0, T1], then [t0, T2], ... from the last window's parameters; each "
         "window gets its share of the limits; none for none (default: the problem's)",
+    )
+    p.add_argument(
+        "--adapt",
+        metavar="KIND:KEY=VALUE,...",
+        help="residual-based adaptive collocation (kinds in pinnlma.pinn.adaptive.ADAPTIVE): "
+        "rar:every=25,points=100,pool=10000,budget=N adds points where |r| is largest, rad:every=50,k=1,c=1 "
+        "redistributes them by |r|; none for none (default: the problem's)",
     )
     p.add_argument("--lr", type=_positive_float, help="learning rate (adam, lbfgs)")
     p.add_argument("--damping", choices=Choices(_dampings), help="LM damping rule (default: nielsen)")

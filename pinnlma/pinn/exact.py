@@ -36,7 +36,14 @@ from .geometry import Box, SpaceTime
 from .problem import Problem
 from .sampling import Sampler
 
-__all__ = ["OutputTransform", "PointFn", "exact_conditions", "generated_transform", "point_derivatives"]
+__all__ = [
+    "OutputTransform",
+    "PointFn",
+    "exact_conditions",
+    "generated_transform",
+    "parse_exact",
+    "point_derivatives",
+]
 
 PointFn = Callable[[Tensor], Tensor]
 """A function of the points (N, dim) → (N,) (a torch function, so autograd gives its derivatives)."""
@@ -139,6 +146,11 @@ def _value(fn: PointFn | float, x: Tensor) -> Tensor:
     if callable(fn):
         return torch.as_tensor(fn(x), dtype=x.dtype, device=x.device).reshape(-1)
     return torch.full_like(x[:, 0], float(fn))
+
+
+def parse_exact(text: str) -> tuple[str, ...]:
+    """``--exact`` text → condition names: "none" → (), "initial,boundary" → ("initial", "boundary")."""
+    return () if text.strip() == "none" else tuple(n.strip() for n in text.split(",") if n.strip())
 
 
 def exact_conditions(problem: Problem) -> tuple[str, ...]:

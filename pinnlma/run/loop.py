@@ -137,6 +137,13 @@ def _iterate(
                 if problem.resample_every and run.iteration and run.iteration % problem.resample_every == 0:
                     run.assembler.sample()
                     run.optimizer.refresh()
+                adaptive = run.adaptive
+                if (
+                    adaptive is not None
+                    and adaptive.due(run.iteration)
+                    and adaptive.apply(run.assembler, run.optimizer.x)
+                ):
+                    run.optimizer.refresh()
                 report = run.optimizer.step()
                 run.elapsed += time.perf_counter() - started
                 run.iteration += 1
@@ -180,7 +187,8 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
         config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options()
     )
     eval_points, reference = problem.evaluation()
-    return RunState(problem, config, assembler, optimizer, eval_points, reference, windows=windows)
+    adaptive = config.adaptive(problem.run.get("adapt"))
+    return RunState(problem, config, assembler, optimizer, eval_points, reference, windows=windows, adaptive=adaptive)
 
 
 def _window_done(run: RunState, iters: int, time_limit: float | None) -> bool:

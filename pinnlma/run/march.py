@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from ..pinn.geometry import SpaceTime
 from ..pinn.problem import Problem
 
-__all__ = ["march_windows", "run_windows", "window_limits", "window_problem"]
+__all__ = ["march_windows", "parse_march", "run_windows", "window_limits", "window_problem"]
 
 
 def march_windows(problem: Problem, ends: Sequence[float] | None) -> tuple[float, ...]:
@@ -39,6 +39,18 @@ def march_windows(problem: Problem, ends: Sequence[float] | None) -> tuple[float
         out.append(t1)
     out[-1] = t1
     return tuple(out)
+
+
+def parse_march(text: str) -> tuple[float, ...]:
+    """``--march`` text → window ends: "none" → (), "0.25,0.5,1" → (0.25, 0.5, 1.0); ValueError otherwise."""
+    if text.strip() == "none":
+        return ()
+    try:
+        return tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--march takes comma-separated window end times (e.g. 0.25,0.5,1) or none, got {text!r}"
+        ) from None
 
 
 def run_windows(problem: Problem, march: Sequence[float] | None) -> tuple[float, ...]:
