@@ -176,3 +176,20 @@ def test_what_cannot_be_generated_is_a_clear_error() -> None:
         build_model(disk)
     with pytest.raises(ValueError, match="are not its conditions"):
         wave(("nope",))
+
+
+def test_products_and_geodesic_term_with_the_transform() -> None:
+    """J v, Jᵀw and r_vv (geodesic acceleration, nested functorch jvp) through the transform on the fast path."""
+    problem = wave(("boundary", "initial", "initial_velocity"))
+    torch.manual_seed(5)
+    net = build_model(problem)
+    fast = ResidualAssembler(problem, net, sampler=Sampler("lhs", 2))
+    slow = ResidualAssembler(problem, net, sampler=Sampler("lhs", 2), jacobian="generic")
+    gen = torch.Generator().manual_seed(3)
+    theta = fast.initial_parameters() + 0.2 * torch.randn(fast.n_params, generator=gen)
+    v, w = torch.randn(fast.n_params, generator=gen), torch.randn(fast.n_residuals, generator=gen)
+    jac = fast.full_jacobian(theta)[1]
+    assert torch.allclose(fast.j_times(theta, v), jac @ v, rtol=0, atol=1e-13 * float((jac @ v).abs().max()))
+    assert torch.allclose(fast.jt_times(theta, w), jac.T @ w, rtol=0, atol=1e-13 * float((jac.T @ w).abs().max()))
+    rvv = slow.second_directional(theta, v)
+    assert torch.allclose(fast.second_directional(theta, v), rvv, rtol=0, atol=1e-12 * float(rvv.abs().max()))
