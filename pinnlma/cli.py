@@ -12,78 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Collection, Iterator
 
+from . import cli_args
 from .bench import CASES
+from .cli_args import Choices
 from .reproduce import PAPERS
 
 __all__ = ["Choices", "UsageError", "build_parser", "main"]
-
-
-class Choices:
-    """argparse ``choices`` read from their registry the first time they are needed (checking a value or
-    printing help), so building the parser imports no layer that ``pinnlma --help`` does not use."""
-
-    def __init__(self, load: Callable[[], Collection[str]]) -> None:
-        self._load = load
-        self._names: tuple[str, ...] | None = None
-
-    def names(self) -> tuple[str, ...]:
-        """The registry's names, in its order."""
-        if self._names is None:
-            self._names = tuple(self._load())
-        return self._names
-
-    def __contains__(self, value: object) -> bool:
-        return value in self.names()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
-
-    def __len__(self) -> int:
-        return len(self.names())
-
-
-def _optimizers() -> Collection[str]:
-    from .optim import OPTIMIZERS
-
-    return OPTIMIZERS
-
-
-def _backends() -> Collection[str]:
-    from .backends import BACKENDS
-
-    return BACKENDS
-
-
-def _dtypes() -> Collection[str]:
-    from .run.config import DTYPES
-
-    return DTYPES
-
-
-def _activations() -> Collection[str]:
-    from .pinn.models import ACTIVATIONS
-
-    return ACTIVATIONS
-
-
-def _dampings() -> Collection[str]:
-    from .lm.damping import DAMPINGS
-
-    return DAMPINGS
-
-
-def _solvers() -> Collection[str]:
-    from .lm.solvers import SOLVERS
-
-    return ["auto", *SOLVERS]
-
-
-def _jacobian_paths() -> Collection[str]:
-    from .pinn.assembler import JACOBIAN_PATHS
-
-    return JACOBIAN_PATHS
 
 
 class UsageError(Exception):
@@ -122,39 +57,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
-
-
-def _count(text: str) -> int:
-    value = _positive_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from .backends import BackendUnavailable
+    from .pinn.embeddings import parse_embedding
+    from .pinn.exact import parse_exact
     from .pinn.registry import ProblemNotFound, apply_options, load_problem
     from .ranks import is_writer
     from .run import ResumeError, RunConfig, RunFileError, SetupError, solve
     from .run.io import check_file_target
+    from .run.march import parse_march
     from .run.plotting import check_figure_path
 
     try:
@@ -167,6 +78,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             width=args.width,
             depth=args.depth,
             activation=args.activation,
+            embedding=None if args.embedding is None else parse_embedding(args.embedding),
+            exact=None if args.exact is None else parse_exact(args.exact),
         )
         chosen = {
             "optimizer": args.optimizer,
@@ -184,6 +97,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             geodesic=args.geodesic,
             devices=tuple(args.devices.split(",")) if args.devices else None,
             device=args.device,
+            march=None if args.march is None else parse_march(args.march),
+            adapt=args.adapt,
             **{k: v for k, v in chosen.items() if v is not None},
         )  # unset: RunConfig's defaults
     except (ProblemNotFound, ValueError) as err:
@@ -327,12 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="train a PINN on a bundled problem or your own problem file")
     p.add_argument("problem", help="a bundled problem name (see `pinnlma list`) or path/to/problem.py")
-    p.add_argument("--optimizer", choices=Choices(_optimizers), help="default: lm")
-    p.add_argument("--backend", choices=Choices(_backends), help="default: torch")
-    p.add_argument("--dtype", choices=Choices(_dtypes), help="default: float64")
-    p.add_argument("--iters", type=_positive_int, help="iteration limit (default: the problem's)")
-    p.add_argument("--time-limit", type=_positive_float, metavar="SECONDS", help="wall-time limit")
-    p.add_argument("--seed", type=_positive_int, default=0)
+    p.add_argument("--optimizer", choices=Choices(cli_args.optimizers), help="default: lm")
+    p.add_argument("--backend", choices=Choices(cli_args.backends), help="default: torch")
+    p.add_argument("--dtype", choices=Choices(cli_args.dtypes), help="default: float64")
+    p.add_argument("--iters", type=cli_args.positive_int, help="iteration limit (default: the problem's)")
+    p.add_argument("--time-limit", type=cli_args.positive_float, metavar="SECONDS", help="wall-time limit")
+    p.add_argument("--seed", type=cli_args.positive_int, default=0)
     p.add_argument("--out", metavar="RUN.h5", help="write the run (history, parameters, solution) here")
     p.add_argument("--plot", metavar="FIG.png", help="write a figure of solution, reference, error, history")
     p.add_argument(
@@ -343,26 +258,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN.h5", help="continue the run saved in this file (and save back to it)")
     p.add_argument("--overwrite", action="store_true", help="replace existing --out/--plot files")
     p.add_argument("--quick", action="store_true", help="the problem's small size (for tests and a first look)")
-    p.add_argument("--points", type=_count, help="interior collocation points")
-    p.add_argument("--boundary-points", type=_count, help="points per boundary/initial condition")
-    p.add_argument("--width", type=_count, help="hidden layer width")
-    p.add_argument("--depth", type=_count, help="number of hidden layers")
+    p.add_argument("--points", type=cli_args.count, help="interior collocation points")
+    p.add_argument("--boundary-points", type=cli_args.count, help="points per boundary/initial condition")
+    p.add_argument("--width", type=cli_args.count, help="hidden layer width")
+    p.add_argument("--depth", type=cli_args.count, help="number of hidden layers")
     p.add_argument(
         "--activation",
-        choices=Choices(_activations),
+        choices=Choices(cli_args.activations),
         help="hidden-layer activation (default: the problem's, usually tanh)",
     )
-    p.add_argument("--lr", type=_positive_float, help="learning rate (adam, lbfgs)")
-    p.add_argument("--damping", choices=Choices(_dampings), help="LM damping rule (default: nielsen)")
+    p.add_argument(
+        "--embedding",
+        metavar="KIND=SETTINGS,...",
+        help="input embedding (kinds in pinnlma.pinn.embeddings.EMBEDDINGS): periodic=x[:K] makes x exactly "
+        "periodic, fourier=M:SIGMA[:SEED] adds random Fourier features; none for none (default: the problem's)",
+    )
+    p.add_argument(
+        "--exact",
+        metavar="CONDITION,...",
+        help="impose these initial/Dirichlet conditions exactly, u = g + d*N (their blocks leave the residual); "
+        "none for none (default: the problem's)",
+    )
+    p.add_argument(
+        "--march",
+        metavar="T1,T2,...",
+        help="time-marching: train on [t0, T1], then [t0, T2], ... from the last window's parameters; each "
+        "window gets its share of the limits; none for none (default: the problem's)",
+    )
+    p.add_argument(
+        "--adapt",
+        metavar="KIND:KEY=VALUE,...",
+        help="residual-based adaptive collocation (kinds in pinnlma.pinn.adaptive.ADAPTIVE): "
+        "rar:every=25,points=100,pool=10000,budget=N adds points where |r| is largest, rad:every=50,k=1,c=1 "
+        "redistributes them by |r|; none for none (default: the problem's)",
+    )
+    p.add_argument("--lr", type=cli_args.positive_float, help="learning rate (adam, lbfgs)")
+    p.add_argument("--damping", choices=Choices(cli_args.dampings), help="LM damping rule (default: nielsen)")
     p.add_argument("--geodesic", action="store_true", help="LM with geodesic acceleration")
     p.add_argument(
         "--solver",
-        choices=Choices(_solvers),
+        choices=Choices(cli_args.solvers),
         help="LM linear solve: dense (exact) or matrix-free (CG on Jacobian products); default auto, by memory",
     )
     p.add_argument(
         "--jacobian",
-        choices=Choices(_jacobian_paths),
+        choices=Choices(cli_args.jacobian_paths),
         help="PINN Jacobian path: exact MLP channels (fast) or generic per-point autograd (default: auto)",
     )
     p.add_argument(
@@ -386,7 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", help="folder for the HDF5 data, figures and README.md (default results/NAME)"
     )
     p.add_argument("--only", metavar="EXP,...", help="run only these experiments (an unknown name lists the paper's)")
-    p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="torch intra-op threads (default 1)")
+    p.add_argument(
+        "--threads", type=cli_args.positive_int, default=1, metavar="N", help="torch intra-op threads (default 1)"
+    )
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test-only sizes
     p.add_argument("--report-only", action="store_true", help="only rebuild README.md from the stored HDF5 files")
     p.set_defaults(func=_cmd_reproduce)
@@ -402,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--threads",
-        type=_positive_int,
+        type=cli_args.positive_int,
         metavar="N",
         help="torch intra-op threads (default: torch's default for the machine)",
     )

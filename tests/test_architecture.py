@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "pinnlma.reproduce": 9,
     "pinnlma.validation": 9,
     "pinnlma.cli": 10,
+    "pinnlma.cli_args": 9,
     "pinnlma": 11,
     "pinnlma.__main__": 11,
 }
@@ -40,6 +41,8 @@ MAX_LINES = 450
 
 LONG_MODULES = {
     "pinnlma.reproduce.taylor2022.report": "one job: the generated README, mostly the paper's statements as text",
+    "pinnlma.pinn.assembler": "one job: the ResidualModel of a problem (r, Jacobian slices and products, the "
+    "points they are evaluated on); over the limit by the block-point hooks of adaptive collocation",
 }
 
 

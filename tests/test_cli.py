@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -57,6 +58,23 @@ def test_run_file_follows_the_contract(tmp_path: Path) -> None:
         loss = f["history/loss"][:]
         assert loss[-1] < loss[0]
         assert math.isfinite(f.attrs["final_rel_l2"])
+
+
+def test_embedding_and_exact_options_reach_the_run(tmp_path: Path) -> None:
+    """--embedding/--exact replace the problem's; the run file says which blocks remain and what is exact."""
+    out = tmp_path / "run.h5"
+    common = ["run", "kdv", "--quick", "--iters", "2", "--quiet", "--overwrite", "--out", str(out)]
+    assert main([*common, "--embedding", "periodic=x:2,fourier=4:1.0", "--exact", "initial"]) == 0
+    with h5py.File(out) as f:
+        assert list(json.loads(f.attrs["blocks"])) == ["pde"] and f.attrs["exact"] == "initial"
+        assert json.loads(f.attrs["model"])["embedding"] == {
+            "periodic": {"x": 2},
+            "fourier": {"features": 4, "scale": 1.0},
+        }
+    assert main([*common, "--embedding", "none", "--exact", "none"]) == 0
+    with h5py.File(out) as f:
+        assert list(json.loads(f.attrs["blocks"])) == ["pde", "initial", "periodic", "periodic_x", "periodic_xx"]
+        assert f.attrs["exact"] == ""
 
 
 @pytest.mark.parametrize("optimizer", ["lm", "adam", "lbfgs", "bfgs"])
@@ -252,6 +270,9 @@ def test_bad_resume_files_are_one_line_errors(tmp_path: Path, capsys: pytest.Cap
         (["--plot", "."], "is a folder"),
         (["--out", "."], "is a folder"),
         (["--out", "blocker/run.h5"], "blocker is a file, not a folder"),
+        (["--embedding", "wavelet=2"], "KIND one of periodic, fourier"),
+        (["--embedding", "periodic=z"], "the coordinates are x, t"),
+        (["--exact", "nope"], "are not its conditions"),
     ],
 )
 def test_bad_options_are_refused_before_training(

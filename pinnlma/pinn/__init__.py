@@ -6,12 +6,17 @@ LM core (or the other optimizers); it knows nothing about which backend solves.
 - :mod:`.geometry`: domains, boundaries, samplers; :mod:`.conditions`: boundary, initial, data blocks;
 - :mod:`.fields`, :mod:`.derivatives`: what a residual function sees; :mod:`.problem`: :class:`Problem`;
 - :mod:`.models`: :class:`MLP` and the activations; :mod:`.channels`: its exact Jacobian path;
+- :mod:`.embeddings`: periodic and Fourier input features (:class:`FeatureMap`); :mod:`.exact`: exact
+  constraints u = g + d·N (:class:`OutputTransform`); :mod:`.adaptive`: RAR/RAD collocation (:class:`Adaptive`);
 - :mod:`.block`, :mod:`.assembler`: :class:`ResidualAssembler` (:mod:`.replicas`: several devices); :mod:`.setup`: seed → model → sampler → assembler;
 - :mod:`.registry`: the bundled problems and user problem files.
 """
 
+from .adaptive import ADAPTIVE, Adaptive
 from .assembler import Block, ResidualAssembler
 from .conditions import Condition, Dirichlet, Initial, InitialVelocity, Neumann, Periodic, PointData, Robin
+from .embeddings import EMBEDDINGS, FeatureMap
+from .exact import OutputTransform
 from .fields import Fields
 from .geometry import (
     Ball,
@@ -40,7 +45,10 @@ from .sampling import Sampler, SamplingError
 from .setup import build_assembler, build_model
 
 __all__ = [
+    "ADAPTIVE",
+    "EMBEDDINGS",
     "MLP",
+    "Adaptive",
     "Ball",
     "Block",
     "BoundarySample",
@@ -52,6 +60,7 @@ __all__ = [
     "Disk",
     "Domain",
     "Ellipse",
+    "FeatureMap",
     "Fields",
     "Hypercube",
     "Hypersphere",
@@ -60,6 +69,7 @@ __all__ = [
     "Intersection",
     "Interval",
     "Neumann",
+    "OutputTransform",
     "Periodic",
     "PointData",
     "Polygon",

@@ -59,7 +59,10 @@ class ResidualAssembler:
             raise ValueError(f"jacobian must be one of {', '.join(map(repr, JACOBIAN_PATHS))}, got {jacobian!r}")
         fast_ok = isinstance(model, MLP) and model.supports_channels
         if jacobian == "channels" and not fast_ok:
-            raise ValueError("the channel Jacobian needs a pinnlma MLP with tanh, sin or sigmoid activation")
+            raise ValueError(
+                "the channel Jacobian needs a pinnlma MLP with tanh, sin or sigmoid activation (and an output "
+                "transform with a channels method); use --jacobian generic"
+            )
         self.problem, self.model = problem, model
         self.names = problem.domain.names
         self.outputs = problem.output_columns
@@ -89,6 +92,7 @@ class ResidualAssembler:
         """Draw (or redraw) the points of every block that resamples."""
         p, old = self.problem, {b.name: b for b in self.blocks}
         blocks = []
+        satisfied = self.model.satisfied_conditions(p.conditions, p.domain) if isinstance(self.model, MLP) else []
         for name, fn in p.pde_blocks():
             if name in old and not old[name].resample:
                 blocks.append(old[name])
@@ -96,6 +100,8 @@ class ResidualAssembler:
             points = p.domain.interior(p.n_interior, self.sampler)
             blocks.append(Block(name, fn, [self._tensor(points)], [{}], p.weights.get(name, 1.0), True))
         for cond in p.conditions:
+            if cond.name in satisfied:
+                continue  # holds by construction of the network (periodic embedding, exact output transform)
             if cond.name in old and not cond.resample:
                 blocks.append(old[cond.name])
                 continue
@@ -134,10 +140,10 @@ class ResidualAssembler:
             "sampler": self.sampler.state_dict(),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], resizable: Sequence[str] = ()) -> None:
         """Restore :meth:`state_dict` (points may come as tensors or numpy arrays). Raises ValueError,
         before anything changes, when the blocks, their groups or their row counts differ from this
-        problem's."""
+        problem's (the row counts of the blocks named in ``resizable`` may differ: adaptive collocation)."""
         blocks = {b.name: b for b in self.blocks}
         points, extras = state["points"], state["extras"]
         restored: dict[str, tuple[list[Tensor], list[dict[str, Tensor]]]] = {}
@@ -153,7 +159,10 @@ class ResidualAssembler:
                     f"block {name!r}: the saved state has point groups {sorted(groups)}, this problem {keys}"
                 )
             new_groups = [self._tensor(groups[k]) for k in keys]
-            if any(g.shape != old.shape for g, old in zip(new_groups, block.groups)):
+            if any(
+                g.shape[name in resizable :] != old.shape[name in resizable :]
+                for g, old in zip(new_groups, block.groups)
+            ):
                 raise ValueError(
                     f"block {name!r}: the saved points have shapes {[tuple(g.shape) for g in new_groups]}, "
                     f"this problem {[tuple(g.shape) for g in block.groups]}"
@@ -166,6 +175,39 @@ class ResidualAssembler:
         self.sampler.load_state_dict(state["sampler"])
         for replica in self.replicas:
             replica.clear()
+
+    # -- adaptive collocation hooks (pinnlma.pinn.adaptive) ---------------------------------------------
+    def _pde_block(self, name: str) -> Block:
+        pde = [n for n, _ in self.problem.pde_blocks()]
+        if name not in pde:
+            raise ValueError(f"{name!r} is not a PDE block of {self.problem.name} ({', '.join(pde) or 'none'})")
+        return next(b for b in self.blocks if b.name == name)
+
+    def block_points(self, name: str) -> Tensor:
+        """The collocation points (N, dim) of the PDE block ``name`` (ValueError for another name)."""
+        return self._pde_block(name).groups[0]
+
+    def set_block_points(self, name: str, points: Tensor) -> None:
+        """Replace the points of the PDE block ``name`` by ``points`` (N, dim), N ≥ 1 (the row count may
+        change; call the optimizer's ``refresh()`` after). ValueError for a bad shape or name."""
+        block = self._pde_block(name)
+        if points.ndim != 2 or points.shape[1] != block.groups[0].shape[1] or len(points) < 1:
+            raise ValueError(
+                f"block {name!r} needs points (N >= 1, {block.groups[0].shape[1]}), got {tuple(points.shape)}"
+            )
+        block.groups, block.extras = [self._tensor(points)], [{}]
+        for replica in self.replicas:
+            replica.clear()
+
+    def block_residual_at(self, name: str, points: Tensor, theta: Tensor) -> Tensor:
+        """The raw (unweighted) residual of the PDE block ``name`` at other ``points`` (N, dim), at θ; in
+        row chunks of ``slice_rows()``, without a graph."""
+        block = self._pde_block(name)
+        probe = Block(name, block.fn, [self._tensor(points)], [{}], 1.0, False, block.channels)
+        step = self.slice_rows()
+        with torch.no_grad():
+            parts = [self._block_residual(probe, slice(s, s + step), theta) for s in range(0, len(points), step)]
+        return torch.cat(parts) / probe.scale
 
     @property
     def n_residuals(self) -> int:

@@ -33,6 +33,7 @@ __all__ = [
     "ChannelModel",
     "MultiIndex",
     "activation_derivatives",
+    "affine_input_channels",
     "close_channels",
     "per_point_jacobian",
     "set_partitions",
@@ -121,13 +122,35 @@ def close_channels(requests: Iterable[MultiIndex]) -> list[MultiIndex]:
     return sorted(needed, key=lambda a: (len(a), a))
 
 
+def affine_input_channels(x: Tensor, scale: Tensor, shift: Tensor, channels: Sequence[MultiIndex]) -> Tensor:
+    """Channels (C, N, dim) of x̂ = x·scale + shift: x̂ itself, ∂x̂/∂x_k = scale_k e_k, higher ones 0."""
+    n_points, dim = x.shape
+    scale = scale.to(x)
+    chans = [x * scale + shift.to(x)]
+    for alpha in channels[1:]:
+        c = torch.zeros(n_points, dim, dtype=x.dtype, device=x.device)
+        if len(alpha) == 1:
+            c[:, alpha[0]] = scale[alpha[0]]  # ∂x̂/∂x_k
+        chans.append(c)
+    return torch.stack(chans)
+
+
 class ChannelModel(Protocol):
     """What the channel path needs of a network (an :class:`~pinnlma.pinn.models.MLP` has it): the activation's
-    name and the affine input map x̂ = x·input_scale + input_shift; the weights come as explicit tensors."""
+    name, the first layer's input channels (∂^α of the input map) and the output map of the last layer's
+    channels (identity, or an output transform); the weights come as explicit tensors."""
 
     activation_name: str
-    input_scale: Tensor
-    input_shift: Tensor
+
+    def input_channels(self, x: Tensor, channels: Sequence[MultiIndex]) -> Tensor:
+        """(C, N, q): ∂^α of the first layer's input for each channel α (``channels[0]`` is ())."""
+        ...
+
+    def output_channels(
+        self, x: Tensor, z: Tensor, channels: Sequence[MultiIndex], index: dict[MultiIndex, int]
+    ) -> Tensor:
+        """(C, N, outputs): the outputs' channels from the last linear layer's channels z."""
+        ...
 
 
 class ChannelForward:
@@ -151,20 +174,12 @@ class ChannelForward:
             self.terms.append(terms)
 
     def __call__(self, x: Tensor, params: Sequence[Tensor]) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-        """Returns (out, pre, acts): out (C, N, outputs); pre[l] (C, N, p_l) the pre-activations of
+        """Returns (out, pre, acts): out (C, N, outputs) (after the model's output map); pre[l] (C, N, p_l) the pre-activations of
         layer l; acts[l] (C, N, q_l) the input of layer l (acts[0] is the input channels).
 
         Channels are kept as lists between layers (``unbind``/``stack`` have cheap backward passes,
         unlike indexing a stacked tensor once per Faà di Bruno term)."""
-        n_points, dim = x.shape
-        scale = self.model.input_scale.to(x)
-        chans = [x * scale + self.model.input_shift.to(x)]
-        for alpha in self.channels[1:]:
-            c = torch.zeros(n_points, dim, dtype=x.dtype, device=x.device)
-            if len(alpha) == 1:
-                c[:, alpha[0]] = scale[alpha[0]]  # ∂x̂/∂x_k
-            chans.append(c)
-        a = torch.stack(chans)
+        a = self.model.input_channels(x, self.channels)
         acts, pre = [a], []
         n_layers = len(params) // 2
         for layer in range(n_layers):
@@ -174,7 +189,7 @@ class ChannelForward:
             z = torch.stack(zs)
             pre.append(z)
             if layer == n_layers - 1:
-                return z, pre, acts
+                return self.model.output_channels(x, z, self.channels, self.index), pre, acts
             a = torch.stack(self._activate(z.unbind(0)))
             acts.append(a)
         raise AssertionError("unreachable")

@@ -1,7 +1,9 @@
 """Neural network models for PINNs: the :class:`MLP` and the activation registry :data:`ACTIVATIONS`.
 
-The exact per-point Jacobian of an MLP (derivative channels) lives in :mod:`pinnlma.pinn.channels`;
-:attr:`MLP.supports_channels` says whether it applies.
+An MLP may carry a fixed input feature layer (:class:`~pinnlma.pinn.embeddings.FeatureMap`: periodic and
+Fourier embeddings) and an output transform (:class:`~pinnlma.pinn.exact.OutputTransform`: exact
+constraints u = g + d·N). The exact per-point Jacobian of an MLP (derivative channels) lives in
+:mod:`pinnlma.pinn.channels`; :attr:`MLP.supports_channels` says whether it applies.
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from .channels import CHANNEL_ACTIVATIONS
+from .channels import CHANNEL_ACTIVATIONS, MultiIndex, affine_input_channels
+from .conditions import Condition, Periodic
+from .embeddings import FeatureMap
+from .geometry import Domain
+
+OutputMap = Callable[[Tensor, Tensor], Tensor]
 
 __all__ = ["ACTIVATIONS", "MLP", "Sine"]
 
@@ -40,6 +47,9 @@ class MLP(nn.Module):
 
     ``activation`` in ACTIVATIONS; ``init`` 'xavier' (Glorot normal, zero biases; the PINN default)
     or 'default' (torch's). ``dtype`` float64 by default: LM's normal equations need it.
+    ``embedding``: a :class:`~pinnlma.pinn.embeddings.FeatureMap` φ in place of the affine input scaling
+    (the first layer then reads its ``n_features``); ``transform``: an output map ``(x, N(x)) -> u`` such as
+    :class:`~pinnlma.pinn.exact.OutputTransform` (with a ``channels`` method for the exact Jacobian path).
     """
 
     input_scale: Tensor
@@ -56,6 +66,8 @@ class MLP(nn.Module):
         dtype: torch.dtype = torch.float64,
         widths: Sequence[int] | None = None,
         input_range: Sequence[tuple[float, float]] | None = None,
+        embedding: FeatureMap | None = None,
+        transform: OutputMap | None = None,
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -63,7 +75,10 @@ class MLP(nn.Module):
         hidden = list(widths) if widths is not None else [width] * depth
         if inputs < 1 or outputs < 1 or not hidden or min(hidden) < 1:
             raise ValueError(f"MLP needs inputs, outputs and hidden widths >= 1, got {inputs}, {outputs}, {hidden}")
-        sizes = [inputs, *hidden, outputs]
+        if embedding is not None and len(embedding.names) != inputs:
+            raise ValueError(f"the embedding has {len(embedding.names)} coordinates, the MLP {inputs} inputs")
+        self.embedding, self.transform = embedding, transform
+        sizes = [embedding.n_features if embedding is not None else inputs, *hidden, outputs]
         self.activation_name = activation
         self.linears = nn.ModuleList(nn.Linear(a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:]))
         self.act = ACTIVATIONS[activation]()
@@ -94,12 +109,43 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Outputs (N, outputs) at points x (N, inputs)."""
-        x = x * self.input_scale + self.input_shift
+        h = self.embedding(x) if self.embedding is not None else x * self.input_scale + self.input_shift
         for layer in self.linears[:-1]:
-            x = self.act(layer(x))
-        return self.linears[-1](x)
+            h = self.act(layer(h))
+        out = self.linears[-1](h)
+        return out if self.transform is None else self.transform(x, out)
+
+    def input_channels(self, x: Tensor, channels: Sequence[MultiIndex]) -> Tensor:
+        """The first layer's input channels (C, N, q): ∂^α of the embedding, or of the affine scaling."""
+        if self.embedding is not None:
+            return torch.stack([self.embedding.channel(x, alpha) for alpha in channels])
+        return affine_input_channels(x, self.input_scale, self.input_shift, channels)
+
+    def output_channels(
+        self, x: Tensor, z: Tensor, channels: Sequence[MultiIndex], index: dict[MultiIndex, int]
+    ) -> Tensor:
+        """The outputs' channels (C, N, outputs) from the last layer's z: z itself, or the transform's."""
+        if self.transform is None:
+            return z
+        return self.transform.channels(x, z, channels, index)  # type: ignore[attr-defined]
+
+    def satisfied_conditions(self, conditions: Sequence[Condition], domain: Domain) -> list[str]:
+        """The names of the conditions this network meets by construction, whose blocks leave the residual:
+        :class:`~pinnlma.pinn.conditions.Periodic` along a coordinate its embedding makes periodic with the
+        domain's period, and those its output transform lists in ``replaces``."""
+        out = list(getattr(self.transform, "replaces", ()))
+        if self.embedding is not None:
+            bounds = dict(zip(domain.names, domain.bounds))
+            for cond in conditions:
+                if isinstance(cond, Periodic) and cond.coordinate in self.embedding.periodic_names:
+                    lo, hi = bounds[cond.coordinate]
+                    if abs(self.embedding.period(cond.coordinate) - (hi - lo)) <= 1e-12 * (hi - lo):
+                        out.append(cond.name)
+        return out
 
     @property
     def supports_channels(self) -> bool:
-        """Whether the exact channel Jacobian (:mod:`pinnlma.pinn.channels`) applies to this activation."""
-        return self.activation_name in CHANNEL_ACTIVATIONS
+        """Whether the exact channel Jacobian (:mod:`pinnlma.pinn.channels`) applies: an activation with
+        closed-form derivatives, and an output transform (if any) that gives its channels."""
+        transform_ok = self.transform is None or callable(getattr(self.transform, "channels", None))
+        return self.activation_name in CHANNEL_ACTIVATIONS and transform_ok

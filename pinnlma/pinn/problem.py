@@ -60,8 +60,11 @@ class Problem:
       file. Run files record ``extra_rel_l2_<name>`` (and ``extra_rel_l2_<name>_<output>`` with several
       outputs); the optimizer never sees them.
     - ``n_interior``: collocation points; ``weights``: block name → loss weight.
-    - ``model``: MLP settings (width, depth, activation, ...); ``run``: optimizer defaults
+    - ``model``: MLP settings (width, depth, activation, ``embedding``: see :mod:`pinnlma.pinn.embeddings`, ...);
+      ``run``: optimizer defaults
       (iters, time_limit); ``quick``: overrides for the ``--quick`` size.
+    - ``exact``: conditions imposed by construction, u = g + d·N (see :mod:`pinnlma.pinn.exact`): their
+      names (g and d generated) or an ``OutputTransform`` with its own g and d; their blocks leave r(θ).
     - ``derived``: quantities for display, name → fn(outputs by name) (e.g. ``{"|h|": lambda o:
       np.hypot(o["u"], o["v"])}``); ``plot_fields``: the names (outputs and derived) the figure shows,
       default every output then every derived quantity.
@@ -91,6 +94,7 @@ class Problem:
     derived: Mapping[str, DerivedFn] = field(default_factory=dict)
     plot_fields: Sequence[str] | None = None
     extra_references: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    exact: Sequence[str] | Any = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.domain, Domain):
@@ -107,6 +111,15 @@ class Problem:
         self._set_outputs()
         self._check_displays()
         self._check_extra_references()
+        if isinstance(self.exact, str):
+            self.exact = tuple(n.strip() for n in self.exact.split(",") if n.strip())
+        if isinstance(self.exact, (tuple, list)):
+            unknown = [n for n in self.exact if n not in {c.name for c in self.conditions}]
+            if unknown:
+                raise ValueError(
+                    f"problem {self.name!r}: exact={unknown} are not its conditions "
+                    f"({', '.join(c.name for c in self.conditions) or 'none'})"
+                )
         for cond in self.conditions:
             out = getattr(cond, "out", None)
             if out is not None:

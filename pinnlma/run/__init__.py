@@ -1,6 +1,6 @@
 """Running an optimizer on a problem: configuration, the loop, checkpoints and resume, run files, figures.
 
-- :mod:`.config`: :class:`RunConfig`; :mod:`.loop`: :func:`solve`;
+- :mod:`.config`: :class:`RunConfig`; :mod:`.loop`: :func:`solve`; :mod:`.march`: time-marching windows;
 - :mod:`.checkpoint`: what a run file holds to resume, and :func:`~.checkpoint.restore`;
 - :mod:`.interrupt`: Ctrl-C finishes the iteration, saves, stops;
 - :mod:`.io`: the HDF5 run files (a contract: docs/run_file.md); :mod:`.hdf5`: nested dicts in HDF5;

@@ -21,11 +21,14 @@ import torch
 
 from .._version import __version__
 from ..optim import Optimizer, accepted_options
+from ..pinn.adaptive import Adaptive
 from ..pinn.assembler import ResidualAssembler
+from ..pinn.exact import exact_conditions
 from ..pinn.problem import Problem
 from ..pinn.setup import MODEL_DEFAULTS
 from .config import RunConfig
 from .io import RunRecord
+from .march import run_windows
 from .trees import from_storable, to_storable
 
 __all__ = ["RESUME_KEYS", "ResumeError", "RunState", "check_compatible", "make_record", "relative_l2", "restore"]
@@ -51,6 +54,9 @@ class RunState:
     history: dict[str, list[float]] = field(default_factory=dict)
     elapsed: float = 0.0
     iteration: int = 0
+    windows: tuple[float, ...] = ()  # time-marching window ends (pinnlma.run.march); () without
+    window: int = 0  # the current window
+    adaptive: Adaptive | None = None  # adaptive collocation (pinnlma.pinn.adaptive); None without
 
 
 def relative_l2(prediction: np.ndarray, reference: np.ndarray | None) -> float:
@@ -101,6 +107,10 @@ def make_record(run: RunState, status: str) -> RunRecord:
         "config": repr(c.record()),
         "model": json.dumps({**MODEL_DEFAULTS, **p.model}, sort_keys=True, default=str),
         "blocks": json.dumps({b.name: b.n_rows for b in a.blocks}),
+        "exact": ",".join(exact_conditions(p)),
+        "march": ",".join(f"{t:.17g}" for t in run.windows),
+        "march_window": run.window,
+        "adapt": repr(run.adaptive) if run.adaptive is not None else "",
         "backend_info": opt.describe(),
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(opt.x).items()})
@@ -147,6 +157,18 @@ def check_compatible(saved: RunRecord, problem: Problem, config: RunConfig) -> N
             f"cannot resume: the run file has no resume state ({', '.join(missing)} missing); it was "
             "not written by `pinnlma run`, so start a new run"
         )
+    windows = ",".join(f"{t:.17g}" for t in run_windows(problem, config.march))
+    if str(a.get("march", "")) != windows:
+        raise ResumeError(
+            f"cannot resume: the run marched through the windows {a.get('march', '') or 'none'}, this run asks "
+            f"for {windows or 'none'}; give the same --march"
+        )
+    adaptive = config.adaptive(problem.run.get("adapt"))
+    if str(a.get("adapt", "")) != (repr(adaptive) if adaptive is not None else ""):
+        raise ResumeError(
+            f"cannot resume: the run used adaptive collocation {a.get('adapt', '') or 'none'}, "
+            f"this run asks for {adaptive or 'none'}; give the same --adapt"
+        )
     damping = saved_config(saved).get("damping")
     if "damping" in accepted_options(config.optimizer) and damping is not None and damping != config.damping_name:
         raise ResumeError(
@@ -166,16 +188,20 @@ def restore(run: RunState, saved: RunRecord) -> None:
             f"{len(opt.x)}; use the same --width/--depth/--activation as the saved run"
         )
     m_saved = int(saved.attrs.get("n_residuals", a.n_residuals))
-    if m_saved != a.n_residuals:
+    if m_saved != a.n_residuals and run.adaptive is None:
         raise ResumeError(
             f"cannot resume: the run file has {m_saved} residual rows, this problem has "
             f"{a.n_residuals}; use the same --quick/--points/--boundary-points as the saved run"
         )
     points = {key: saved.resume[key] for key in ("points", "extras", "sampler")}
+    resizable = [name for name, _ in run.problem.pde_blocks()] if run.adaptive is not None else []
+    m_fresh = a.n_residuals
     try:
-        a.load_state_dict(from_storable(points, a.state_dict()))
+        a.load_state_dict(from_storable(points, a.state_dict()), resizable=resizable)
     except ValueError as err:
         raise ResumeError(f"cannot resume: {err}") from None
+    if a.n_residuals != m_fresh:
+        opt.refresh()  # adaptive collocation had changed the row count: the optimizer sizes itself anew
     torch.set_rng_state(torch.as_tensor(saved.resume["torch_rng"], dtype=torch.uint8))
     opt.load_state_dict(from_storable(saved.resume["optimizer"], opt.state_dict()))
     run.history = {k: [float(x) for x in v] for k, v in saved.history.items()}

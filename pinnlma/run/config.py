@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import torch
 from ..backends import BACKENDS
 from ..lm import SOLVERS, Damping
 from ..optim import OPTIMIZERS, accepted_options, optimizer_options
+from ..pinn.adaptive import Adaptive, parse_adaptive
 from ..pinn.assembler import JACOBIAN_PATHS
 
 __all__ = ["DTYPES", "RunConfig", "check_device"]
@@ -25,7 +27,10 @@ class RunConfig:
     ``lr``, ``damping``, ``geodesic``, ``solver`` and ``backend`` go to the optimizers that take them (see
     :func:`~pinnlma.optim.registry.accepted_options`); ``damping`` is a rule name or a
     :class:`~pinnlma.lm.damping.Damping` instance (a template: the run starts from a copy). ``iters`` and
-    ``time_limit`` default to the problem's; ``eval_every`` to the optimizer's. Raises ValueError on a
+    ``time_limit`` default to the problem's; ``eval_every`` to the optimizer's. ``march``: the ends of
+    the growing time windows (:mod:`pinnlma.run.march`), None for the problem's ``run["march"]``, () for
+    none; ``adapt``: the adaptive collocation rule (:func:`~pinnlma.pinn.adaptive.parse_adaptive` text),
+    None for the problem's ``run["adapt"]``, "none" for none. Raises ValueError on a
     value that cannot work, saying which.
     """
 
@@ -44,6 +49,8 @@ class RunConfig:
     checkpoint_every: int = 50
     devices: tuple[str, ...] | None = None  # torch devices computing Jacobian slices (replicas)
     device: str = "cpu"  # the primary torch device: model, points, residuals, Jᵀw, predictions, LM vectors
+    march: tuple[float, ...] | None = None  # time-marching window ends (None: the problem's; (): none)
+    adapt: str | None = None  # adaptive collocation rule, e.g. "rar:every=25" (None: the problem's; "none")
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -73,6 +80,12 @@ class RunConfig:
         for device in self.devices or ():
             check_device(device)
         check_device(self.device, "--device")
+        if self.adapt is not None:
+            parse_adaptive(self.adapt)
+        if self.march is not None:
+            self.march = tuple(float(t) for t in self.march)
+            if any(not math.isfinite(t) for t in self.march) or any(b <= a for a, b in zip(self.march, self.march[1:])):
+                raise ValueError(f"--march window ends must be increasing numbers, got {list(self.march)}")
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -83,6 +96,11 @@ class RunConfig:
     def damping_name(self) -> str:
         """The damping rule's name (a custom rule: its class name), as the run file records it."""
         return self.damping if isinstance(self.damping, str) else type(self.damping).__name__
+
+    def adaptive(self, problem_default: str | None) -> Adaptive | None:
+        """The adaptive collocation rule of this run: ``adapt``, else the problem's default text."""
+        text = self.adapt if self.adapt is not None else problem_default
+        return None if text is None else parse_adaptive(text)
 
     def optimizer_options(self) -> dict[str, Any]:
         """The settings of this run that its optimizer takes (unset ones left to the optimizer's defaults)."""

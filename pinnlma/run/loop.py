@@ -25,6 +25,7 @@ from .checkpoint import ResumeError, RunState, check_compatible, error_keys, mak
 from .config import RunConfig
 from .interrupt import AbortNow, StopAtIterationEnd
 from .io import RunRecord, read_run, save_checkpoint, write_run
+from .march import run_windows, window_limits, window_problem
 from .progress import ProgressDisplay
 
 __all__ = ["ResumeError", "RunResult", "SetupError", "solve"]
@@ -93,6 +94,8 @@ def solve(
     except (ValueError, FloatingPointError) as err:
         raise SetupError(str(err)) from err
     if saved is not None:
+        while run.window < int(saved.attrs.get("march_window", 0)) and run.window < len(run.windows) - 1:
+            _next_window(run)  # the window the saved state belongs to; restore() then loads its points
         restore(run, saved)
     else:
         _record(run, float(run.assembler.loss(run.assembler.residual(run.optimizer.x))), math.nan)
@@ -117,10 +120,10 @@ def _iterate(
     callback: Callable[[int, dict[str, float]], bool | None] | None,
 ) -> str:
     """Step until a limit, the optimizer, the callback or Ctrl-C stops the run; the status."""
-    problem, config, optimizer = run.problem, run.config, run.optimizer
+    problem, config = run.problem, run.config
     iters = config.iters if config.iters is not None else int(problem.run.get("iters", 1000))
     time_limit = config.time_limit if config.time_limit is not None else problem.run.get("time_limit")
-    eval_every = config.eval_every or optimizer.eval_every
+    eval_every = config.eval_every or run.optimizer.eval_every
     display = ProgressDisplay(enabled=progress, title=f"{problem.name} · {config.optimizer}")
     stop = StopAtIterationEnd()
     try:
@@ -131,10 +134,21 @@ def _iterate(
                 if time_limit is not None and run.elapsed >= time_limit:
                     return "time_limit"
                 started = time.perf_counter()
+                if _window_done(run, iters, time_limit):
+                    _next_window(run)
+                    run.elapsed += time.perf_counter() - started
+                    continue
                 if problem.resample_every and run.iteration and run.iteration % problem.resample_every == 0:
                     run.assembler.sample()
-                    optimizer.refresh()
-                report = optimizer.step()
+                    run.optimizer.refresh()
+                adaptive = run.adaptive
+                if (
+                    adaptive is not None
+                    and adaptive.due(run.iteration)
+                    and adaptive.apply(run.assembler, run.optimizer.x)
+                ):
+                    run.optimizer.refresh()
+                report = run.optimizer.step()
                 run.elapsed += time.perf_counter() - started
                 run.iteration += 1
                 evaluate = run.iteration % eval_every == 0 or run.iteration >= iters
@@ -146,6 +160,9 @@ def _iterate(
                 if callback is not None and callback(run.iteration, metrics):
                     return "callback"
                 if report.stop is not None:
+                    if run.window < len(run.windows) - 1:
+                        _next_window(run)  # this window converged: the next one starts now
+                        continue
                     return report.stop
                 if stop.requested:
                     raise KeyboardInterrupt
@@ -158,20 +175,52 @@ def _iterate(
 
 
 def _set_up(problem: Problem, config: RunConfig) -> RunState:
-    """Network, sampler, residual assembler and optimizer, all from ``config.seed``."""
+    """Network, sampler, residual assembler and optimizer, all from ``config.seed`` (on the first window
+    when time-marching: the network is built for the whole span, the points drawn in the window)."""
+    windows = run_windows(problem, config.march)
+    train = window_problem(problem, windows[0]) if windows else problem
     assembler = build_assembler(
-        problem,
+        train,
         seed=config.seed,
         dtype=config.torch_dtype,
         jacobian=config.jacobian,
         devices=config.devices,
         device=config.device,
+        model_problem=problem,
     )
     optimizer = make_optimizer(
         config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options()
     )
     eval_points, reference = problem.evaluation()
-    return RunState(problem, config, assembler, optimizer, eval_points, reference)
+    adaptive = config.adaptive(problem.run.get("adapt"))
+    return RunState(problem, config, assembler, optimizer, eval_points, reference, windows=windows, adaptive=adaptive)
+
+
+def _window_done(run: RunState, iters: int, time_limit: float | None) -> bool:
+    """Whether the current time-marching window (not the last) has used its share of the limits."""
+    if run.window >= len(run.windows) - 1:
+        return False
+    window_iters, window_time = window_limits(run.problem, run.windows, run.window, iters, time_limit)
+    return run.iteration >= window_iters or (window_time is not None and run.elapsed >= window_time)
+
+
+def _next_window(run: RunState) -> None:
+    """Move to the next time-marching window: the same network from the current θ, fresh points in the
+    window (the sampler continues) and a fresh optimizer state."""
+    old, x = run.assembler, run.optimizer.x.detach().clone()
+    run.window += 1
+    run.assembler = ResidualAssembler(
+        window_problem(run.problem, run.windows[run.window]),
+        old.model,
+        sampler=old.sampler,
+        dtype=old.dtype,
+        device=old.device,
+        jacobian=old.jacobian,
+        memory_budget=old.memory_budget,
+        devices=[replica.device for replica in old.replicas] or None,
+        transfer=old.transfer,
+    )
+    run.optimizer = make_optimizer(run.config.optimizer, run.assembler, x, **run.config.optimizer_options())
 
 
 def _errors(run: RunState) -> dict[str, float]:
@@ -190,6 +239,8 @@ def _record(run: RunState, loss: float, damping: float, evaluate: bool = True, r
         "damping": damping,
     }
     row.update(_errors(run) if evaluate else dict.fromkeys(error_keys(run.problem), math.nan))
+    if run.windows:
+        row["window_end"] = run.windows[run.window]
     row.update({f"loss/{name}": value for name, value in blocks.items()})
     for key, value in run.assembler.coefficients(run.optimizer.x).items():
         row[f"param/{key}"] = value

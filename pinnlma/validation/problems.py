@@ -139,6 +139,18 @@ def report(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(head)
 
 
+KEPT_MARKER = "<!-- written by hand below this line: kept when the table above is regenerated -->"
+"""Everything from this line on in an existing report survives regeneration (the techniques' study)."""
+
+
+def kept_part(path: Path | None) -> str:
+    """The hand-written part of an existing report (from :data:`KEPT_MARKER` on), or ""."""
+    if path is None or not path.is_file():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    return text[text.index(KEPT_MARKER) :] if KEPT_MARKER in text else ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run the problems, print or write the report; 0 when every target was met."""
     parser = argparse.ArgumentParser(prog="python -m pinnlma.validation.problems", description=__doc__.split("\n")[0])
@@ -155,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         row = run_one(name, args.runs)
         rows.append(row)
         print(format_table([row]).splitlines()[-1], flush=True)
-    text = report(rows)
+    text = report(rows) + kept_part(args.out)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from pinnlma.lm import LMCore, LMOptions
-from pinnlma.pinn import MLP, PointData, Problem, ResidualAssembler
+from pinnlma.pinn import PointData, Problem, ResidualAssembler
 from pinnlma.pinn.registry import apply_options, bundled_names, describe, load_problem
+from pinnlma.pinn.setup import build_model
 
 EXPECTED = {
     "allen_cahn",
@@ -43,9 +44,9 @@ def quick(name: str) -> Problem:
 
 
 def assembler_for(problem: Problem, seed: int = 0, **kwargs) -> ResidualAssembler:
+    """The problem's own network (its embedding and exact output transform included)."""
     torch.manual_seed(seed)
-    settings = {"width": 20, "depth": 3, "activation": "tanh", **problem.model}
-    return ResidualAssembler(problem, MLP(problem.domain.dim, problem.outputs, **settings), **kwargs)
+    return ResidualAssembler(problem, build_model(problem), **kwargs)
 
 
 def test_all_expected_problems_are_bundled() -> None:
