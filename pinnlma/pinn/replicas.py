@@ -96,6 +96,15 @@ class Replica:
         return self._blocks[key]
 
 
+def _move_pair(a: Tensor, b: Tensor, device: torch.device, transfer: Transfer) -> tuple[Tensor, Tensor]:
+    """Start both copies to ``device``, then wait for both (so they overlap, and neither is used early)."""
+    a_out, a_ready = transfer(a, device)
+    b_out, b_ready = transfer(b, device)
+    a_ready()
+    b_ready()
+    return a_out, b_out
+
+
 def replicated_slices(
     replicas: Sequence[Replica],
     tasks: list[tuple[Block, slice]],
@@ -118,11 +127,7 @@ def replicated_slices(
         i = k % len(replicas)
         replica = replicas[i]
         r, jac = jac_fn(replica.block(block), rows, thetas[i], replica.model)
-        r_out, r_ready = transfer(r, device)
-        jac_out, jac_ready = transfer(jac, device)
-        r_ready()
-        jac_ready()
-        return r_out, jac_out
+        return _move_pair(r, jac, device, transfer)
 
     with ThreadPoolExecutor(max_workers=len(replicas)) as pool:
         pending = [pool.submit(work, k) for k in range(min(len(tasks), len(replicas)))]
@@ -164,10 +169,7 @@ def replicated_partials(
         if acc is None or g is None:
             return None
         symmetrize_lower(acc)
-        acc_out, acc_ready = transfer(acc, device)
-        g_out, g_ready = transfer(g, device)
-        acc_ready()
-        g_ready()
+        acc_out, g_out = _move_pair(acc, g, device, transfer)
         return acc_out, g_out, rows
 
     with ThreadPoolExecutor(max_workers=len(replicas)) as pool:
