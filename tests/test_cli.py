@@ -307,6 +307,19 @@ def test_a_residual_that_is_nan_at_the_start_is_a_one_line_error(
     assert "non-finite" in capsys.readouterr().err
 
 
+def _default_sigint() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _signal_state(pid: int) -> str:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError as err:
+        return str(err)
+    return "; ".join(line for line in lines if line.startswith(("State", "SigPnd", "ShdPnd", "SigBlk", "SigIgn")))
+
+
 def test_ctrl_c_stops_after_an_iteration_and_the_checkpoint_resumes(tmp_path: Path) -> None:
     """SIGINT to a real `pinnlma run`: exit 130, a checkpoint whose history ends at its iteration count, and
     a resume that continues from there without a gap."""
@@ -324,14 +337,19 @@ def test_ctrl_c_stops_after_an_iteration_and_the_checkpoint_resumes(tmp_path: Pa
         str(out),
         "--quiet",
     ]
-    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    # the child starts as from a terminal: SIGINT unblocked and at its default, whatever this worker
+    # process inherited (a signal mask or an ignored SIGINT is passed on through fork and exec)
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 300
         while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)  # the first periodic checkpoint: the loop is running
         assert out.exists(), "no checkpoint appeared"
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"no exit 120 s after SIGINT; the child's signal state: {_signal_state(proc.pid)}")
     finally:
         proc.kill()
     assert proc.returncode == 130, err
