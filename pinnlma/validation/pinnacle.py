@@ -51,7 +51,8 @@ def _command(
     if optimizer != "lm":
         command += ["--optimizer", optimizer, "--iters", str(10**9)]
         if time_limit is not None:
-            command += ["--time-limit", f"{time_limit:.1f}"]
+            # the LM run's training time (a quick run can train in well under 0.1 s: never a limit of 0)
+            command += ["--time-limit", f"{max(time_limit, 0.01):.6g}"]
     return command, out, plot
 
 

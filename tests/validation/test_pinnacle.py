@@ -10,6 +10,7 @@ from pathlib import Path
 import h5py
 import pytest
 
+from pinnlma.run import RunConfig
 from pinnlma.validation import pinnacle as bench
 
 
@@ -101,3 +102,10 @@ def test_bad_options_are_refused(capsys) -> None:
     with pytest.raises(SystemExit):
         bench.main(["--optimizers", "lm,sgd"])
     assert "unknown optimizer(s) sgd" in capsys.readouterr().err
+
+
+def test_the_optimizer_comparison_never_asks_for_a_zero_time_limit(tmp_path: Path) -> None:
+    """A quick LM run can train in under 0.05 s; its time, as the other optimizers' limit, stays positive."""
+    command, _, _ = bench._command(bench.CASES["pnd"], tmp_path, "adam", True, 0.004)
+    limit = float(command[command.index("--time-limit") + 1])
+    assert limit > 0 and RunConfig(optimizer="adam", time_limit=limit).time_limit == limit
