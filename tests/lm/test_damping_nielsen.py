@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensor
 
 
 def test_nielsen_gain_ratio_rule() -> None:
-    d = Nielsen(scaling="identity", tau=1e-3)
+    d = Nielsen(scaling="identity", tau=1e-3, nu_max=4.0)
     diag = torch.tensor([2.0, 8.0])
     d.scaling(diag)
     d.start(diag)
@@ -37,6 +37,7 @@ def test_nielsen_gain_ratio_rule() -> None:
 
 
 def test_nielsen_unbounded_doubling() -> None:
+    assert Nielsen().nu_max == math.inf  # the default
     d = Nielsen(scaling="identity", lam0=1.0, nu_max=math.inf)
     for _ in range(4):
         d.reject()

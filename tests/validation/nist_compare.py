@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pinnlma
+from pinnlma.validation.nist.suite import NIST_DAMPING
 from pinnlma.validation.nist_strd import default_data_dir, load_suite, run_suite
 
 
@@ -25,8 +26,8 @@ def assert_backends_agree(
     """On both backends exactly the runs ``expected_failures`` (problem, start) miss LRE ≥ 6: a run that
     fails instead of, or besides, the expected ones fails the test, and so does an expected one that passes."""
     problems = [p for p in load_suite(default_data_dir()) if select(p.name)]
-    torch_rows = run_suite(lambda f, x0: pinnlma.least_squares(f, x0), problems)
-    legate_rows = run_suite(lambda f, x0: pinnlma.least_squares(f, x0, backend=legate), problems)
+    torch_rows = run_suite(lambda f, x0: pinnlma.least_squares(f, x0, damping=NIST_DAMPING), problems)
+    legate_rows = run_suite(lambda f, x0: pinnlma.least_squares(f, x0, damping=NIST_DAMPING, backend=legate), problems)
     for backend, rows in (("torch", torch_rows), ("cupynumeric", legate_rows)):
         lre = {(r["name"], r["start"]): round(r["min_lre"], 2) for r in rows if r["min_lre"] < 6}
         assert failed_runs(rows) == expected_failures, (backend, lre)
