@@ -10,6 +10,7 @@ from .models import MODELS
 from .suite import (
     LRE_CAP,
     LRE_PASS,
+    NIST_DAMPING,
     format_table,
     log_relative_error,
     main,
@@ -22,6 +23,7 @@ __all__ = [
     "LRE_CAP",
     "LRE_PASS",
     "MODELS",
+    "NIST_DAMPING",
     "NistProblem",
     "default_data_dir",
     "format_table",
