@@ -129,131 +129,33 @@ def test_error_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         solve(quick_burgers(), RunConfig(optimizer="adam", iters=2), resume=out, progress=False)
 
 
+def _refused_resume(
+    capsys: pytest.CaptureFixture[str], resume: Path, out: Path, *options: str, iters: str = "1"
+) -> str:
+    """Resume the quick Burgers run from ``resume`` with ``options``: exit 2; the error output."""
+    command = ["run", "burgers", "--quick", *options, "--iters", iters, "--resume", str(resume)]
+    assert main([*command, "--out", str(out), "--quiet"]) == 2
+    return capsys.readouterr().err
+
+
 def test_bad_resume_files_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = tmp_path / "notes.h5"
     text.write_text("not a run file\n")
-    assert (
-        main(
-            [
-                "run",
-                "burgers",
-                "--quick",
-                "--iters",
-                "1",
-                "--resume",
-                str(text),
-                "--out",
-                str(tmp_path / "a.h5"),
-                "--quiet",
-            ]
-        )
-        == 2
-    )
-    assert "not an HDF5 file" in capsys.readouterr().err
+    assert "not an HDF5 file" in _refused_resume(capsys, text, tmp_path / "a.h5")
     heat = tmp_path / "heat.h5"
     assert main(["run", "heat1d", "--quick", "--iters", "1", "--out", str(heat), "--quiet"]) == 0
     capsys.readouterr()
-    assert (
-        main(
-            [
-                "run",
-                "burgers",
-                "--quick",
-                "--iters",
-                "1",
-                "--resume",
-                str(heat),
-                "--out",
-                str(tmp_path / "b.h5"),
-                "--quiet",
-            ]
-        )
-        == 2
-    )
-    assert "run file has problem='heat1d'" in capsys.readouterr().err
+    assert "run file has problem='heat1d'" in _refused_resume(capsys, heat, tmp_path / "b.h5")
     small = tmp_path / "small.h5"
     assert main(["run", "burgers", "--quick", "--iters", "1", "--out", str(small), "--quiet"]) == 0
     capsys.readouterr()
-    assert (
-        main(
-            [
-                "run",
-                "burgers",
-                "--quick",
-                "--width",
-                "12",
-                "--iters",
-                "1",
-                "--resume",
-                str(small),
-                "--out",
-                str(tmp_path / "c.h5"),
-                "--quiet",
-            ]
-        )
-        == 2
-    )
-    assert "--width/--depth" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "run",
-                "burgers",
-                "--quick",
-                "--points",
-                "40",
-                "--iters",
-                "1",
-                "--resume",
-                str(small),
-                "--out",
-                str(tmp_path / "d.h5"),
-                "--quiet",
-            ]
-        )
-        == 2
-    )
-    assert "--quick/--points/--boundary-points" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "run",
-                "burgers",
-                "--quick",
-                "--damping",
-                "levenberg",
-                "--iters",
-                "2",
-                "--resume",
-                str(small),
-                "--out",
-                str(tmp_path / "e.h5"),
-                "--quiet",
-            ]
-        )
-        == 2
-    )
-    assert "the run used --damping nielsen" in capsys.readouterr().err
+    assert "--width/--depth" in _refused_resume(capsys, small, tmp_path / "c.h5", "--width", "12")
+    assert "--quick/--points/--boundary-points" in _refused_resume(capsys, small, tmp_path / "d.h5", "--points", "40")
+    err = _refused_resume(capsys, small, tmp_path / "e.h5", "--damping", "levenberg", iters="2")
+    assert "the run used --damping nielsen" in err
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(small.read_bytes()[:3000])
-    assert (
-        main(
-            [
-                "run",
-                "burgers",
-                "--quick",
-                "--iters",
-                "2",
-                "--resume",
-                str(truncated),
-                "--out",
-                str(tmp_path / "f.h5"),
-                "--quiet",
-            ]
-        )
-        == 2
-    )
-    assert "truncated or damaged" in capsys.readouterr().err
+    assert "truncated or damaged" in _refused_resume(capsys, truncated, tmp_path / "f.h5", iters="2")
 
 
 @pytest.mark.parametrize(
