@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from pinnlma.pinn import (
     MLP,
@@ -21,32 +20,13 @@ from pinnlma.pinn import (
     Rectangle,
     ResidualAssembler,
     Robin,
-    Sampler,
 )
 from pinnlma.pinn.registry import apply_options, load_problem
 from pinnlma.run import RunConfig, solve
+from tests.pinn.exact_fields import Exact, block_rows
 
 HERE = Path(__file__).resolve().parent
 ANNULUS = HERE / "annulus_problem.py"
-
-
-class Exact(nn.Module):
-    """A "network" that returns given exact functions of the points (times a parameter fixed at 1)."""
-
-    def __init__(self, *functions) -> None:
-        super().__init__()
-        self.functions = functions
-        self.scale = nn.Parameter(torch.ones((), dtype=torch.float64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scale * torch.stack([f(x) for f in self.functions], dim=-1)
-
-
-def block_rows(problem: Problem, model: nn.Module) -> dict[str, torch.Tensor]:
-    """The raw (unscaled) residual rows of every block at the model's parameters."""
-    a = ResidualAssembler(problem, model, sampler=Sampler("lhs", seed=1), jacobian="generic")
-    r = a.residual(a.initial_parameters()).detach()
-    return {b.name: r[sl] / b.scale for b, sl in zip(a.blocks, a.block_slices().values())}
 
 
 def annulus_module():

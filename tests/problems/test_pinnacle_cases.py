@@ -16,6 +16,7 @@ from pinnlma.pinn import Problem, ResidualAssembler, Sampler
 from pinnlma.pinn.registry import apply_options, load_problem
 from pinnlma.reference.pinnacle import box_test_points, l2re
 from pinnlma.run import RunConfig, solve
+from tests.pinn.exact_fields import Exact, block_rows
 
 CASES = [
     "pinnacle_burgers1d",
@@ -44,22 +45,8 @@ TEST_SET_SIZES = {
 }
 
 
-class Exact(nn.Module):
-    """A "network" returning exact fields of the points (times a parameter fixed at 1)."""
-
-    def __init__(self, *functions) -> None:
-        super().__init__()
-        self.functions = functions
-        self.scale = nn.Parameter(torch.ones((), dtype=torch.float64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scale * torch.stack([f(x) for f in self.functions], dim=-1)
-
-
 def raw_rows(problem: Problem, model: nn.Module) -> dict[str, torch.Tensor]:
-    a = ResidualAssembler(problem, model, sampler=Sampler("lhs", seed=3), jacobian="generic")
-    r = a.residual(a.initial_parameters()).detach()
-    return {b.name: r[sl] / b.scale for b, sl in zip(a.blocks, a.block_slices().values())}
+    return block_rows(problem, model, seed=3)
 
 
 def module(name: str):
