@@ -8,7 +8,9 @@ LM core (or the other optimizers); it knows nothing about which backend solves.
 - :mod:`.models`: :class:`MLP` and the activations; :mod:`.channels`: its exact Jacobian path;
 - :mod:`.embeddings`: periodic and Fourier input features (:class:`FeatureMap`); :mod:`.exact`: exact
   constraints u = g + d·N (:class:`OutputTransform`); :mod:`.adaptive`: RAR/RAD collocation (:class:`Adaptive`);
-- :mod:`.block`, :mod:`.assembler`: :class:`ResidualAssembler` (:mod:`.replicas`: several devices); :mod:`.setup`: seed → model → sampler → assembler;
+- :mod:`.block`, :mod:`.assembler`: :class:`ResidualAssembler` (its rows and Jacobian: :mod:`.channel_rows`,
+  :mod:`.generic_rows`; θ's layout: :mod:`.layout`; :mod:`.replicas`: several devices); :mod:`.setup`: seed →
+  model → sampler → assembler;
 - :mod:`.registry`: the bundled problems and user problem files.
 """
 
