@@ -99,6 +99,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             device=args.device,
             march=None if args.march is None else parse_march(args.march),
             adapt=args.adapt,
+            causal=args.causal,
             **{k: v for k, v in chosen.items() if v is not None},
         )  # unset: RunConfig's defaults
     except (ProblemNotFound, ValueError) as err:
@@ -291,6 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="residual-based adaptive collocation (kinds in pinnlma.pinn.adaptive.ADAPTIVE): "
         "rar:every=25,points=100,pool=10000,budget=N adds points where |r| is largest, rad:every=50,k=1,c=1 "
         "redistributes them by |r|; none for none (default: the problem's)",
+    )
+    p.add_argument(
+        "--causal",
+        metavar="EPS[:CHUNKS[:EVERY]]",
+        help="causal residual weights in time (pinnlma.pinn.causal): PDE rows in time chunk i weighted by "
+        "exp(-EPS * sum of the earlier chunks' mean squared residuals), CHUNKS chunks (default 32), updated "
+        "every EVERY iterations (default 1); none for none (default: the problem's)",
     )
     p.add_argument("--lr", type=cli_args.positive_float, help="learning rate (adam, lbfgs)")
     p.add_argument("--damping", choices=Choices(cli_args.dampings), help="LM damping rule (default: nielsen)")

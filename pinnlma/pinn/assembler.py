@@ -4,7 +4,8 @@ Rows of block b (PDE or condition, N_b points, weight w_b) are r_b = √(w_b/N_b
 
     ½‖r‖² = ½ Σ_b w_b · mean(raw_b²),
 
-the usual weighted PINN loss (halved). θ = [network parameters, unknown PDE coefficients].
+the usual weighted PINN loss (halved). A block may carry per-row weights w_i (:meth:`set_row_weights`,
+e.g. causal weights): its rows are then √w_i · √(w_b/N_b) · raw_{b,i}. θ = [network parameters, unknown PDE coefficients].
 
 The assembler is a :class:`pinnlma.lm.ResidualModel`: it gives the LM core r(θ), the Jacobian in row
 slices, Jᵀw and the second directional derivative, and knows nothing of which backend solves. The
@@ -123,8 +124,9 @@ class ResidualAssembler:
 
     # -- checkpoints -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """The points and per-point data of every block and the sampler's state: what a resumed run needs
-        to evaluate exactly the residual rows it stopped on (``{"points", "extras", "sampler"}``)."""
+        """The points and per-point data of every block, the sampler's state and the row weights of the
+        blocks that have them: what a resumed run needs to evaluate exactly the residual rows it stopped on
+        (``{"points", "extras", "sampler", "row_weights"}``)."""
         return {
             "points": {b.name: {f"group{i}": g.detach().clone() for i, g in enumerate(b.groups)} for b in self.blocks},
             "extras": {
@@ -132,6 +134,7 @@ class ResidualAssembler:
                 for b in self.blocks
             },
             "sampler": self.sampler.state_dict(),
+            "row_weights": {b.name: w for b in self.blocks if (w := self.row_weights(b.name)) is not None},
         }
 
     def load_state_dict(self, state: dict[str, Any], resizable: Sequence[str] = ()) -> None:
@@ -165,7 +168,9 @@ class ResidualAssembler:
             new_extras = [{k: self._tensor(v) for k, v in saved_extras.get(key, {}).items()} for key in keys]
             restored[name] = (new_groups, new_extras)
         for name, (groups, block_extras) in restored.items():
-            blocks[name].groups, blocks[name].extras = groups, block_extras
+            blocks[name].groups, blocks[name].extras, blocks[name].row_weight = groups, block_extras, None
+        for name, weights in state.get("row_weights", {}).items():
+            self.set_row_weights(name, weights)
         self.sampler.load_state_dict(state["sampler"])
         for replica in self.replicas:
             replica.clear()
@@ -189,9 +194,36 @@ class ResidualAssembler:
             raise ValueError(
                 f"block {name!r} needs points (N >= 1, {block.groups[0].shape[1]}), got {tuple(points.shape)}"
             )
-        block.groups, block.extras = [self._tensor(points)], [{}]
+        block.groups, block.extras, block.row_weight = [self._tensor(points)], [{}], None
         for replica in self.replicas:
             replica.clear()
+
+    def row_weights(self, name: str) -> Tensor | None:
+        """The per-row weights w of block ``name`` (its rows are √w · scale · raw), None when it has none."""
+        return self._named_block(name).row_weight
+
+    def set_row_weights(self, name: str, weights: Tensor | None) -> None:
+        """Weight the rows of block ``name`` by ``weights`` (N,), positive and finite (rows become
+        √w · scale · raw; causal weights, :mod:`pinnlma.pinn.causal`), or remove them (None). Points that
+        change drop the weights. Call the optimizer's ``refresh()`` after. ValueError for a bad shape or value."""
+        block = self._named_block(name)
+        if weights is None:
+            block.row_weight = None
+        else:
+            w = self._tensor(weights)
+            if w.shape != (block.n_rows,) or not bool(torch.isfinite(w).all() and (w > 0).all()):
+                raise ValueError(
+                    f"block {name!r} needs {block.n_rows} positive finite row weights, got shape {tuple(w.shape)}"
+                )
+            block.row_weight = w
+        for replica in self.replicas:
+            replica.clear()
+
+    def _named_block(self, name: str) -> Block:
+        for block in self.blocks:
+            if block.name == name:
+                return block
+        raise ValueError(f"{name!r} is not a block of {self.problem.name} ({', '.join(b.name for b in self.blocks)})")
 
     def block_residual_at(self, name: str, points: Tensor, theta: Tensor) -> Tensor:
         """The raw (unweighted) residual of the PDE block ``name`` at other ``points`` (N, dim), at θ; in
@@ -305,17 +337,17 @@ class ResidualAssembler:
 
     # -- reporting ---------------------------------------------------------------------------------
     def block_losses(self, theta: Tensor, r: Tensor | None = None) -> dict[str, float]:
-        """mean(raw_b²) per block (unweighted), from r if given."""
+        """mean(raw_b²) per block (unweighted: neither the block weight nor row weights), from r if given."""
         with torch.no_grad():
             r = self.residual(theta) if r is None else r
         out = {}
         for b, sl in zip(self.blocks, self.block_slices().values()):
-            raw = r[sl] / b.scale
+            raw = r[sl] / b.scale if b.row_weight is None else r[sl] / (b.scale * b.row_weight.sqrt())
             out[b.name] = float((raw * raw).mean())
         return out
 
     def loss(self, r: Tensor) -> float:
-        """The weighted PINN loss Σ_b w_b mean(raw_b²) = ‖r‖²."""
+        """The weighted PINN loss Σ_b w_b mean(raw_b²) = ‖r‖² (with row weights w_i: Σ_b w_b mean(w_i raw_b²))."""
         return float(r @ r)
 
     def predict(self, theta: Tensor, points: np.ndarray, batch: int = 8192) -> np.ndarray:

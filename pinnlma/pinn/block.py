@@ -17,8 +17,8 @@ __all__ = ["Block", "checked_rows"]
 class Block:
     """One named group of residual rows: point groups (each (N, dim)), per-point data, a row function.
 
-    Row i of the block is ``scale · s_i · raw_i`` with ``s_i = row_scale[i]`` (per-row factors such as
-    the √w_i of causal weights, :mod:`pinnlma.pinn.causal`), or ``scale · raw_i`` without them."""
+    Row i of the block is ``scale · √w_i · raw_i`` with ``w_i = row_weight[i]`` (per-row weights such as
+    the causal weights of :mod:`pinnlma.pinn.causal`), or ``scale · raw_i`` without them."""
 
     name: str
     fn: Callable[..., Tensor]
@@ -27,7 +27,7 @@ class Block:
     weight: float
     resample: bool
     channels: list[list[MultiIndex]] | None = None
-    row_scale: Tensor | None = None
+    row_weight: Tensor | None = None
 
     @property
     def n_rows(self) -> int:
@@ -40,10 +40,10 @@ class Block:
         return math.sqrt(self.weight / self.n_rows)
 
     def row_factors(self, rows: Tensor, part: slice) -> Tensor:
-        """``rows`` (the rows ``part`` of this block, or their Jacobian rows) times their per-row factors."""
-        if self.row_scale is None:
+        """``rows`` (the rows ``part`` of this block, or their Jacobian rows) times their factors √w_i."""
+        if self.row_weight is None:
             return rows
-        factors = self.row_scale[part]
+        factors = self.row_weight[part].sqrt()
         return rows * (factors if rows.ndim == 1 else factors.unsqueeze(1))
 
 

@@ -24,7 +24,7 @@ __all__ = ["ChannelRows"]
 
 
 class ChannelRows:
-    """Rows ``scale · s_i · raw_i`` and their Jacobian for ``model`` (an MLP whose ``supports_channels``),
+    """Rows ``scale · √w_i · raw_i`` and their Jacobian for ``model`` (an MLP whose ``supports_channels``),
     θ laid out by ``layout``, the coordinates ``names`` and output columns ``outputs``."""
 
     def __init__(self, model: nn.Module, layout: ParameterLayout, names: Sequence[str], outputs: Sequence[str]) -> None:

@@ -20,7 +20,7 @@ __all__ = ["GenericRows"]
 
 
 class GenericRows:
-    """Rows ``scale · s_i · raw_i`` and their Jacobian for any ``model``, θ laid out by ``layout``, the
+    """Rows ``scale · √w_i · raw_i`` and their Jacobian for any ``model``, θ laid out by ``layout``, the
     coordinates ``names`` and output columns ``outputs``."""
 
     def __init__(self, model: nn.Module, layout: ParameterLayout, names: Sequence[str], outputs: Sequence[str]) -> None:
