@@ -3,7 +3,7 @@
 Every choice list is read from the registry that owns it: optimizers (:data:`pinnlma.optim.OPTIMIZERS`),
 backends (:data:`pinnlma.backends.BACKENDS`), dtypes (:data:`pinnlma.run.config.DTYPES`), damping rules
 (:data:`pinnlma.lm.damping.DAMPINGS`), Jacobian paths (:data:`pinnlma.pinn.assembler.JACOBIAN_PATHS`),
-activations (:data:`pinnlma.pinn.models.ACTIVATIONS`), benchmark cases (:data:`pinnlma.bench.CASES`) and
+activations (:data:`pinnlma.pinn.models.ACTIVATIONS`), architectures (:data:`pinnlma.pinn.models.ARCHITECTURES`), benchmark cases (:data:`pinnlma.bench.CASES`) and
 papers (:data:`pinnlma.reproduce.PAPERS`).
 """
 
@@ -78,6 +78,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             width=args.width,
             depth=args.depth,
             activation=args.activation,
+            arch=args.arch,
             embedding=None if args.embedding is None else parse_embedding(args.embedding),
             exact=None if args.exact is None else parse_exact(args.exact),
         )
@@ -267,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--activation",
         choices=Choices(cli_args.activations),
         help="hidden-layer activation (default: the problem's, usually tanh)",
+    )
+    p.add_argument(
+        "--arch",
+        choices=Choices(cli_args.architectures),
+        help="network architecture: plain, or modified (the gated modified MLP of Wang, Teng & Perdikaris 2021) "
+        "(default: the problem's, usually plain)",
     )
     p.add_argument(
         "--embedding",
