@@ -157,3 +157,16 @@ def test_causal_settings_parse_and_errors() -> None:
         a.set_row_weights("pde", torch.ones(3))
     with pytest.raises(ValueError, match="not a block"):
         a.row_weights("nothing")
+
+
+def test_device_replicas_see_the_weights_in_force() -> None:
+    """Jacobian slices computed on replicas (two CPU replicas here) use the current weights, also after they change."""
+    one = build_assembler(quick_allen_cahn(), seed=6)
+    two = build_assembler(quick_allen_cahn(), seed=6, devices=["cpu", "cpu"])
+    theta = perturbed(one, 4)
+    for eps in (0.5, 3.0):
+        w = Causal(eps, chunks=4).weights(one, theta)["pde"]
+        one.set_row_weights("pde", w)
+        two.set_row_weights("pde", w)
+        (r1, j1), (r2, j2) = one.full_jacobian(theta), two.full_jacobian(theta)
+        assert torch.equal(r1, r2) and torch.equal(j1, j2), eps
