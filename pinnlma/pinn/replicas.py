@@ -92,6 +92,7 @@ class Replica:
                 block,
                 groups=[g.to(self.device) for g in block.groups],
                 extras=[{k: v.to(self.device) for k, v in e.items()} for e in block.extras],
+                row_weight=None if block.row_weight is None else block.row_weight.to(self.device),
             )
         return self._blocks[key]
 

@@ -138,16 +138,8 @@ def _iterate(
                     _next_window(run)
                     run.elapsed += time.perf_counter() - started
                     continue
-                if problem.resample_every and run.iteration and run.iteration % problem.resample_every == 0:
-                    run.assembler.sample()
-                    run.optimizer.refresh()
-                adaptive = run.adaptive
-                if (
-                    adaptive is not None
-                    and adaptive.due(run.iteration)
-                    and adaptive.apply(run.assembler, run.optimizer.x)
-                ):
-                    run.optimizer.refresh()
+                if _update_objective(run):
+                    run.optimizer.refresh()  # new points or weights: r, the cost and the solver belong to them
                 report = run.optimizer.step()
                 run.elapsed += time.perf_counter() - started
                 run.iteration += 1
@@ -174,6 +166,22 @@ def _iterate(
         raise
 
 
+def _update_objective(run: RunState) -> bool:
+    """Before an iteration: resample, adaptive collocation and causal weights where due; whether the
+    residual function changed (then the optimizer must refresh). The causal weights come last, from the
+    points the iteration will use."""
+    problem, changed = run.problem, False
+    if problem.resample_every and run.iteration and run.iteration % problem.resample_every == 0:
+        run.assembler.sample()
+        changed = True
+    adaptive, causal, x = run.adaptive, run.causal, run.optimizer.x
+    if adaptive is not None and adaptive.due(run.iteration) and adaptive.apply(run.assembler, x):
+        changed = True
+    if causal is not None and causal.due(run.iteration, run.assembler) and causal.apply(run.assembler, x):
+        changed = True
+    return changed
+
+
 def _set_up(problem: Problem, config: RunConfig) -> RunState:
     """Network, sampler, residual assembler and optimizer, all from ``config.seed`` (on the first window
     when time-marching: the network is built for the whole span, the points drawn in the window)."""
@@ -188,12 +196,18 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
         device=config.device,
         model_problem=problem,
     )
+    causal = config.causal_weights(problem.run.get("causal"))
+    if causal is not None:
+        causal.check(problem)
+        causal.apply(assembler, assembler.initial_parameters())  # the optimizer starts on the weighted objective
     optimizer = make_optimizer(
         config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options()
     )
     eval_points, reference = problem.evaluation()
     adaptive = config.adaptive(problem.run.get("adapt"))
-    return RunState(problem, config, assembler, optimizer, eval_points, reference, windows=windows, adaptive=adaptive)
+    return RunState(
+        problem, config, assembler, optimizer, eval_points, reference, windows=windows, adaptive=adaptive, causal=causal
+    )
 
 
 def _window_done(run: RunState, iters: int, time_limit: float | None) -> bool:
