@@ -15,6 +15,9 @@ One iteration at parameters x with residual r and cost F = ½‖r‖²:
    with NaN/Inf entries (diag JᵀJ or Jᵀr not finite) stops the run too, saying which parameters. When
    ftol or xtol fires in an iteration whose longer trial steps met NaN/Inf residuals, the steps were cut
    short by that region, not by a minimum: the run stops as ``nonfinite_boundary``, not as converged.
+
+A model whose rows are shared among processes (its ``row_partition``) gives each process its own rows;
+costs, finiteness checks, m and Jᵀw are then summed over them (:mod:`pinnlma.lm.row_sums`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from .options import (
     NonFiniteResidualError,
     StopReason,
 )
+from .row_sums import RowSums
 from .solvers import select_solver
 
 __all__ = ["PHASES", "LMCore", "PhaseCallback"]
@@ -114,23 +118,28 @@ class LMCore:
         self.options = options or LMOptions()
         self.callback = callback
         self.jacobian_name = jacobian_name
+        self.rows = RowSums(model)  # sums over the processes sharing the rows (pinnlma.lm.row_sums)
         x = x0.detach().clone()
         with torch.no_grad():
             r = model.residual(x)
         check_residual(r, x, None, "at the starting point")
         r = r.detach()
-        if not bool(torch.isfinite(r).all()):
-            bad = int((~torch.isfinite(r)).sum())
-            first = int((~torch.isfinite(r)).nonzero()[0])
+        if bad := self.rows.describe_nonfinite(r):
             raise NonFiniteResidualError(
-                f"the residual has {bad} non-finite entries (NaN/Inf) at the starting point, the first at row {first}; "
-                "check the data and the initial parameters"
+                f"the residual has {bad} at the starting point; check the data and the initial parameters"
             )
         self.m, self.n = r.shape[0], x.shape[0]
-        self.choice, self.solver = select_solver(self.options, model, x, self.m, self.backend)
-        self.form = self.choice.form
-        self.state = _State(x=x, r=r, cost=0.5 * float(r @ r))
+        self._choose_solver(x)
+        self.state = _State(x=x, r=r, cost=self.rows.cost(r))
         self._record(step_norm=0.0, trials=0, grad_norm=math.nan)
+
+    def _choose_solver(self, x: Tensor, current: Any = None) -> None:
+        """Solver and form for the m rows of all processes; shared rows need the dense normal form."""
+        self.choice, self.solver = select_solver(
+            self.options, self.model, x, self.rows.rows(self.m), self.backend, current
+        )
+        self.form = self.choice.form
+        self.rows.check_solver(self.choice.solver, self.form)
 
     # ---------------------------------------------------------------------------------------------
     def _build_system(self) -> LinearSystem:
@@ -228,7 +237,7 @@ class LMCore:
                 continue
             x_new = s.x + h
             r_new = self._trial_residual(x_new)
-            cost_new = 0.5 * float(r_new @ r_new) if bool(torch.isfinite(r_new).all()) else math.inf
+            cost_new = self.rows.cost(r_new)  # +inf where any row is NaN/Inf
             nonfinite_trials += cost_new == math.inf
             actual = s.cost - cost_new
             if not actual > 0:
@@ -292,7 +301,7 @@ class LMCore:
         h = -v
         if self.options.geodesic:
             r_vv = self.model.second_directional(self.state.x, h)
-            if not bool(torch.isfinite(r_vv).all()):
+            if self.rows.nonfinite(r_vv):
                 return None
             accel = -system.solve(lam, scale, r_vv)
             root = scale.to(h).sqrt()
@@ -316,14 +325,11 @@ class LMCore:
             r = self.model.residual(self.state.x).detach()
         check_residual(r, self.state.x, None, "after a refresh")
         self.state.nfev += 1
-        if not bool(torch.isfinite(r).all()):
+        if self.rows.nonfinite(r):
             raise NonFiniteResidualError("the residual is non-finite at the current parameters after a refresh")
         self.m = r.shape[0]
-        self.choice, self.solver = select_solver(
-            self.options, self.model, self.state.x, self.m, self.backend, self.solver
-        )
-        self.form = self.choice.form
-        self.state.r, self.state.cost = r, 0.5 * float(r @ r)
+        self._choose_solver(self.state.x, self.solver)
+        self.state.r, self.state.cost = r, self.rows.cost(r)
 
     def resume(self) -> None:
         """Let a stopped run go on: the next :meth:`step` iterates again (limits and tolerances are checked
@@ -397,7 +403,7 @@ class LMCore:
         s = _State(
             x=x,
             r=r,
-            cost=0.5 * float(r @ r),
+            cost=self.rows.cost(r),
             iteration=int(state["iteration"]),
             nfev=int(state["nfev"]),
             njev=int(state["njev"]),

@@ -17,6 +17,7 @@ Where θ's pieces live is :mod:`pinnlma.pinn.layout`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,13 +27,14 @@ from torch import Tensor, nn
 from torch.func import functional_call, jvp
 
 from ..lm.jacobian import DEFAULT_MEMORY_BUDGET, forward_product, rows_per_slice
+from ..ranks import SINGLE_PROCESS, RowPartition
 from .block import Block
 from .channel_rows import ChannelRows
 from .generic_rows import GenericRows
 from .layout import ParameterLayout
 from .models import MLP
 from .problem import Problem
-from .replicas import Replica, Transfer, replicated_partials, replicated_slices, start_copy
+from .replicas import Replica, Transfer, accumulate_partial, replicated_partials, replicated_slices, start_copy
 from .sampling import Sampler
 
 __all__ = ["JACOBIAN_PATHS", "Block", "ResidualAssembler"]
@@ -43,7 +45,11 @@ any model) or ``auto`` (channels where the model allows it). The ``--jacobian`` 
 
 
 class ResidualAssembler:
-    """Stacks a problem's residual blocks for a model; implements the LM core's ResidualModel."""
+    """Stacks a problem's residual blocks for a model; implements the LM core's ResidualModel.
+
+    ``partition`` (:class:`~pinnlma.ranks.RowPartition`, default one process): which rows this process
+    computes; residual, slices and products then cover only those (the LM core reads it as the model's
+    ``row_partition`` and sums over the processes)."""
 
     def __init__(
         self,
@@ -57,6 +63,7 @@ class ResidualAssembler:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         devices: Sequence[str | torch.device] | None = None,
         transfer: Transfer = start_copy,
+        partition: RowPartition | None = None,
     ) -> None:
         if jacobian not in JACOBIAN_PATHS:
             raise ValueError(f"jacobian must be one of {', '.join(map(repr, JACOBIAN_PATHS))}, got {jacobian!r}")
@@ -83,6 +90,8 @@ class ResidualAssembler:
         self.blocks: list[Block] = []
         self.replicas = [Replica(torch.device(d), model) for d in devices] if devices else []
         self.transfer = transfer  # how replica slices reach self.device (see pinnlma.pinn.replicas)
+        # which rows this process computes (all but under a multi-rank launch) and the sums over processes
+        self.row_partition = partition or SINGLE_PROCESS
         self.sample()
 
     # -- points ------------------------------------------------------------------------------------
@@ -272,9 +281,10 @@ class ResidualAssembler:
         return torch.cat(parts) if parts else theta.new_zeros(0)
 
     def _row_chunks(self) -> list[tuple[Block, slice]]:
-        """The (block, rows) chunks of ``slice_rows()`` rows that residual() and the products work in."""
-        step = self.slice_rows()
-        return [(b, slice(start, start + step)) for b in self.blocks for start in range(0, b.n_rows, step)]
+        """The (block, rows) chunks of ``slice_rows()`` rows that residual(), the slices and the products
+        work in: this process's rows (``row_partition.tasks``; all rows in one process)."""
+        tasks = self.row_partition.tasks([b.n_rows for b in self.blocks], self.slice_rows())
+        return [(self.blocks[b], rows) for b, rows in tasks]
 
     def slice_rows(self) -> int:
         """Rows per Jacobian slice under the memory budget."""
@@ -283,9 +293,8 @@ class ResidualAssembler:
 
     def slices(self, theta: Tensor, m: int) -> Iterator[tuple[Tensor, Tensor]]:
         """(r_s, J_s) over row slices of at most ``slice_rows()`` rows, block by block."""
-        step = self.slice_rows()
         jac_fn = self.path.jacobian
-        tasks = [(block, slice(start, start + step)) for block in self.blocks for start in range(0, block.n_rows, step)]
+        tasks = self._row_chunks()
         if not self.replicas:
             for block, rows in tasks:
                 yield jac_fn(block, rows, theta)
@@ -293,18 +302,20 @@ class ResidualAssembler:
         yield from replicated_slices(self.replicas, tasks, theta, jac_fn, self.device, self.transfer)
 
     def normal_partials(self, theta: Tensor) -> list[tuple[Tensor, Tensor, int]] | None:
-        """Per-device partial normal equations ``(J_dᵀJ_d, J_dᵀr_d, rows)`` on this assembler's device when
-        it has device replicas (each accumulates its own rows where it computed them; see
+        """Per-device partial normal equations ``(J_dᵀJ_d, J_dᵀr_d, rows)`` of this process's rows on this
+        assembler's device when it has device replicas or shares the rows with other processes (then one) (each accumulates its own rows where it computed them; see
         :func:`~pinnlma.pinn.replicas.replicated_partials`), else None (the LM core then takes the slices)."""
-        if not self.replicas:
-            return None
         jac_fn = self.path.jacobian
+        if not self.replicas:  # rows shared among processes: this process's partial, else None
+            partial = accumulate_partial(self.slices(theta, 0), self.n_params) if self.row_partition.split else None
+            return None if partial is None else [partial]
         return replicated_partials(self.replicas, self._row_chunks(), theta, jac_fn, self.device, self.transfer)
 
     def jt_times(self, theta: Tensor, w: Tensor) -> Tensor:
         """Jᵀw, one reverse pass per row chunk of residual(): memory of one chunk's graph, not all m rows'."""
-        if w.shape != (self.n_residuals,):
-            raise ValueError(f"jt_times needs an m-vector, m = {self.n_residuals}; got shape {tuple(w.shape)}")
+        m = len(self.row_partition.rows(self.n_residuals))  # this process's rows
+        if w.shape != (m,):
+            raise ValueError(f"jt_times needs an m-vector, m = {m}; got shape {tuple(w.shape)}")
         leaf = theta.detach().requires_grad_(True)
         out, offset = torch.zeros_like(leaf), 0
         with torch.enable_grad():
@@ -337,18 +348,25 @@ class ResidualAssembler:
 
     # -- reporting ---------------------------------------------------------------------------------
     def block_losses(self, theta: Tensor, r: Tensor | None = None) -> dict[str, float]:
-        """mean(raw_b²) per block (unweighted: neither the block weight nor row weights), from r if given."""
+        """mean(raw_b²) per block (unweighted: neither the block weight nor row weights), from r (this
+        process's rows) if given; summed over the processes of ``row_partition``."""
         with torch.no_grad():
             r = self.residual(theta) if r is None else r
-        out = {}
-        for b, sl in zip(self.blocks, self.block_slices().values()):
-            raw = r[sl] / b.scale if b.row_weight is None else r[sl] / (b.scale * b.row_weight.sqrt())
-            out[b.name] = float((raw * raw).mean())
-        return out
+        index = {id(b): i for i, b in enumerate(self.blocks)}
+        sums, offset = r.new_zeros(len(self.blocks)), 0
+        for block, rows in self._row_chunks():
+            raw = r[offset : offset + len(range(block.n_rows)[rows])] / block.scale
+            if block.row_weight is not None:
+                raw = raw / block.row_weight[rows].sqrt()
+            sums[index[id(block)]] += raw @ raw
+            offset += raw.shape[0]
+        sums = self.row_partition.allreduce(sums)
+        return {b.name: float(sums[i] / b.n_rows) if b.n_rows else math.nan for i, b in enumerate(self.blocks)}
 
     def loss(self, r: Tensor) -> float:
-        """The weighted PINN loss Σ_b w_b mean(raw_b²) = ‖r‖² (with row weights w_i: Σ_b w_b mean(w_i raw_b²))."""
-        return float(r @ r)
+        """The weighted PINN loss Σ_b w_b mean(raw_b²) = ‖r‖² (with row weights w_i: Σ_b w_b mean(w_i raw_b²);
+        r: this process's rows, summed over the processes)."""
+        return float(self.row_partition.allreduce(r @ r))
 
     def predict(self, theta: Tensor, points: np.ndarray, batch: int = 8192) -> np.ndarray:
         """Network outputs (N, outputs) at numpy points."""

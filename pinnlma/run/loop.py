@@ -16,11 +16,12 @@ from pathlib import Path
 
 from torch import Tensor
 
+from ..backends import get_backend
 from ..optim import make_optimizer
 from ..pinn.assembler import ResidualAssembler
 from ..pinn.problem import Problem
 from ..pinn.setup import build_assembler
-from ..ranks import is_writer
+from ..ranks import RowPartition, is_writer, process_rank
 from .checkpoint import ResumeError, RunState, check_compatible, error_keys, make_record, output_errors, restore
 from .config import RunConfig
 from .interrupt import AbortNow, StopAtIterationEnd
@@ -195,6 +196,7 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
         devices=config.devices,
         device=config.device,
         model_problem=problem,
+        partition=_launch_partition(config),
     )
     causal = config.causal_weights(problem.run.get("causal"))
     if causal is not None:
@@ -208,6 +210,14 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
     return RunState(
         problem, config, assembler, optimizer, eval_points, reference, windows=windows, adaptive=adaptive, causal=causal
     )
+
+
+def _launch_partition(config: RunConfig) -> RowPartition | None:
+    """Under a launch of several ranks, the rows each rank computes and the backend's sums over the ranks
+    (``Backend.row_partition``; ValueError for a backend without one); None for one process."""
+    if process_rank()[1] == 1:
+        return None
+    return get_backend(config.backend).row_partition()
 
 
 def _window_done(run: RunState, iters: int, time_limit: float | None) -> bool:
@@ -233,6 +243,7 @@ def _next_window(run: RunState) -> None:
         memory_budget=old.memory_budget,
         devices=[replica.device for replica in old.replicas] or None,
         transfer=old.transfer,
+        partition=old.row_partition,
     )
     run.optimizer = make_optimizer(run.config.optimizer, run.assembler, x, **run.config.optimizer_options())
 
