@@ -69,6 +69,8 @@ def test_only_rank_zero_writes_the_run_file(tmp_path, monkeypatch: pytest.Monkey
     with pytest.raises(SetupError, match="torch backend cannot sum the partials of the 2 ranks"):
         solve(problem, RunConfig(iters=1), out=tmp_path / "refused.h5", progress=False)
     assert not (tmp_path / "refused.h5").exists()
+    with pytest.raises(SetupError, match="only the LM optimizer sums"):
+        solve(problem, RunConfig(iters=1, optimizer="adam"), out=tmp_path / "refused.h5", progress=False)
     # a pretend cross-rank sum, as if the other rank's partial equalled this one's (the ranks run one after
     # the other here: there is no MPI to meet through)
     monkeypatch.setattr(

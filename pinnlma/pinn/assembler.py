@@ -302,13 +302,21 @@ class ResidualAssembler:
         yield from replicated_slices(self.replicas, tasks, theta, jac_fn, self.device, self.transfer)
 
     def normal_partials(self, theta: Tensor) -> list[tuple[Tensor, Tensor, int]] | None:
-        """Per-device partial normal equations ``(J_dᵀJ_d, J_dᵀr_d, rows)`` of this process's rows on this
-        assembler's device when it has device replicas or shares the rows with other processes (then one) (each accumulates its own rows where it computed them; see
-        :func:`~pinnlma.pinn.replicas.replicated_partials`), else None (the LM core then takes the slices)."""
+        """Partial normal equations ``(J_dᵀJ_d, J_dᵀr_d, rows)`` of this process's rows on this assembler's
+        device: one per device replica (each accumulates its own rows where it computed them; see
+        :func:`~pinnlma.pinn.replicas.replicated_partials`), else one when the rows are shared with other
+        processes (zeros for a process without rows), else None (the LM core then takes the slices)."""
         jac_fn = self.path.jacobian
-        if not self.replicas:  # rows shared among processes: this process's partial, else None
-            partial = accumulate_partial(self.slices(theta, 0), self.n_params) if self.row_partition.split else None
-            return None if partial is None else [partial]
+        if not self.replicas:
+            if not self.row_partition.split:
+                return None
+            n = self.n_params
+            zero = (
+                torch.zeros(n, n, dtype=self.dtype, device=self.device),
+                torch.zeros(n, dtype=self.dtype, device=self.device),
+                0,
+            )
+            return [accumulate_partial(self.slices(theta, 0), n) or zero]
         return replicated_partials(self.replicas, self._row_chunks(), theta, jac_fn, self.device, self.transfer)
 
     def jt_times(self, theta: Tensor, w: Tensor) -> Tensor:

@@ -214,9 +214,16 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
 
 def _launch_partition(config: RunConfig) -> RowPartition | None:
     """Under a launch of several ranks, the rows each rank computes and the backend's sums over the ranks
-    (``Backend.row_partition``; ValueError for a backend without one); None for one process."""
-    if process_rank()[1] == 1:
+    (``Backend.row_partition``; ValueError for a backend without one, or an optimizer other than LM, the
+    one that sums its decisions over the ranks); None for one process."""
+    ranks = process_rank()[1]
+    if ranks == 1:
         return None
+    if config.optimizer != "lm":
+        raise ValueError(
+            f"a launch of {ranks} ranks shares the residual rows among them, which only the LM optimizer sums "
+            f"over the ranks, not {config.optimizer!r}; run --optimizer lm, or one process"
+        )
     return get_backend(config.backend).row_partition()
 
 

@@ -72,6 +72,15 @@ def test_each_rank_computes_exactly_its_own_rows(ranks: int) -> None:
     assert torch.allclose(grad, j_full.T @ r_full, rtol=1e-12, atol=1e-13)
 
 
+def test_a_rank_without_rows_adds_zeros() -> None:
+    """With more ranks than rows (here 1000 > m) the last ranks own nothing: empty residuals, zero partials."""
+    a = build_assembler(small_burgers(), memory_budget=BUDGET, partition=RowPartition(999, 1000, lambda t: t))
+    theta = a.initial_parameters()
+    assert a.n_residuals < 999 and a.residual(theta).shape == (0,)
+    ((jtj, g, rows),) = a.normal_partials(theta)
+    assert rows == 0 and not jtj.any() and not g.any() and jtj.shape == (a.n_params, a.n_params)
+
+
 class BarrierSum:
     """An allreduce among threads standing in for ranks: each puts its partial, all meet, each reads the
     sum in rank order (the same numbers on every rank), all meet again before the slots are reused."""

@@ -144,8 +144,7 @@ class LegateNormalSystem(LinearSystem):
     def _sum_ranks(self, partials: NormalPartials, partition: RowPartition) -> None:
         """A = Σ_ranks A_k from the ranks' tiles of one store (:func:`sum_rank_tiles`: A stays in Legate);
         g and m by the partition's ``allreduce``. A_k = this rank's partials summed in torch."""
-        local = [(a_d, g_d, m_d) for a_d, g_d, m_d in partials]
-        jtj, g, rows = sum_partials(local, self.n, SINGLE_PROCESS)
+        jtj, g, rows = sum_partials(partials, self.n, SINGLE_PROCESS)
         self.dtype, self.device = jtj.dtype, g.device
         self.jtj = sum_rank_tiles(self.np, [(partition.rank, jtj)], partition.ranks)
         self.g = partition.allreduce(g)
