@@ -10,6 +10,12 @@ One iteration at parameters x with residual r and cost F = ½‖r‖²:
    predicted reduction L(0) − L(h) = −gᵀh − ½‖Jh‖²; actual reduction F(x) − F(x + h).
    Non-finite trial residuals or no reduction reject the step and raise λ; otherwise ρ = actual /
    predicted goes to the damping rule and x ← x + h.
+   With ``LMOptions.lambda_search`` = (f₁, …, f_k) one trial solves for each λ·f_j on the same system and
+   evaluates each trial point; the one of lowest cost is the trial's step, and the damping rule continues
+   from its λ (:meth:`~pinnlma.lm.damping.Damping.adopt`, then accept or reject as above).
+   With ``LMOptions.frozen_steps`` = t, an accepted step is followed by up to t steps on the same
+   Jacobian and factor, h' = −(JᵀJ + λD)⁻¹ J(x)ᵀ r(x_new), each kept while it lowers the cost
+   (the Shamanskii-like LM of Fan 2013).
 3. Stop on ftol (actual < ftol·F with ρ > ¼), xtol (‖h‖ < xtol·(xtol + ‖x‖)), gtol (‖g‖∞ < gtol),
    a zero residual, the iteration or wall-time limit, a callback, or the damping ceiling; a Jacobian
    with NaN/Inf entries (diag JᵀJ or Jᵀr not finite) stops the run too, saying which parameters. When
@@ -222,14 +228,13 @@ class LMCore:
                 status = StopReason.DAMPING_CEILING
                 break
             trials += 1
-            h = self._trial_step(system, grad, scale)
-            if h is None:
+            best, nonfinite = self._best_trial(system, grad, scale)
+            nonfinite_trials += nonfinite
+            if best is None:
                 self.damping.reject()
                 continue
-            x_new = s.x + h
-            r_new = self._trial_residual(x_new)
-            cost_new = 0.5 * float(r_new @ r_new) if bool(torch.isfinite(r_new).all()) else math.inf
-            nonfinite_trials += cost_new == math.inf
+            lam, h, x_new, r_new, cost_new = best
+            self.damping.adopt(lam)
             actual = s.cost - cost_new
             if not actual > 0:
                 self.damping.reject()
@@ -240,6 +245,9 @@ class LMCore:
             predicted = -float(grad @ h) - 0.5 * system.curvature(h)
             rho = actual / predicted if predicted > 0 else 0.0
             self.damping.accept(rho)
+            if opts.frozen_steps:
+                h, x_new, r_new, cost_new = self._frozen_steps(system, scale, lam, h, x_new, r_new, cost_new)
+                actual = s.cost - cost_new
             step_norm, x_norm = float(h.norm()), float(s.x.norm())
             old_cost = s.cost
             s.x, s.r, s.cost = x_new, r_new, cost_new
@@ -275,17 +283,62 @@ class LMCore:
         s.status = status
         return status
 
-    def _trial_step(self, system: LinearSystem, grad: Tensor, scale: Tensor) -> Tensor | None:
-        """h = −v (+ ½·a with geodesic acceleration); None when the solve gave no usable step."""
+    def _trial_point(self, h: Tensor) -> tuple[Tensor, Tensor, float]:
+        """x + h, r there and its cost (inf where r holds NaN/Inf)."""
+        x_new = self.state.x + h
+        r_new = self._trial_residual(x_new)
+        return x_new, r_new, 0.5 * float(r_new @ r_new) if bool(torch.isfinite(r_new).all()) else math.inf
+
+    def _best_trial(
+        self, system: LinearSystem, grad: Tensor, scale: Tensor
+    ) -> tuple[tuple[float, Tensor, Tensor, Tensor, float] | None, int]:
+        """One trial: the step for λ (or, with ``lambda_search``, for each λ·f_j) and its trial point;
+        ``((λ used, h, x + h, r, cost) of the lowest cost or None when no solve gave a step, how many trial
+        points had NaN/Inf residuals)``. The damping's λ is left as it was."""
+        lam0 = self.damping.lam
+        best: tuple[float, Tensor, Tensor, Tensor, float] | None = None
+        nonfinite = 0
+        for factor in self.options.lambda_search or (1.0,):
+            lam = lam0 * factor
+            h = self._trial_step(system, grad, scale, lam)
+            if h is None:
+                continue
+            x_new, r_new, cost_new = self._trial_point(h)
+            nonfinite += cost_new == math.inf
+            if best is None or cost_new < best[4]:
+                best = (lam, h, x_new, r_new, cost_new)
+        return best, nonfinite
+
+    def _frozen_steps(
+        self, system: LinearSystem, scale: Tensor, lam: float, h: Tensor, x_new: Tensor, r_new: Tensor, cost_new: float
+    ) -> tuple[Tensor, Tensor, Tensor, float]:
+        """Up to ``frozen_steps`` further steps h' = −(JᵀJ + λD)⁻¹ J(x)ᵀ r(x_new) on this iteration's system
+        (same J, same λ, the same factor), each kept while it lowers the cost; the total step, the point,
+        its residual and cost."""
+        for _ in range(self.options.frozen_steps):
+            started = time.perf_counter()
+            v = system.solve(lam, scale, r_new)
+            if self.on_phase is not None:
+                self.on_phase("solve", time.perf_counter() - started, 0)
+            if not bool(torch.isfinite(v).all()):
+                break
+            step = -v if self.options.step_scale == 1.0 else -self.options.step_scale * v
+            x_next, r_next, cost_next = self._trial_point(h + step)
+            if not cost_next < cost_new:
+                break
+            h, x_new, r_new, cost_new = h + step, x_next, r_next, cost_next
+        return h, x_new, r_new, cost_new
+
+    def _trial_step(self, system: LinearSystem, grad: Tensor, scale: Tensor, lam: float) -> Tensor | None:
+        """h = −v (+ ½·a with geodesic acceleration) for damping ``lam``; None when the solve gave no usable step."""
         if self.on_phase is None:
-            return self._damped_step(system, scale)
+            return self._damped_step(system, scale, lam)
         started = time.perf_counter()
-        h = self._damped_step(system, scale)
+        h = self._damped_step(system, scale, lam)
         self.on_phase("solve", time.perf_counter() - started, 0)
         return h
 
-    def _damped_step(self, system: LinearSystem, scale: Tensor) -> Tensor | None:
-        lam = self.damping.lam
+    def _damped_step(self, system: LinearSystem, scale: Tensor, lam: float) -> Tensor | None:
         v = system.solve(lam, scale)
         if not bool(torch.isfinite(v).all()):
             return None
