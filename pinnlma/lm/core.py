@@ -10,12 +10,8 @@ One iteration at parameters x with residual r and cost F = ½‖r‖²:
    predicted reduction L(0) − L(h) = −gᵀh − ½‖Jh‖²; actual reduction F(x) − F(x + h).
    Non-finite trial residuals or no reduction reject the step and raise λ; otherwise ρ = actual /
    predicted goes to the damping rule and x ← x + h.
-   With ``LMOptions.lambda_search`` = (f₁, …, f_k) one trial solves for each λ·f_j on the same system and
-   evaluates each trial point; the one of lowest cost is the trial's step, and the damping rule continues
-   from its λ (:meth:`~pinnlma.lm.damping.Damping.adopt`, then accept or reject as above).
-   With ``LMOptions.frozen_steps`` = t, an accepted step is followed by up to t steps on the same
-   Jacobian and factor, h' = −(JᵀJ + λD)⁻¹ J(x)ᵀ r(x_new), each kept while it lowers the cost
-   (the Shamanskii-like LM of Fan 2013).
+   ``LMOptions.lambda_search``: a trial tries several λ, keeping the lowest cost; ``frozen_steps``: steps
+   on the same Jacobian follow an accepted one (:mod:`pinnlma.lm.trials` says how).
 3. Stop on ftol (actual < ftol·F with ρ > ¼), xtol (‖h‖ < xtol·(xtol + ‖x‖)), gtol (‖g‖∞ < gtol),
    a zero residual, the iteration or wall-time limit, a callback, or the damping ceiling; a Jacobian
    with NaN/Inf entries (diag JᵀJ or Jᵀr not finite) stops the run too, saying which parameters. When
@@ -49,6 +45,7 @@ from .options import (
     StopReason,
 )
 from .solvers import select_solver
+from .trials import Point, best_trial, damped_step, frozen_steps
 
 __all__ = ["PHASES", "LMCore", "PhaseCallback"]
 
@@ -62,11 +59,11 @@ PhaseCallback = Callable[[str, float, int], None]
 - ``"normal_equations"``: once per iteration, the time of the system build (JᵀJ and Jᵀr, or the
   residual-space matrices; matrix-free: diag JᵀJ, Jᵀr and the sketch) less the Jacobian time inside it;
   ``rows`` = m;
-- ``"solve"``: once per trial, the damped solve(s) giving the step (with geodesic acceleration, both
-  solves and the second directional derivative); ``rows`` = 0;
+- ``"solve"``: once per damped solve (a trial's step; the acceleration's too, each λ of a search, each
+  frozen step); ``rows`` = 0;
 - ``"trial_residual"``: once per trial point, the residual evaluation there; ``rows`` = m.
 
-What is not covered (diagonal, scaling, bookkeeping) is the iteration's time less these. It must not
+What is not covered (diagonal, scaling, geodesic r_vv, bookkeeping) is the iteration's time less these. It must not
 raise; its own cost counts in the iteration's time.
 """
 
@@ -220,6 +217,7 @@ class LMCore:
                 status = StopReason.GTOL
         if status is StopReason.RUNNING:
             scale = self.damping.scaling(jtj_diag)
+            solve = self._solver(system, scale)
             if s.first:
                 self.damping.start(jtj_diag)
                 s.first = False
@@ -228,12 +226,17 @@ class LMCore:
                 status = StopReason.DAMPING_CEILING
                 break
             trials += 1
-            best, nonfinite = self._best_trial(system, grad, scale)
+            best, nonfinite = best_trial(
+                self.damping.lam,
+                opts.lambda_search or (1.0,),
+                lambda lam: damped_step(self.model, opts, s.x, scale, lam, solve),
+                self._trial_point,
+            )
             nonfinite_trials += nonfinite
             if best is None:
                 self.damping.reject()
                 continue
-            lam, h, x_new, r_new, cost_new = best
+            lam, h, (x_new, r_new, cost_new) = best
             self.damping.adopt(lam)
             actual = s.cost - cost_new
             if not actual > 0:
@@ -246,7 +249,10 @@ class LMCore:
             rho = actual / predicted if predicted > 0 else 0.0
             self.damping.accept(rho)
             if opts.frozen_steps:
-                h, x_new, r_new, cost_new = self._frozen_steps(system, scale, lam, h, x_new, r_new, cost_new)
+                point = (x_new, r_new, cost_new)
+                h, (x_new, r_new, cost_new) = frozen_steps(
+                    opts.frozen_steps, opts.step_scale, lam, h, point, solve, self._trial_point
+                )
                 actual = s.cost - cost_new
             step_norm, x_norm = float(h.norm()), float(s.x.norm())
             old_cost = s.cost
@@ -283,77 +289,24 @@ class LMCore:
         s.status = status
         return status
 
-    def _trial_point(self, h: Tensor) -> tuple[Tensor, Tensor, float]:
+    def _trial_point(self, h: Tensor) -> Point:
         """x + h, r there and its cost (inf where r holds NaN/Inf)."""
         x_new = self.state.x + h
         r_new = self._trial_residual(x_new)
         return x_new, r_new, 0.5 * float(r_new @ r_new) if bool(torch.isfinite(r_new).all()) else math.inf
 
-    def _best_trial(
-        self, system: LinearSystem, grad: Tensor, scale: Tensor
-    ) -> tuple[tuple[float, Tensor, Tensor, Tensor, float] | None, int]:
-        """One trial: the step for λ (or, with ``lambda_search``, for each λ·f_j) and its trial point;
-        ``((λ used, h, x + h, r, cost) of the lowest cost or None when no solve gave a step, how many trial
-        points had NaN/Inf residuals)``. The damping's λ is left as it was."""
-        lam0 = self.damping.lam
-        best: tuple[float, Tensor, Tensor, Tensor, float] | None = None
-        nonfinite = 0
-        for factor in self.options.lambda_search or (1.0,):
-            lam = lam0 * factor
-            h = self._trial_step(system, grad, scale, lam)
-            if h is None:
-                continue
-            x_new, r_new, cost_new = self._trial_point(h)
-            nonfinite += cost_new == math.inf
-            if best is None or cost_new < best[4]:
-                best = (lam, h, x_new, r_new, cost_new)
-        return best, nonfinite
+    def _solver(self, system: LinearSystem, scale: Tensor) -> Callable[[float, Tensor | None], Tensor]:
+        """``solve(lam, w)``: (JᵀJ + lam·D) v = Jᵀw (w None: r), each call reported as a "solve" phase."""
 
-    def _frozen_steps(
-        self, system: LinearSystem, scale: Tensor, lam: float, h: Tensor, x_new: Tensor, r_new: Tensor, cost_new: float
-    ) -> tuple[Tensor, Tensor, Tensor, float]:
-        """Up to ``frozen_steps`` further steps h' = −(JᵀJ + λD)⁻¹ J(x)ᵀ r(x_new) on this iteration's system
-        (same J, same λ, the same factor), each kept while it lowers the cost; the total step, the point,
-        its residual and cost."""
-        for _ in range(self.options.frozen_steps):
+        def solve(lam: float, w: Tensor | None) -> Tensor:
+            if self.on_phase is None:
+                return system.solve(lam, scale, w)
             started = time.perf_counter()
-            v = system.solve(lam, scale, r_new)
-            if self.on_phase is not None:
-                self.on_phase("solve", time.perf_counter() - started, 0)
-            if not bool(torch.isfinite(v).all()):
-                break
-            step = -v if self.options.step_scale == 1.0 else -self.options.step_scale * v
-            x_next, r_next, cost_next = self._trial_point(h + step)
-            if not cost_next < cost_new:
-                break
-            h, x_new, r_new, cost_new = h + step, x_next, r_next, cost_next
-        return h, x_new, r_new, cost_new
+            v = system.solve(lam, scale, w)
+            self.on_phase("solve", time.perf_counter() - started, 0)
+            return v
 
-    def _trial_step(self, system: LinearSystem, grad: Tensor, scale: Tensor, lam: float) -> Tensor | None:
-        """h = −v (+ ½·a with geodesic acceleration) for damping ``lam``; None when the solve gave no usable step."""
-        if self.on_phase is None:
-            return self._damped_step(system, scale, lam)
-        started = time.perf_counter()
-        h = self._damped_step(system, scale, lam)
-        self.on_phase("solve", time.perf_counter() - started, 0)
-        return h
-
-    def _damped_step(self, system: LinearSystem, scale: Tensor, lam: float) -> Tensor | None:
-        v = system.solve(lam, scale)
-        if not bool(torch.isfinite(v).all()):
-            return None
-        h = -v
-        if self.options.geodesic:
-            r_vv = self.model.second_directional(self.state.x, h)
-            if not bool(torch.isfinite(r_vv).all()):
-                return None
-            accel = -system.solve(lam, scale, r_vv)
-            root = scale.to(h).sqrt()
-            ratio = 2.0 * float((root * accel).norm()) / max(float((root * h).norm()), 1e-300)
-            if not ratio <= self.options.geodesic_alpha:
-                return None  # the second-order term dominates: the quadratic model is not trusted here
-            h = h + 0.5 * accel
-        return h if self.options.step_scale == 1.0 else self.options.step_scale * h
+        return solve
 
     def _limits(self) -> StopReason:
         s, opts = self.state, self.options
