@@ -3,7 +3,7 @@
 Every choice list is read from the registry that owns it: optimizers (:data:`pinnlma.optim.OPTIMIZERS`),
 backends (:data:`pinnlma.backends.BACKENDS`), dtypes (:data:`pinnlma.run.config.DTYPES`), damping rules
 (:data:`pinnlma.lm.damping.DAMPINGS`), Jacobian paths (:data:`pinnlma.pinn.assembler.JACOBIAN_PATHS`),
-activations (:data:`pinnlma.pinn.models.ACTIVATIONS`), benchmark cases (:data:`pinnlma.bench.CASES`) and
+activations (:data:`pinnlma.pinn.models.ACTIVATIONS`), architectures (:data:`pinnlma.pinn.models.ARCHITECTURES`), benchmark cases (:data:`pinnlma.bench.CASES`) and
 papers (:data:`pinnlma.reproduce.PAPERS`).
 """
 
@@ -78,6 +78,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             width=args.width,
             depth=args.depth,
             activation=args.activation,
+            arch=args.arch,
             embedding=None if args.embedding is None else parse_embedding(args.embedding),
             exact=None if args.exact is None else parse_exact(args.exact),
         )
@@ -99,6 +100,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             device=args.device,
             march=None if args.march is None else parse_march(args.march),
             adapt=args.adapt,
+            causal=args.causal,
             **{k: v for k, v in chosen.items() if v is not None},
         )  # unset: RunConfig's defaults
     except (ProblemNotFound, ValueError) as err:
@@ -268,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="hidden-layer activation (default: the problem's, usually tanh)",
     )
     p.add_argument(
+        "--arch",
+        choices=Choices(cli_args.architectures),
+        help="network architecture: plain, or modified (the gated modified MLP of Wang, Teng & Perdikaris 2021) "
+        "(default: the problem's, usually plain)",
+    )
+    p.add_argument(
         "--embedding",
         metavar="KIND=SETTINGS,...",
         help="input embedding (kinds in pinnlma.pinn.embeddings.EMBEDDINGS): periodic=x[:K] makes x exactly "
@@ -291,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="residual-based adaptive collocation (kinds in pinnlma.pinn.adaptive.ADAPTIVE): "
         "rar:every=25,points=100,pool=10000,budget=N adds points where |r| is largest, rad:every=50,k=1,c=1 "
         "redistributes them by |r|; none for none (default: the problem's)",
+    )
+    p.add_argument(
+        "--causal",
+        metavar="EPS[:CHUNKS[:EVERY]]",
+        help="causal residual weights in time (pinnlma.pinn.causal): PDE rows in time chunk i weighted by "
+        "exp(-EPS * sum of the earlier chunks' mean squared residuals), CHUNKS chunks (default 32), updated "
+        "every EVERY iterations (default 1); none for none (default: the problem's)",
     )
     p.add_argument("--lr", type=cli_args.positive_float, help="learning rate (adam, lbfgs)")
     p.add_argument("--damping", choices=Choices(cli_args.dampings), help="LM damping rule (default: nielsen)")

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterator
 __all__ = [
     "Choices",
     "activations",
+    "architectures",
     "backends",
     "count",
     "dampings",
@@ -71,6 +72,13 @@ def activations() -> Collection[str]:
     from .pinn.models import ACTIVATIONS
 
     return ACTIVATIONS
+
+
+def architectures() -> Collection[str]:
+    """The ``--arch`` choices (:data:`pinnlma.pinn.models.ARCHITECTURES`)."""
+    from .pinn.models import ARCHITECTURES
+
+    return ARCHITECTURES
 
 
 def dampings() -> Collection[str]:

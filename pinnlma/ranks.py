@@ -13,14 +13,33 @@ them from repeating each other's work and trampling each other's files:
 The rank and the number of ranks come from the launcher's environment (:data:`RANK_VARIABLES`, the
 variables Legate's own launcher reads, with their size counterparts); a plain single process is rank 0
 of 1.
+
+:class:`RowPartition` is the hook that carries both to the code that computes rows and to the code that
+decides from them: which rows this process computes (:meth:`RowPartition.tasks`) and the sum over all
+processes of per-process partials (:meth:`RowPartition.allreduce`: ‖r_k‖², J_kᵀr_k, J_kᵀJ_k), so that
+every rank takes the same decision. :data:`SINGLE_PROCESS` is the identity; a multi-rank partition needs
+a cross-process sum (the cupynumeric backend gives one through Legate,
+``pinnlma.backends.legate.partition``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-__all__ = ["RANK_VARIABLES", "is_writer", "owned_rows", "owned_tasks", "process_rank"]
+if TYPE_CHECKING:
+    from torch import Tensor
+
+__all__ = [
+    "RANK_VARIABLES",
+    "SINGLE_PROCESS",
+    "RowPartition",
+    "is_writer",
+    "owned_rows",
+    "owned_tasks",
+    "process_rank",
+]
 
 RANK_VARIABLES = (
     ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
@@ -82,3 +101,58 @@ def owned_tasks(block_rows: Sequence[int], rank: int, ranks: int, step: int) -> 
             tasks.append((b, slice(s - start, min(hi, s + step) - start)))
         start += rows
     return tasks
+
+
+Reduce = Callable[["Tensor"], "Tensor"]
+"""``reduce(partial) -> total``: the elementwise sum over all ranks of one same-shaped tensor per rank
+(a 0-d scalar, an n-vector, an n×n matrix), returned on every rank (and on ``partial``'s device), each
+rank getting the same numbers. Every rank must call it, in the same order (a collective)."""
+
+
+class RowPartition:
+    """Rank ``rank`` of ``ranks`` processes that share the m residual rows: the rows this process computes
+    and the sum of per-process partials over all of them.
+
+    ``reduce`` (:data:`Reduce`) is the cross-process sum; it is needed, and used, only with ``ranks`` > 1
+    (ValueError without one: M ranks that cannot add up their partials would each take their own LM
+    decisions). ValueError too for a rank outside 0..ranks-1."""
+
+    def __init__(self, rank: int = 0, ranks: int = 1, reduce: Reduce | None = None) -> None:
+        if ranks < 1 or not 0 <= rank < ranks:
+            raise ValueError(f"need 0 <= rank < ranks; got rank={rank}, ranks={ranks}")
+        if ranks > 1 and reduce is None:
+            raise ValueError(
+                f"a partition of {ranks} ranks needs a cross-process sum of the partials (reduce); the "
+                "cupynumeric backend provides one (pinnlma.backends.legate.partition.legate_partition)"
+            )
+        self.rank, self.ranks, self._reduce = rank, ranks, reduce
+
+    @classmethod
+    def from_environment(cls, reduce: Reduce | None = None, environ: Mapping[str, str] | None = None) -> RowPartition:
+        """The partition of this launch (:func:`process_rank`) with the cross-process sum ``reduce``."""
+        rank, ranks = process_rank(environ)
+        return cls(rank, ranks, reduce)
+
+    @property
+    def split(self) -> bool:
+        """Whether the rows are shared among several processes (each computes only its own)."""
+        return self.ranks > 1
+
+    def rows(self, m: int) -> range:
+        """The rows of m this process computes (:func:`owned_rows`)."""
+        return owned_rows(m, self.rank, self.ranks)
+
+    def tasks(self, block_rows: Sequence[int], step: int) -> list[tuple[int, slice]]:
+        """This process's (block index, rows in the block) slices of at most ``step`` rows (:func:`owned_tasks`)."""
+        return owned_tasks(block_rows, self.rank, self.ranks, step)
+
+    def allreduce(self, partial: Tensor) -> Tensor:
+        """Σ over ranks of ``partial`` (this rank's share), the same on every rank; ``partial`` itself in
+        one process. A collective: every rank calls it, in the same order."""
+        if self._reduce is None:
+            return partial
+        return self._reduce(partial)
+
+
+SINGLE_PROCESS = RowPartition()
+"""One process computing every row; its :meth:`~RowPartition.allreduce` is the identity."""

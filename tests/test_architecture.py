@@ -41,8 +41,6 @@ MAX_LINES = 450
 
 LONG_MODULES = {
     "pinnlma.reproduce.taylor2022.report": "one job: the generated README, mostly the paper's statements as text",
-    "pinnlma.pinn.assembler": "one job: the ResidualModel of a problem (r, Jacobian slices and products, the "
-    "points they are evaluated on); over the limit by the block-point hooks of adaptive collocation",
 }
 
 

@@ -56,15 +56,31 @@ def test_tasks_cut_blocks_at_the_rank_bounds() -> None:
 
 
 def test_only_rank_zero_writes_the_run_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinnlma.backends import TorchBackend
     from pinnlma.pinn.registry import apply_options, load_problem
-    from pinnlma.run import RunConfig, solve
+    from pinnlma.ranks import RowPartition
+    from pinnlma.run import RunConfig, SetupError, solve
 
     for name in ("OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK", "SLURM_PROCID"):
         monkeypatch.delenv(name, raising=False)
-    problem = apply_options(load_problem("burgers"), quick=True, points=64, boundary_points=16)
+    problem = apply_options(load_problem("burgers"), quick=True, points=64, boundary_points=16, width=6, depth=2)
+    monkeypatch.setenv("PMI_SIZE", "2")
+    monkeypatch.setenv("PMI_RANK", "0")
+    with pytest.raises(SetupError, match="torch backend cannot sum the partials of the 2 ranks"):
+        solve(problem, RunConfig(iters=1), out=tmp_path / "refused.h5", progress=False)
+    assert not (tmp_path / "refused.h5").exists()
+    with pytest.raises(SetupError, match="only the LM optimizer sums"):
+        solve(problem, RunConfig(iters=1, optimizer="adam"), out=tmp_path / "refused.h5", progress=False)
+    # a pretend cross-rank sum, as if the other rank's partial equalled this one's (the ranks run one after
+    # the other here: there is no MPI to meet through)
+    monkeypatch.setattr(
+        TorchBackend,
+        "row_partition",
+        lambda self, environ=None: RowPartition.from_environment(lambda t: 2 * t, environ),
+    )
     for rank in (1, 0):
         monkeypatch.setenv("PMI_RANK", str(rank))
-        monkeypatch.setenv("PMI_SIZE", "2")
         out = tmp_path / "run.h5"
         result = solve(problem, RunConfig(iters=1), out=out, progress=False)
         assert out.exists() == (rank == 0) and result.record.attrs["iterations"] == 1
+        assert result.assembler.row_partition.rank == rank

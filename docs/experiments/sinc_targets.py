@@ -1,11 +1,13 @@
 """Experiment (not part of the library): steps and optimizer time to MSE 1e-5 and 1e-6 on the peer-tlm sinc fit
 (5000 points, 1→20→20→14→1 tanh, 769 parameters, float64, full batch, the bench's initial weights) for each
-named pinnlma option, one run each, one torch thread.
+named pinnlma option, one run each, one torch thread; also the residual evaluations (trial points) and
+Jacobians per step. ``--seed K`` starts from the weights of seed K instead of the bench's seed 0 (the
+trajectories are sensitive: docs/performance.md compares options over seeds 0-3).
 
 docs/performance.md ("Time to target against tlm") uses it to find which options buy fewer steps; the step
 counts do not depend on the machine's load, the times do.
 
-    .venv/bin/python docs/experiments/sinc_targets.py BUDGET_S [OPTION ...]     (default: all of OPTIONS)
+    .venv/bin/python docs/experiments/sinc_targets.py BUDGET_S [--seed K] [OPTION ...]     (default: all of OPTIONS)
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 from pinnlma.backends import TorchBackend
 from pinnlma.bench import fixtures
 from pinnlma.bench.peer_targets import run_to_targets
-from pinnlma.lm import Levenberg, LevenbergMarquardt, Marquardt, MarquardtScaling, Nielsen
+from pinnlma.lm import Levenberg, LevenbergMarquardt, LMOptions, Marquardt, MarquardtScaling, Nielsen
 
 M = fixtures.SINC_POINTS
 OPTIONS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -38,6 +40,15 @@ OPTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "tau1": lambda: {"damping": Nielsen(tau=1.0)},
     "marquardt-dg": lambda: {"damping": Marquardt(up=2, down=3, running_max=True)},
     "refined32": lambda: {"backend": TorchBackend(gram_dtype="float32")},
+    "lambda-search": lambda: {"options": LMOptions(max_iter=10**9, lambda_search=(0.1, 1.0, 10.0))},
+    "frozen3": lambda: {"options": LMOptions(max_iter=10**9, frozen_steps=3)},
+    "frozen8": lambda: {"options": LMOptions(max_iter=10**9, frozen_steps=8)},
+    "search-frozen5": lambda: {
+        "options": LMOptions(max_iter=10**9, lambda_search=(0.1, 1.0, 10.0), frozen_steps=5)
+    },
+    "search-frozen8": lambda: {
+        "options": LMOptions(max_iter=10**9, lambda_search=(0.1, 1.0, 10.0), frozen_steps=8)
+    },
 }
 TARGETS = {"1e-05": 1e-5, "1e-06": 1e-6}
 
@@ -46,16 +57,22 @@ def main(argv: list[str]) -> None:
     """Run each named option (all when none is named) under the budget; one line each."""
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     torch.set_num_threads(1)
-    budget = float(argv[0])
+    budget, names, seed = float(argv[0]), list(argv[1:]), 0
+    if "--seed" in names:
+        at = names.index("--seed")
+        seed = int(names[at + 1])
+        del names[at : at + 2]
     x, y = fixtures.sinc_data(M)
-    template = fixtures.sinc_network(fixtures.SINC_WIDTHS, seed=0)
+    template = fixtures.sinc_network(fixtures.SINC_WIDTHS, seed=seed)
     state = copy.deepcopy(template.state_dict())
-    for name in argv[1:] or list(OPTIONS):
+    for name in names or list(OPTIONS):
+        made: list[LevenbergMarquardt] = []
 
         def make(name: str = name) -> tuple[Callable[[], bool], Callable[[], float]]:
             net = copy.deepcopy(template)
             net.load_state_dict(state)
             lm = LevenbergMarquardt(net, fixtures.sinc_residual, rowwise=True, **OPTIONS[name]())
+            made.append(lm)
 
             def step() -> bool:
                 lm.step(x, y)
@@ -71,9 +88,12 @@ def main(argv: list[str]) -> None:
             f"{t}: {v['steps']} steps {v['time_s']:.2f} s" if v["reached"] else f"{t}: not reached"
             for t, v in run["reach"].items()
         ]
+        core = made[-1].core
+        evaluations = (core.state.nfev - 1) / max(core.state.njev, 1)  # trial points per Jacobian
         print(
-            f"{name:16s} load {load:.1f} | {' | '.join(cells)} | {run['steps']} steps {times[-1]:.1f} s, "
-            f"{1e3 * times[-1] / max(run['steps'], 1):.0f} ms/step, final MSE {losses[-1]:.2e} ({run['ended']})",
+            f"{name:16s} seed {seed} load {load:.1f} | {' | '.join(cells)} | {run['steps']} steps {times[-1]:.1f} s, "
+            f"{1e3 * times[-1] / max(run['steps'], 1):.0f} ms/step, {evaluations:.2f} residual evaluations/step, "
+            f"final MSE {losses[-1]:.2e} ({run['ended']})",
             flush=True,
         )
 

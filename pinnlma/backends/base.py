@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 from torch import Tensor
+
+from ..ranks import SINGLE_PROCESS, RowPartition, process_rank
 
 Slices = Iterable[tuple[Tensor, Tensor]]
 """Row slices of one Jacobian: pairs ``(r_s, J_s)`` with shapes ``(s,)`` and ``(s, n)``.
@@ -98,16 +100,55 @@ class Backend(ABC):
     """Whether :meth:`gram_system` builds systems (the caller then reduces per-device partials)."""
 
     def gram_system(
-        self, partials: NormalPartials, n: int, jt_times: Callable[[Tensor], Tensor]
+        self,
+        partials: NormalPartials,
+        n: int,
+        jt_times: Callable[[Tensor], Tensor],
+        partition: RowPartition | None = None,
     ) -> LinearSystem | None:
         """The normal system from partial normal equations (:data:`NormalPartials`), summed here; None
         when this backend takes only slices (:attr:`accepts_partials` False; the caller then passes the
-        slices to :meth:`normal_system`). Raises ValueError when there are no rows."""
+        slices to :meth:`normal_system`). With a ``partition`` whose rows are split among processes, the
+        partials are this process's rows only and the system is their sum over all processes (every
+        process gets the same one). Raises ValueError when there are no rows."""
         return None
+
+    def row_partition(self, environ: Mapping[str, str] | None = None) -> RowPartition:
+        """The :class:`~pinnlma.ranks.RowPartition` of this launch (:func:`~pinnlma.ranks.process_rank`) with
+        this backend's cross-process sum. This base has none: ValueError under a launch of several ranks
+        (one process gets :data:`~pinnlma.ranks.SINGLE_PROCESS`)."""
+        ranks = process_rank(environ)[1]
+        if ranks > 1:
+            raise ValueError(
+                f"the {self.name} backend cannot sum the partials of the {ranks} ranks of this launch; run several "
+                "ranks with the cupynumeric backend (--backend cupynumeric), whose Legate stores span the ranks"
+            )
+        return SINGLE_PROCESS
 
     def describe(self) -> str:
         """One line for logs and ``pinnlma info``."""
         return self.name
+
+
+def sum_partials(partials: NormalPartials, n: int, partition: RowPartition) -> tuple[Tensor, Tensor, int]:
+    """(Σ A_d, Σ g_d, Σ m_d) of this process's partials, then summed over the processes of ``partition``
+    (its ``allreduce``): the whole normal system's A = JᵀJ, g = Jᵀr and m, the same on every process.
+    A process without rows contributes zeros. ValueError for shapes other than (n, n) and (n,)."""
+    jtj: Tensor | None = None
+    g: Tensor | None = None
+    rows = 0
+    for a_d, g_d, m_d in partials:
+        if a_d.shape != (n, n) or g_d.shape != (n,):
+            raise ValueError(
+                f"partial normal equations have shapes {tuple(a_d.shape)} and {tuple(g_d.shape)}, expected ({n}, {n}) and ({n},)"
+            )
+        jtj = a_d.clone() if jtj is None else jtj.add_(a_d.to(jtj))
+        g = g_d.clone() if g is None else g.add_(g_d.to(g))
+        rows += int(m_d)
+    if jtj is None or g is None:
+        jtj, g = torch.zeros(n, n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+    total_rows = partition.allreduce(torch.tensor(float(rows), dtype=torch.float64))
+    return partition.allreduce(jtj), partition.allreduce(g), int(total_rows)
 
 
 def check_scale(scale: Tensor, n: int) -> None:

@@ -242,6 +242,8 @@ def _fresh(template: nn.Module, state: dict[str, Tensor]) -> nn.Module:
     return net
 
 
+SEARCH_FACTORS = (0.1, 1.0, 10.0)
+FROZEN_STEPS = 5
 SINC_OPTIONS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
     "pinnlma": ("LevenbergMarquardt(net, residual, rowwise=True): pinnlma's defaults (Nielsen damping)", lambda m: {}),
     "pinnlma-levenberg": (
@@ -252,6 +254,13 @@ SINC_OPTIONS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
         "the same with Nielsen(tau=0.1): λ₀ = 0.1·max diag JᵀJ instead of 1e-3, the start that took the "
         "fewest steps to 1e-5 and 1e-6 in docs/performance.md's study",
         lambda m: {"damping": Nielsen(tau=0.1)},
+    ),
+    "pinnlma-search-frozen": (
+        f"the defaults with LMOptions(lambda_search={SEARCH_FACTORS}, frozen_steps={FROZEN_STEPS}): each trial "
+        "tries λ·(0.1, 1, 10) on one system and keeps the lowest cost, and an accepted step is followed by up to "
+        f"{FROZEN_STEPS} steps on the same Jacobian and factor (docs/performance.md: the fewest steps to 1e-5 "
+        "and 1e-6 over four initial weights)",
+        lambda m: {"options": LMOptions(max_iter=10**9, lambda_search=SEARCH_FACTORS, frozen_steps=FROZEN_STEPS)},
     ),
 }
 """The pinnlma variants of the sinc case: name → (what it is, LevenbergMarquardt keywords for m points)."""

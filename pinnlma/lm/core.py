@@ -10,11 +10,16 @@ One iteration at parameters x with residual r and cost F = ½‖r‖²:
    predicted reduction L(0) − L(h) = −gᵀh − ½‖Jh‖²; actual reduction F(x) − F(x + h).
    Non-finite trial residuals or no reduction reject the step and raise λ; otherwise ρ = actual /
    predicted goes to the damping rule and x ← x + h.
+   ``LMOptions.lambda_search``: a trial tries several λ, keeping the lowest cost; ``frozen_steps``: steps
+   on the same Jacobian follow an accepted one (:mod:`pinnlma.lm.trials` says how).
 3. Stop on ftol (actual < ftol·F with ρ > ¼), xtol (‖h‖ < xtol·(xtol + ‖x‖)), gtol (‖g‖∞ < gtol),
    a zero residual, the iteration or wall-time limit, a callback, or the damping ceiling; a Jacobian
    with NaN/Inf entries (diag JᵀJ or Jᵀr not finite) stops the run too, saying which parameters. When
    ftol or xtol fires in an iteration whose longer trial steps met NaN/Inf residuals, the steps were cut
    short by that region, not by a minimum: the run stops as ``nonfinite_boundary``, not as converged.
+
+A model whose rows are shared among processes (its ``row_partition``) gives each process its own rows;
+costs, finiteness checks, m and Jᵀw are then summed over them (:mod:`pinnlma.lm.row_sums`).
 """
 
 from __future__ import annotations
@@ -42,27 +47,12 @@ from .options import (
     NonFiniteResidualError,
     StopReason,
 )
+from .phases import PHASES, PhaseCallback, TimedSlices
+from .row_sums import RowSums
 from .solvers import select_solver
+from .trials import Point, best_trial, damped_step, frozen_steps
 
 __all__ = ["PHASES", "LMCore", "PhaseCallback"]
-
-PHASES = ("jacobian", "normal_equations", "solve", "trial_residual")
-"""The parts of an iteration :attr:`LMCore.on_phase` times (see :data:`PhaseCallback`)."""
-
-PhaseCallback = Callable[[str, float, int], None]
-"""``on_phase(phase, seconds, rows)``: called with the wall time of one part of an iteration.
-
-- ``"jacobian"``: once per Jacobian slice, the time spent producing it; ``rows`` its row count;
-- ``"normal_equations"``: once per iteration, the time of the system build (JᵀJ and Jᵀr, or the
-  residual-space matrices; matrix-free: diag JᵀJ, Jᵀr and the sketch) less the Jacobian time inside it;
-  ``rows`` = m;
-- ``"solve"``: once per trial, the damped solve(s) giving the step (with geodesic acceleration, both
-  solves and the second directional derivative); ``rows`` = 0;
-- ``"trial_residual"``: once per trial point, the residual evaluation there; ``rows`` = m.
-
-What is not covered (diagonal, scaling, bookkeeping) is the iteration's time less these. It must not
-raise; its own cost counts in the iteration's time.
-"""
 
 
 @dataclass
@@ -114,23 +104,28 @@ class LMCore:
         self.options = options or LMOptions()
         self.callback = callback
         self.jacobian_name = jacobian_name
+        self.rows = RowSums(model)  # sums over the processes sharing the rows (pinnlma.lm.row_sums)
         x = x0.detach().clone()
         with torch.no_grad():
             r = model.residual(x)
         check_residual(r, x, None, "at the starting point")
         r = r.detach()
-        if not bool(torch.isfinite(r).all()):
-            bad = int((~torch.isfinite(r)).sum())
-            first = int((~torch.isfinite(r)).nonzero()[0])
+        if bad := self.rows.describe_nonfinite(r):
             raise NonFiniteResidualError(
-                f"the residual has {bad} non-finite entries (NaN/Inf) at the starting point, the first at row {first}; "
-                "check the data and the initial parameters"
+                f"the residual has {bad} at the starting point; check the data and the initial parameters"
             )
         self.m, self.n = r.shape[0], x.shape[0]
-        self.choice, self.solver = select_solver(self.options, model, x, self.m, self.backend)
-        self.form = self.choice.form
-        self.state = _State(x=x, r=r, cost=0.5 * float(r @ r))
+        self._choose_solver(x)
+        self.state = _State(x=x, r=r, cost=self.rows.cost(r))
         self._record(step_norm=0.0, trials=0, grad_norm=math.nan)
+
+    def _choose_solver(self, x: Tensor, current: Any = None) -> None:
+        """Solver and form for the m rows of all processes; shared rows need the dense normal form."""
+        self.choice, self.solver = select_solver(
+            self.options, self.model, x, self.rows.rows(self.m), self.backend, current
+        )
+        self.form = self.choice.form
+        self.rows.check_solver(self.choice.solver, self.form)
 
     # ---------------------------------------------------------------------------------------------
     def _build_system(self) -> LinearSystem:
@@ -138,7 +133,7 @@ class LMCore:
         slices = self.model.slices(x, self.m)
         on_phase = self.on_phase
         if on_phase is not None:
-            started, timed = time.perf_counter(), _TimedSlices(slices, on_phase)
+            started, timed = time.perf_counter(), TimedSlices(slices, on_phase)
             system = self._system_from(timed, x)
             on_phase("normal_equations", time.perf_counter() - started - timed.seconds, self.m)
             return system
@@ -214,6 +209,7 @@ class LMCore:
                 status = StopReason.GTOL
         if status is StopReason.RUNNING:
             scale = self.damping.scaling(jtj_diag)
+            solve = self._solver(system, scale)
             if s.first:
                 self.damping.start(jtj_diag)
                 s.first = False
@@ -222,14 +218,18 @@ class LMCore:
                 status = StopReason.DAMPING_CEILING
                 break
             trials += 1
-            h = self._trial_step(system, grad, scale)
-            if h is None:
+            best, nonfinite = best_trial(
+                self.damping.lam,
+                opts.lambda_search or (1.0,),
+                lambda lam: damped_step(self.model, opts, s.x, scale, lam, solve, self.rows.nonfinite),
+                self._trial_point,
+            )
+            nonfinite_trials += nonfinite
+            if best is None:
                 self.damping.reject()
                 continue
-            x_new = s.x + h
-            r_new = self._trial_residual(x_new)
-            cost_new = 0.5 * float(r_new @ r_new) if bool(torch.isfinite(r_new).all()) else math.inf
-            nonfinite_trials += cost_new == math.inf
+            lam, h, (x_new, r_new, cost_new) = best
+            self.damping.adopt(lam)
             actual = s.cost - cost_new
             if not actual > 0:
                 self.damping.reject()
@@ -240,6 +240,12 @@ class LMCore:
             predicted = -float(grad @ h) - 0.5 * system.curvature(h)
             rho = actual / predicted if predicted > 0 else 0.0
             self.damping.accept(rho)
+            if opts.frozen_steps:
+                point = (x_new, r_new, cost_new)
+                h, (x_new, r_new, cost_new) = frozen_steps(
+                    opts.frozen_steps, opts.step_scale, lam, h, point, solve, self._trial_point
+                )
+                actual = s.cost - cost_new
             step_norm, x_norm = float(h.norm()), float(s.x.norm())
             old_cost = s.cost
             s.x, s.r, s.cost = x_new, r_new, cost_new
@@ -275,32 +281,24 @@ class LMCore:
         s.status = status
         return status
 
-    def _trial_step(self, system: LinearSystem, grad: Tensor, scale: Tensor) -> Tensor | None:
-        """h = −v (+ ½·a with geodesic acceleration); None when the solve gave no usable step."""
-        if self.on_phase is None:
-            return self._damped_step(system, scale)
-        started = time.perf_counter()
-        h = self._damped_step(system, scale)
-        self.on_phase("solve", time.perf_counter() - started, 0)
-        return h
+    def _trial_point(self, h: Tensor) -> Point:
+        """x + h, r there and its cost (inf where r holds NaN/Inf)."""
+        x_new = self.state.x + h
+        r_new = self._trial_residual(x_new)
+        return x_new, r_new, self.rows.cost(r_new)  # +inf where any process's rows hold NaN/Inf
 
-    def _damped_step(self, system: LinearSystem, scale: Tensor) -> Tensor | None:
-        lam = self.damping.lam
-        v = system.solve(lam, scale)
-        if not bool(torch.isfinite(v).all()):
-            return None
-        h = -v
-        if self.options.geodesic:
-            r_vv = self.model.second_directional(self.state.x, h)
-            if not bool(torch.isfinite(r_vv).all()):
-                return None
-            accel = -system.solve(lam, scale, r_vv)
-            root = scale.to(h).sqrt()
-            ratio = 2.0 * float((root * accel).norm()) / max(float((root * h).norm()), 1e-300)
-            if not ratio <= self.options.geodesic_alpha:
-                return None  # the second-order term dominates: the quadratic model is not trusted here
-            h = h + 0.5 * accel
-        return h if self.options.step_scale == 1.0 else self.options.step_scale * h
+    def _solver(self, system: LinearSystem, scale: Tensor) -> Callable[[float, Tensor | None], Tensor]:
+        """``solve(lam, w)``: (JᵀJ + lam·D) v = Jᵀw (w None: r), each call reported as a "solve" phase."""
+
+        def solve(lam: float, w: Tensor | None) -> Tensor:
+            if self.on_phase is None:
+                return system.solve(lam, scale, w)
+            started = time.perf_counter()
+            v = system.solve(lam, scale, w)
+            self.on_phase("solve", time.perf_counter() - started, 0)
+            return v
+
+        return solve
 
     def _limits(self) -> StopReason:
         s, opts = self.state, self.options
@@ -316,14 +314,11 @@ class LMCore:
             r = self.model.residual(self.state.x).detach()
         check_residual(r, self.state.x, None, "after a refresh")
         self.state.nfev += 1
-        if not bool(torch.isfinite(r).all()):
+        if self.rows.nonfinite(r):
             raise NonFiniteResidualError("the residual is non-finite at the current parameters after a refresh")
         self.m = r.shape[0]
-        self.choice, self.solver = select_solver(
-            self.options, self.model, self.state.x, self.m, self.backend, self.solver
-        )
-        self.form = self.choice.form
-        self.state.r, self.state.cost = r, 0.5 * float(r @ r)
+        self._choose_solver(self.state.x, self.solver)
+        self.state.r, self.state.cost = r, self.rows.cost(r)
 
     def resume(self) -> None:
         """Let a stopped run go on: the next :meth:`step` iterates again (limits and tolerances are checked
@@ -397,7 +392,7 @@ class LMCore:
         s = _State(
             x=x,
             r=r,
-            cost=0.5 * float(r @ r),
+            cost=self.rows.cost(r),
             iteration=int(state["iteration"]),
             nfev=int(state["nfev"]),
             njev=int(state["njev"]),
@@ -420,25 +415,3 @@ class LMCore:
         self.damping.load_state_dict(state["damping"])
         self.solver.load_state_dict(state.get("solver") or {})
         self.state = s
-
-
-class _TimedSlices:
-    """Iterates ``slices``, reporting the time spent producing each one to ``on_phase("jacobian", ...)``."""
-
-    def __init__(self, slices: Iterator[tuple[Tensor, Tensor]], on_phase: PhaseCallback) -> None:
-        self.slices, self.on_phase, self.seconds = iter(slices), on_phase, 0.0
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        return self
-
-    def __next__(self) -> tuple[Tensor, Tensor]:
-        started = time.perf_counter()
-        try:
-            item = next(self.slices)
-        except StopIteration:
-            self.seconds += time.perf_counter() - started
-            raise
-        spent = time.perf_counter() - started
-        self.seconds += spent
-        self.on_phase("jacobian", spent, int(item[0].shape[0]))
-        return item

@@ -43,6 +43,11 @@ class ResidualModel(Protocol):
     # disjoint row sets (A_d = J_dᵀJ_d full symmetric n×n, g_d = J_dᵀr_d, m_d rows) on one device, or None.
     # The dense solver's normal form then sums them (Backend.gram_system) instead of reading slices:
     # the PINN assembler offers it with device replicas, so that the rows stay on the devices that made them.
+    #
+    # Optional: ``row_partition``, a :class:`pinnlma.ranks.RowPartition` whose ``split`` is True when the rows
+    # are shared among processes (a multi-rank launch): then residual, slices, jt_times, second_directional
+    # and normal_partials cover only this process's rows, and the core sums what it decides from over the
+    # processes with ``row_partition.allreduce`` (:mod:`pinnlma.lm.row_sums`; dense normal form only).
 
 
 def check_residual(r: Tensor, x: Tensor, m: int | None, where: str) -> None:

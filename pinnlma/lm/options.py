@@ -100,6 +100,14 @@ class LMOptions:
     solver: str = "auto"
     memory_limit: int | None = None
     matrix_free: MatrixFreeOptions = field(default_factory=MatrixFreeOptions)
+    lambda_search: tuple[float, ...] = ()
+    """Factors f₁, …, f_k: each trial solves for every λ·f_j on the iteration's one system (one
+    factorisation and one residual evaluation each) and keeps the trial point of lowest cost; the damping
+    rule then continues from that λ (:meth:`~pinnlma.lm.damping.Damping.adopt`). Empty: one λ per trial."""
+    frozen_steps: int = 0
+    """After an accepted step, up to this many further steps with the same Jacobian, λ and factor,
+    h' = −(JᵀJ + λD)⁻¹ J(x)ᵀ r(x_new) (one product Jᵀw, one back-substitution and one residual each),
+    each kept while it lowers the cost: the Shamanskii-like LM of Fan (2013), Comput. Optim. Appl. 56, 63-80."""
 
     def __post_init__(self) -> None:
         for name in ("ftol", "xtol", "gtol"):
@@ -119,6 +127,13 @@ class LMOptions:
             raise ValueError(f"geodesic_alpha must be positive, got {self.geodesic_alpha}")
         if not 0 < self.step_scale <= 2:
             raise ValueError(f"step_scale must be in (0, 2], got {self.step_scale}")
+        self.lambda_search = tuple(float(f) for f in self.lambda_search)
+        if not all(0 < f < math.inf for f in self.lambda_search):
+            raise ValueError(
+                f"lambda_search must hold positive finite factors on λ (e.g. (0.1, 1.0, 10.0)), got {self.lambda_search}"
+            )
+        if isinstance(self.frozen_steps, bool) or not isinstance(self.frozen_steps, int) or self.frozen_steps < 0:
+            raise ValueError(f"frozen_steps must be an integer >= 0, got {self.frozen_steps!r}")
 
     @classmethod
     def unlimited(cls, **overrides: Any) -> LMOptions:

@@ -33,6 +33,7 @@ from torch import Tensor
 from ..backends import Backend, LinearSystem
 from .jacobian import DEFAULT_MEMORY_BUDGET
 from .matrix_free import MatrixFreeOptions, MatrixFreeSolver, Slices
+from .row_sums import RowSums
 
 SOLVERS = {
     "dense": "the backend forms and factors the damped system exactly",
@@ -142,6 +143,9 @@ class DenseSolver:
         """The backend's system of ``form`` from the Jacobian ``slices`` of ``model`` at x (``r``, ``iteration``:
         unused here, the matrix-free solver's signature)."""
         n = x.shape[0]
+        rows = RowSums(model)
+        if rows.split:  # each process holds partials of its own rows: the backend sums them over processes
+            return self._shared_rows_system(model, x, rows)
         if form == "normal" and self.backend.accepts_partials and hasattr(model, "normal_partials"):
             partials = model.normal_partials(x)  # device replicas: only n×n partials cross devices
             if partials is not None:
@@ -153,6 +157,21 @@ class DenseSolver:
             "residual": lambda: self.backend.residual_system(slices, n),
         }
         return build[form]()
+
+    def _shared_rows_system(self, model: Any, x: Tensor, rows: RowSums) -> LinearSystem:
+        """The normal system of rows shared among processes: the model's partials of this process's rows,
+        summed over the processes by the backend (``gram_system(..., partition=...)``)."""
+        partials = model.normal_partials(x) if hasattr(model, "normal_partials") else None
+        system = None
+        if partials is not None and self.backend.accepts_partials:
+            system = self.backend.gram_system(partials, x.shape[0], rows.jt_times(model, x), partition=rows.partition)
+        if system is None:
+            raise ValueError(
+                f"rows shared among {rows.partition.ranks} processes need partial normal equations from the model "
+                f"(normal_partials) and a backend that sums them ({self.backend.name} with its current settings "
+                "does not: float32 products need the rows)"
+            )
+        return system
 
     @classmethod
     def from_options(cls, backend: Backend, options: MatrixFreeOptions) -> DenseSolver:

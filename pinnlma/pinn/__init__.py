@@ -8,12 +8,16 @@ LM core (or the other optimizers); it knows nothing about which backend solves.
 - :mod:`.models`: :class:`MLP` and the activations; :mod:`.channels`: its exact Jacobian path;
 - :mod:`.embeddings`: periodic and Fourier input features (:class:`FeatureMap`); :mod:`.exact`: exact
   constraints u = g + d·N (:class:`OutputTransform`); :mod:`.adaptive`: RAR/RAD collocation (:class:`Adaptive`);
-- :mod:`.block`, :mod:`.assembler`: :class:`ResidualAssembler` (:mod:`.replicas`: several devices); :mod:`.setup`: seed → model → sampler → assembler;
+  :mod:`.causal`: causal residual weights in time (:class:`Causal`);
+- :mod:`.block`, :mod:`.assembler`: :class:`ResidualAssembler` (its rows and Jacobian: :mod:`.channel_rows`,
+  :mod:`.generic_rows`; θ's layout: :mod:`.layout`; :mod:`.replicas`: several devices); :mod:`.setup`: seed →
+  model → sampler → assembler;
 - :mod:`.registry`: the bundled problems and user problem files.
 """
 
 from .adaptive import ADAPTIVE, Adaptive
 from .assembler import Block, ResidualAssembler
+from .causal import Causal
 from .conditions import Condition, Dirichlet, Initial, InitialVelocity, Neumann, Periodic, PointData, Robin
 from .embeddings import EMBEDDINGS, FeatureMap
 from .exact import OutputTransform
@@ -53,6 +57,7 @@ __all__ = [
     "Block",
     "BoundarySample",
     "Box",
+    "Causal",
     "Condition",
     "Cylinder",
     "Difference",

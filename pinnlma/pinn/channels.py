@@ -15,6 +15,11 @@ reverse pass of Σ_i r_i gives δ_{α,i} = ∂r_i/∂z_{α,i} at every layer for
 
 are batched outer products (one einsum per layer): the whole m×n Jacobian for the price of about one
 forward and one backward pass over the channels, instead of m nested-autograd evaluations.
+
+**Architectures** (:data:`CHANNEL_ARCHITECTURES`): the plain chain of layers, and the modified MLP
+(:mod:`pinnlma.pinn.models`), whose gate H = U + Z⊙(V − U) carries its channels by Leibniz,
+(Z⊙D)_α = Σ_{S ⊆ positions of α} Z_{α_S} ⊙ D_{α∖α_S}. Every linear layer, the encoders included, is one
+(pre-activation, input) pair of :func:`per_point_jacobian`, in the order of the model's parameters.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from torch import Tensor
 
 __all__ = [
     "CHANNEL_ACTIVATIONS",
+    "CHANNEL_ARCHITECTURES",
     "ChannelForward",
     "ChannelModel",
     "MultiIndex",
@@ -141,6 +147,7 @@ class ChannelModel(Protocol):
     channels (identity, or an output transform); the weights come as explicit tensors."""
 
     activation_name: str
+    arch: str
 
     def input_channels(self, x: Tensor, channels: Sequence[MultiIndex]) -> Tensor:
         """(C, N, q): ∂^α of the first layer's input for each channel α (``channels[0]`` is ())."""
@@ -173,26 +180,50 @@ class ChannelForward:
                 terms.append((len(part), blocks))
             self.terms.append(terms)
 
+        # for each channel α, its Leibniz pairs (channel of α_S, channel of α∖α_S) over subsets S of positions
+        self.leibniz = [
+            [
+                (
+                    self.index[tuple(a for k, a in enumerate(alpha) if mask >> k & 1)],
+                    self.index[tuple(a for k, a in enumerate(alpha) if not mask >> k & 1)],
+                )
+                for mask in range(1 << len(alpha))
+            ]
+            for alpha in self.channels
+        ]
+        if model.arch not in CHANNEL_ARCHITECTURES:
+            raise ValueError(f"architecture {model.arch!r} has no derivative channels")
+
     def __call__(self, x: Tensor, params: Sequence[Tensor]) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-        """Returns (out, pre, acts): out (C, N, outputs) (after the model's output map); pre[l] (C, N, p_l) the pre-activations of
-        layer l; acts[l] (C, N, q_l) the input of layer l (acts[0] is the input channels).
+        """Returns (out, pre, acts): out (C, N, outputs) (after the model's output map); pre[l] (C, N, p_l) the
+        pre-activations of linear layer l; acts[l] (C, N, q_l) its input, layers in the order of ``params``
+        (the model's parameters, weight and bias per layer).
 
         Channels are kept as lists between layers (``unbind``/``stack`` have cheap backward passes,
         unlike indexing a stacked tensor once per Faà di Bruno term)."""
         a = self.model.input_channels(x, self.channels)
-        acts, pre = [a], []
-        n_layers = len(params) // 2
-        for layer in range(n_layers):
-            weight, bias = params[2 * layer], params[2 * layer + 1]
-            zs = list((a @ weight.T).unbind(0))
-            zs[0] = zs[0] + bias
-            z = torch.stack(zs)
-            pre.append(z)
-            if layer == n_layers - 1:
-                return self.model.output_channels(x, z, self.channels, self.index), pre, acts
-            a = torch.stack(self._activate(z.unbind(0)))
-            acts.append(a)
-        raise AssertionError("unreachable")
+        return CHANNEL_ARCHITECTURES[self.model.arch](self, x, a, params)
+
+    def linear(self, a: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        """z = W a (+ b in the value channel only), channels (C, N, p)."""
+        zs = list((a @ weight.T).unbind(0))
+        zs[0] = zs[0] + bias
+        return torch.stack(zs)
+
+    def activate(self, z: Tensor) -> Tensor:
+        """σ(z) with its channels (Faà di Bruno)."""
+        return torch.stack(self._activate(z.unbind(0)))
+
+    def gate(self, z: Tensor, u: Tensor, v: Tensor) -> Tensor:
+        """(1 − z)⊙u + z⊙v = u + z⊙(v − u) with its channels (Leibniz)."""
+        zs, ds, us = z.unbind(0), (v - u).unbind(0), u.unbind(0)
+        out = []
+        for c, pairs in enumerate(self.leibniz):
+            total = us[c]
+            for i, j in pairs:
+                total = total + zs[i] * ds[j]
+            out.append(total)
+        return torch.stack(out)
 
     def _activate(self, zs: Sequence[Tensor]) -> list[Tensor]:
         sig = activation_derivatives(self.model.activation_name, zs[0], self.order)
@@ -207,6 +238,46 @@ class ChannelForward:
             assert total is not None  # every channel has at least one Faà di Bruno term
             out.append(total)
         return out
+
+
+def _plain_channels(
+    forward: ChannelForward, x: Tensor, a: Tensor, params: Sequence[Tensor]
+) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    acts, pre = [a], []
+    n_layers = len(params) // 2
+    for layer in range(n_layers):
+        z = forward.linear(a, params[2 * layer], params[2 * layer + 1])
+        pre.append(z)
+        if layer == n_layers - 1:
+            return forward.model.output_channels(x, z, forward.channels, forward.index), pre, acts
+        a = forward.activate(z)
+        acts.append(a)
+    raise AssertionError("unreachable")
+
+
+def _modified_channels(
+    forward: ChannelForward, x: Tensor, a0: Tensor, params: Sequence[Tensor]
+) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    n_layers = len(params) // 2 - 2  # then the encoders U, V
+    z_u, z_v = (forward.linear(a0, params[2 * k], params[2 * k + 1]) for k in (n_layers, n_layers + 1))
+    u, v = forward.activate(z_u), forward.activate(z_v)
+    z = forward.linear(a0, params[0], params[1])
+    h, pre, acts = forward.activate(z), [z], [a0]
+    for layer in range(1, n_layers):
+        z = forward.linear(h, params[2 * layer], params[2 * layer + 1])
+        pre.append(z)
+        acts.append(h)
+        if layer == n_layers - 1:
+            out = forward.model.output_channels(x, z, forward.channels, forward.index)
+            return out, [*pre, z_u, z_v], [*acts, a0, a0]
+        h = forward.gate(forward.activate(z), u, v)
+    raise AssertionError("unreachable")
+
+
+CHANNEL_ARCHITECTURES: dict[
+    str, Callable[[ChannelForward, Tensor, Tensor, Sequence[Tensor]], tuple[Tensor, list[Tensor], list[Tensor]]]
+] = {"plain": _plain_channels, "modified": _modified_channels}
+"""Architectures the channel path covers: name → (forward, x, input channels, params) ↦ (out, pre, acts)."""
 
 
 def per_point_jacobian(

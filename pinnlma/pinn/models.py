@@ -1,4 +1,15 @@
-"""Neural network models for PINNs: the :class:`MLP` and the activation registry :data:`ACTIVATIONS`.
+"""Neural network models for PINNs: the :class:`MLP`, its architectures :data:`ARCHITECTURES` and the
+activation registry :data:`ACTIVATIONS`.
+
+Architectures (``model={"arch": ...}``, ``--arch``), with h₀ the input features, σ the activation and L the
+number of hidden layers:
+
+- ``plain``: H₁ = σ(h₀W₁ + b₁), H_{k+1} = σ(H_kW_{k+1} + b_{k+1}), output H_L W + b;
+- ``modified`` (the modified MLP of Wang, Teng & Perdikaris 2021, arXiv:2001.04536): two encoders
+  U = σ(h₀W_u + b_u), V = σ(h₀W_v + b_v), H₁ = σ(h₀W₁ + b₁), then for k = 1 … L − 1 a gate
+  Z_k = σ(H_kW_{k+1} + b_{k+1}) and H_{k+1} = (1 − Z_k)⊙U + Z_k⊙V; output H_L W + b. All hidden widths equal,
+  L ≥ 2; 2(q·w + w) parameters more than the plain MLP (q input features, w the width), the encoders' after
+  the others in θ.
 
 An MLP may carry a fixed input feature layer (:class:`~pinnlma.pinn.embeddings.FeatureMap`: periodic and
 Fourier embeddings) and an output transform (:class:`~pinnlma.pinn.exact.OutputTransform`: exact
@@ -13,14 +24,14 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from .channels import CHANNEL_ACTIVATIONS, MultiIndex, affine_input_channels
+from .channels import CHANNEL_ACTIVATIONS, CHANNEL_ARCHITECTURES, MultiIndex, affine_input_channels
 from .conditions import Condition, Periodic
 from .embeddings import FeatureMap
 from .geometry import Domain
 
 OutputMap = Callable[[Tensor, Tensor], Tensor]
 
-__all__ = ["ACTIVATIONS", "MLP", "Sine"]
+__all__ = ["ACTIVATIONS", "ARCHITECTURES", "MLP", "Sine"]
 
 
 class Sine(nn.Module):
@@ -42,11 +53,31 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 """Hidden-layer activation name → module factory (the ``--activation`` choices)."""
 
 
+def _plain(net: MLP, h: Tensor) -> Tensor:
+    for layer in net.linears[:-1]:
+        h = net.act(layer(h))
+    return h
+
+
+def _modified(net: MLP, h0: Tensor) -> Tensor:
+    u, v = (net.act(encoder(h0)) for encoder in net.encoders)
+    h = net.act(net.linears[0](h0))
+    for layer in net.linears[1:-1]:
+        z = net.act(layer(h))
+        h = (1 - z) * u + z * v
+    return h
+
+
+ARCHITECTURES: dict[str, Callable[[MLP, Tensor], Tensor]] = {"plain": _plain, "modified": _modified}
+"""Architecture name → the hidden layers' map h₀ ↦ H_L (the ``--arch`` choices; math in the module docstring)."""
+
+
 class MLP(nn.Module):
     """Fully connected network inputs → width × depth hidden layers → outputs.
 
     ``activation`` in ACTIVATIONS; ``init`` 'xavier' (Glorot normal, zero biases; the PINN default)
-    or 'default' (torch's). ``dtype`` float64 by default: LM's normal equations need it.
+    or 'default' (torch's). ``dtype`` float64 by default: LM's normal equations need it. ``arch`` in
+    :data:`ARCHITECTURES` (``modified``: gated by two input encoders, held in :attr:`encoders`).
     ``embedding``: a :class:`~pinnlma.pinn.embeddings.FeatureMap` φ in place of the affine input scaling
     (the first layer then reads its ``n_features``); ``transform``: an output map ``(x, N(x)) -> u`` such as
     :class:`~pinnlma.pinn.exact.OutputTransform` (with a ``channels`` method for the exact Jacobian path).
@@ -68,22 +99,29 @@ class MLP(nn.Module):
         input_range: Sequence[tuple[float, float]] | None = None,
         embedding: FeatureMap | None = None,
         transform: OutputMap | None = None,
+        arch: str = "plain",
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         hidden = list(widths) if widths is not None else [width] * depth
         if inputs < 1 or outputs < 1 or not hidden or min(hidden) < 1:
             raise ValueError(f"MLP needs inputs, outputs and hidden widths >= 1, got {inputs}, {outputs}, {hidden}")
+        if arch == "modified" and (len(hidden) < 2 or len(set(hidden)) != 1):
+            raise ValueError(f"the modified MLP needs at least 2 hidden layers of one width, got widths {hidden}")
         if embedding is not None and len(embedding.names) != inputs:
             raise ValueError(f"the embedding has {len(embedding.names)} coordinates, the MLP {inputs} inputs")
         self.embedding, self.transform = embedding, transform
         sizes = [embedding.n_features if embedding is not None else inputs, *hidden, outputs]
-        self.activation_name = activation
+        self.activation_name, self.arch = activation, arch
         self.linears = nn.ModuleList(nn.Linear(a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:]))
+        n_encoders = 2 if arch == "modified" else 0
+        self.encoders = nn.ModuleList(nn.Linear(sizes[0], sizes[1], dtype=dtype) for _ in range(n_encoders))
         self.act = ACTIVATIONS[activation]()
         if init == "xavier":
-            for layer in self.linears:
+            for layer in [*self.linears, *self.encoders]:
                 assert isinstance(layer, nn.Linear)
                 nn.init.xavier_normal_(layer.weight)
                 nn.init.zeros_(layer.bias)
@@ -110,9 +148,7 @@ class MLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Outputs (N, outputs) at points x (N, inputs)."""
         h = self.embedding(x) if self.embedding is not None else x * self.input_scale + self.input_shift
-        for layer in self.linears[:-1]:
-            h = self.act(layer(h))
-        out = self.linears[-1](h)
+        out = self.linears[-1](ARCHITECTURES[self.arch](self, h))
         return out if self.transform is None else self.transform(x, out)
 
     def input_channels(self, x: Tensor, channels: Sequence[MultiIndex]) -> Tensor:
@@ -146,6 +182,7 @@ class MLP(nn.Module):
     @property
     def supports_channels(self) -> bool:
         """Whether the exact channel Jacobian (:mod:`pinnlma.pinn.channels`) applies: an activation with
-        closed-form derivatives, and an output transform (if any) that gives its channels."""
+        closed-form derivatives, an architecture the channels cover, and an output transform (if any) that
+        gives its channels."""
         transform_ok = self.transform is None or callable(getattr(self.transform, "channels", None))
-        return self.activation_name in CHANNEL_ACTIVATIONS and transform_ok
+        return self.activation_name in CHANNEL_ACTIVATIONS and self.arch in CHANNEL_ARCHITECTURES and transform_ok

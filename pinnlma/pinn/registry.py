@@ -72,7 +72,8 @@ def load_problem(name_or_path: str) -> Problem:
 
 def apply_options(problem: Problem, *, quick: bool = False, **options: Any) -> Problem:
     """Apply the problem's --quick overrides, then explicit options (points, boundary_points, width,
-    depth, activation, embedding: the model's embedding settings ({} for none), exact: condition names
+    depth, activation, arch (:data:`~pinnlma.pinn.models.ARCHITECTURES`), embedding: the model's embedding
+    settings ({} for none), exact: condition names
     (() for none)); None values are ignored."""
     if quick and problem.quick:
         quick_opts = dict(problem.quick)
@@ -84,7 +85,7 @@ def apply_options(problem: Problem, *, quick: bool = False, **options: Any) -> P
         changes["n_interior"] = int(options["points"])
     if options.get("boundary_points") is not None:
         changes["n_boundary"] = int(options["boundary_points"])
-    model = {k: options[k] for k in ("width", "depth", "activation", "embedding") if options.get(k) is not None}
+    model = {k: options[k] for k in ("width", "depth", "activation", "arch", "embedding") if options.get(k) is not None}
     if options.get("exact") is not None:
         changes["exact"] = tuple(options["exact"])
     if model:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from ..backends.torch.linalg import rank_k_update, symmetrize_lower
 from .block import Block
 
-__all__ = ["Replica", "Transfer", "replicated_partials", "replicated_slices", "start_copy"]
+__all__ = ["Replica", "Transfer", "accumulate_partial", "replicated_partials", "replicated_slices", "start_copy"]
 
 Transfer = Callable[[Tensor, torch.device], tuple[Tensor, Callable[[], None]]]
 """``transfer(tensor, device) -> (copy, ready)``: start copying ``tensor`` to ``device``; ``copy`` may
@@ -92,6 +92,7 @@ class Replica:
                 block,
                 groups=[g.to(self.device) for g in block.groups],
                 extras=[{k: v.to(self.device) for k, v in e.items()} for e in block.extras],
+                row_weight=None if block.row_weight is None else block.row_weight.to(self.device),
             )
         return self._blocks[key]
 
@@ -157,21 +158,34 @@ def replicated_partials(
     n = int(theta.shape[0])
 
     def work(i: int) -> tuple[Tensor, Tensor, int] | None:
-        replica, acc, g, rows = replicas[i], None, None, 0
-        for block, part in tasks[i :: len(replicas)]:
-            r, jac = jac_fn(replica.block(block), part, thetas[i], replica.model)
-            if acc is None or g is None:
-                acc = torch.zeros(n, n, dtype=jac.dtype, device=jac.device)
-                g = torch.zeros(n, dtype=jac.dtype, device=jac.device)
-            rank_k_update(acc, jac.detach())
-            g.addmv_(jac.T, r)
-            rows += int(r.shape[0])
-        if acc is None or g is None:
+        replica = replicas[i]
+        slices = (
+            jac_fn(replica.block(block), part, thetas[i], replica.model) for block, part in tasks[i :: len(replicas)]
+        )
+        partial = accumulate_partial(slices, n)
+        if partial is None:
             return None
-        symmetrize_lower(acc)
-        acc_out, g_out = _move_pair(acc, g, device, transfer)
-        return acc_out, g_out, rows
+        acc_out, g_out = _move_pair(partial[0], partial[1], device, transfer)
+        return acc_out, g_out, partial[2]
 
     with ThreadPoolExecutor(max_workers=len(replicas)) as pool:
         results = list(pool.map(work, range(len(replicas))))
     return [p for p in results if p is not None]
+
+
+def accumulate_partial(slices: Iterable[tuple[Tensor, Tensor]], n: int) -> tuple[Tensor, Tensor, int] | None:
+    """(JᵀJ, Jᵀr, rows) of the slices ``(r_s, J_s)``, on their device: A += J_sᵀJ_s by
+    :func:`~pinnlma.backends.torch.linalg.rank_k_update` (lower triangle, mirrored once at the end),
+    g += J_sᵀr_s; None for no slices."""
+    acc, g, rows = None, None, 0
+    for r, jac in slices:
+        if acc is None or g is None:
+            acc = torch.zeros(n, n, dtype=jac.dtype, device=jac.device)
+            g = torch.zeros(n, dtype=jac.dtype, device=jac.device)
+        rank_k_update(acc, jac.detach())
+        g.addmv_(jac.T, r)
+        rows += int(r.shape[0])
+    if acc is None or g is None:
+        return None
+    symmetrize_lower(acc)
+    return acc, g, rows

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from ..lm.jacobian import DEFAULT_MEMORY_BUDGET
+from ..ranks import RowPartition
 from .assembler import ResidualAssembler
 from .embeddings import FeatureMap, embedding_settings
 from .exact import OutputTransform, generated_transform
@@ -69,13 +70,15 @@ def build_assembler(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     device: str | torch.device = "cpu",
     model_problem: Problem | None = None,
+    partition: RowPartition | None = None,
 ) -> ResidualAssembler:
     """Seed torch with ``seed``, build the network, and assemble the problem's residual on points drawn by a
     sampler seeded with ``seed`` too. The network is built on the CPU (the same weights from a seed on every
     machine) and moved to ``device``, the primary device. ``jacobian``, ``devices``, ``device`` and
     ``memory_budget`` go to :class:`~pinnlma.pinn.assembler.ResidualAssembler` (which raises ValueError for
     bad values). ``model_problem``: the problem the network is built for, when it differs from the one
-    trained on (a time-marching window trains the network of the whole time span); default ``problem``."""
+    trained on (a time-marching window trains the network of the whole time span); default ``problem``.
+    ``partition``: the rows this process computes under a multi-rank launch (default: all of them)."""
     torch.manual_seed(seed)
     model = build_model(model_problem or problem, dtype)
     sampler = Sampler(problem.sampling, seed=seed)
@@ -88,4 +91,5 @@ def build_assembler(
         devices=devices,
         memory_budget=memory_budget,
         device=device,
+        partition=partition,
     )

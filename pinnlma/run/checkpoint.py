@@ -23,6 +23,7 @@ from .._version import __version__
 from ..optim import Optimizer, accepted_options
 from ..pinn.adaptive import Adaptive
 from ..pinn.assembler import ResidualAssembler
+from ..pinn.causal import Causal
 from ..pinn.exact import exact_conditions
 from ..pinn.problem import Problem
 from ..pinn.setup import MODEL_DEFAULTS
@@ -57,6 +58,7 @@ class RunState:
     windows: tuple[float, ...] = ()  # time-marching window ends (pinnlma.run.march); () without
     window: int = 0  # the current window
     adaptive: Adaptive | None = None  # adaptive collocation (pinnlma.pinn.adaptive); None without
+    causal: Causal | None = None  # causal residual weights (pinnlma.pinn.causal); None without
 
 
 def relative_l2(prediction: np.ndarray, reference: np.ndarray | None) -> float:
@@ -111,6 +113,7 @@ def make_record(run: RunState, status: str) -> RunRecord:
         "march": ",".join(f"{t:.17g}" for t in run.windows),
         "march_window": run.window,
         "adapt": repr(run.adaptive) if run.adaptive is not None else "",
+        "causal": repr(run.causal) if run.causal is not None else "",
         "backend_info": opt.describe(),
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(opt.x).items()})
@@ -169,6 +172,12 @@ def check_compatible(saved: RunRecord, problem: Problem, config: RunConfig) -> N
             f"cannot resume: the run used adaptive collocation {a.get('adapt', '') or 'none'}, "
             f"this run asks for {adaptive or 'none'}; give the same --adapt"
         )
+    causal = config.causal_weights(problem.run.get("causal"))
+    if str(a.get("causal", "")) != (repr(causal) if causal is not None else ""):
+        raise ResumeError(
+            f"cannot resume: the run used causal weights {a.get('causal', '') or 'none'}, "
+            f"this run asks for {causal or 'none'}; give the same --causal"
+        )
     damping = saved_config(saved).get("damping")
     if "damping" in accepted_options(config.optimizer) and damping is not None and damping != config.damping_name:
         raise ResumeError(
@@ -193,7 +202,7 @@ def restore(run: RunState, saved: RunRecord) -> None:
             f"cannot resume: the run file has {m_saved} residual rows, this problem has "
             f"{a.n_residuals}; use the same --quick/--points/--boundary-points as the saved run"
         )
-    points = {key: saved.resume[key] for key in ("points", "extras", "sampler")}
+    points = {key: saved.resume[key] for key in ("points", "extras", "sampler", "row_weights") if key in saved.resume}
     resizable = [name for name, _ in run.problem.pde_blocks()] if run.adaptive is not None else []
     m_fresh = a.n_residuals
     try:

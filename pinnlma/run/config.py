@@ -13,6 +13,7 @@ from ..lm import SOLVERS, Damping
 from ..optim import OPTIMIZERS, accepted_options, optimizer_options
 from ..pinn.adaptive import Adaptive, parse_adaptive
 from ..pinn.assembler import JACOBIAN_PATHS
+from ..pinn.causal import Causal, parse_causal
 
 __all__ = ["DTYPES", "RunConfig", "check_device"]
 
@@ -30,8 +31,9 @@ class RunConfig:
     ``time_limit`` default to the problem's; ``eval_every`` to the optimizer's. ``march``: the ends of
     the growing time windows (:mod:`pinnlma.run.march`), None for the problem's ``run["march"]``, () for
     none; ``adapt``: the adaptive collocation rule (:func:`~pinnlma.pinn.adaptive.parse_adaptive` text),
-    None for the problem's ``run["adapt"]``, "none" for none. Raises ValueError on a
-    value that cannot work, saying which.
+    None for the problem's ``run["adapt"]``, "none" for none; ``causal``: the causal residual weights
+    (:func:`~pinnlma.pinn.causal.parse_causal` text ``EPS[:CHUNKS[:EVERY]]``), None for the problem's
+    ``run["causal"]``, "none" for none. Raises ValueError on a value that cannot work, saying which.
     """
 
     optimizer: str = "lm"
@@ -51,6 +53,7 @@ class RunConfig:
     device: str = "cpu"  # the primary torch device: model, points, residuals, Jᵀw, predictions, LM vectors
     march: tuple[float, ...] | None = None  # time-marching window ends (None: the problem's; (): none)
     adapt: str | None = None  # adaptive collocation rule, e.g. "rar:every=25" (None: the problem's; "none")
+    causal: str | None = None  # causal residual weights, e.g. "1:32" (None: the problem's; "none")
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -82,6 +85,8 @@ class RunConfig:
         check_device(self.device, "--device")
         if self.adapt is not None:
             parse_adaptive(self.adapt)
+        if self.causal is not None:
+            parse_causal(self.causal)
         if self.march is not None:
             self.march = tuple(float(t) for t in self.march)
             if any(not math.isfinite(t) for t in self.march) or any(b <= a for a, b in zip(self.march, self.march[1:])):
@@ -101,6 +106,11 @@ class RunConfig:
         """The adaptive collocation rule of this run: ``adapt``, else the problem's default text."""
         text = self.adapt if self.adapt is not None else problem_default
         return None if text is None else parse_adaptive(text)
+
+    def causal_weights(self, problem_default: str | None) -> Causal | None:
+        """The causal weighting of this run: ``causal``, else the problem's default text."""
+        text = self.causal if self.causal is not None else problem_default
+        return None if text is None else parse_causal(text)
 
     def optimizer_options(self) -> dict[str, Any]:
         """The settings of this run that its optimizer takes (unset ones left to the optimizer's defaults)."""

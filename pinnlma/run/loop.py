@@ -16,11 +16,12 @@ from pathlib import Path
 
 from torch import Tensor
 
+from ..backends import get_backend
 from ..optim import make_optimizer
 from ..pinn.assembler import ResidualAssembler
 from ..pinn.problem import Problem
 from ..pinn.setup import build_assembler
-from ..ranks import is_writer
+from ..ranks import RowPartition, is_writer, process_rank
 from .checkpoint import ResumeError, RunState, check_compatible, error_keys, make_record, output_errors, restore
 from .config import RunConfig
 from .interrupt import AbortNow, StopAtIterationEnd
@@ -138,16 +139,8 @@ def _iterate(
                     _next_window(run)
                     run.elapsed += time.perf_counter() - started
                     continue
-                if problem.resample_every and run.iteration and run.iteration % problem.resample_every == 0:
-                    run.assembler.sample()
-                    run.optimizer.refresh()
-                adaptive = run.adaptive
-                if (
-                    adaptive is not None
-                    and adaptive.due(run.iteration)
-                    and adaptive.apply(run.assembler, run.optimizer.x)
-                ):
-                    run.optimizer.refresh()
+                if _update_objective(run):
+                    run.optimizer.refresh()  # new points or weights: r, the cost and the solver belong to them
                 report = run.optimizer.step()
                 run.elapsed += time.perf_counter() - started
                 run.iteration += 1
@@ -174,6 +167,22 @@ def _iterate(
         raise
 
 
+def _update_objective(run: RunState) -> bool:
+    """Before an iteration: resample, adaptive collocation and causal weights where due; whether the
+    residual function changed (then the optimizer must refresh). The causal weights come last, from the
+    points the iteration will use."""
+    problem, changed = run.problem, False
+    if problem.resample_every and run.iteration and run.iteration % problem.resample_every == 0:
+        run.assembler.sample()
+        changed = True
+    adaptive, causal, x = run.adaptive, run.causal, run.optimizer.x
+    if adaptive is not None and adaptive.due(run.iteration) and adaptive.apply(run.assembler, x):
+        changed = True
+    if causal is not None and causal.due(run.iteration, run.assembler) and causal.apply(run.assembler, x):
+        changed = True
+    return changed
+
+
 def _set_up(problem: Problem, config: RunConfig) -> RunState:
     """Network, sampler, residual assembler and optimizer, all from ``config.seed`` (on the first window
     when time-marching: the network is built for the whole span, the points drawn in the window)."""
@@ -187,13 +196,35 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
         devices=config.devices,
         device=config.device,
         model_problem=problem,
+        partition=_launch_partition(config),
     )
+    causal = config.causal_weights(problem.run.get("causal"))
+    if causal is not None:
+        causal.check(problem)
+        causal.apply(assembler, assembler.initial_parameters())  # the optimizer starts on the weighted objective
     optimizer = make_optimizer(
         config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options()
     )
     eval_points, reference = problem.evaluation()
     adaptive = config.adaptive(problem.run.get("adapt"))
-    return RunState(problem, config, assembler, optimizer, eval_points, reference, windows=windows, adaptive=adaptive)
+    return RunState(
+        problem, config, assembler, optimizer, eval_points, reference, windows=windows, adaptive=adaptive, causal=causal
+    )
+
+
+def _launch_partition(config: RunConfig) -> RowPartition | None:
+    """Under a launch of several ranks, the rows each rank computes and the backend's sums over the ranks
+    (``Backend.row_partition``; ValueError for a backend without one, or an optimizer other than LM, the
+    one that sums its decisions over the ranks); None for one process."""
+    ranks = process_rank()[1]
+    if ranks == 1:
+        return None
+    if config.optimizer != "lm":
+        raise ValueError(
+            f"a launch of {ranks} ranks shares the residual rows among them, which only the LM optimizer sums "
+            f"over the ranks, not {config.optimizer!r}; run --optimizer lm, or one process"
+        )
+    return get_backend(config.backend).row_partition()
 
 
 def _window_done(run: RunState, iters: int, time_limit: float | None) -> bool:
@@ -219,6 +250,7 @@ def _next_window(run: RunState) -> None:
         memory_budget=old.memory_budget,
         devices=[replica.device for replica in old.replicas] or None,
         transfer=old.transfer,
+        partition=old.row_partition,
     )
     run.optimizer = make_optimizer(run.config.optimizer, run.assembler, x, **run.config.optimizer_options())
 

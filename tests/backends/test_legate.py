@@ -279,6 +279,66 @@ def test_a_store_from_per_rank_row_tiles(legate):
         row_tile_store(legate.np, 13, [(2, jac[:4])], 3)
 
 
+def test_sums_over_ranks_through_one_store_of_their_tiles(legate):
+    """The multi-rank sum of pinnlma.backends.legate.partition: each rank's partial (a scalar, an n-vector,
+    an n×n matrix) is one row tile of a store and the sum is cuPyNumeric's; here 3 pretend ranks' tiles
+    in one process must give the torch sums, and a single rank's sum (through a 1-tile store) itself."""
+    from pinnlma.backends.legate.partition import legate_partition, sum_rank_tiles
+
+    gen = torch.Generator().manual_seed(3)
+    for shape in ((), (7,), (7, 7)):
+        parts = [torch.randn(shape, dtype=torch.float64, generator=gen) for _ in range(3)]
+        total = sum_rank_tiles(legate.np, list(enumerate(parts)), 3)
+        ours = torch.from_numpy(numpy.asarray(total).copy())
+        assert ours.shape == shape and torch.allclose(ours, parts[0] + parts[1] + parts[2], rtol=1e-14, atol=1e-15)
+    with pytest.raises(ValueError, match="one shape"):
+        sum_rank_tiles(legate.np, [(0, torch.zeros(2)), (1, torch.zeros(3))], 2)
+    single = legate_partition(legate.np, environ={})
+    assert (single.rank, single.ranks, single.split) == (0, 1, False)
+    g = torch.randn(5, dtype=torch.float64, generator=gen)
+    assert torch.equal(single.allreduce(g), g) and single.allreduce(g) is not g  # through Legate, not a shortcut
+    assert legate.row_partition({"PMI_RANK": "0", "PMI_SIZE": "1"}).ranks == 1
+
+
+def test_the_normal_system_of_rows_shared_by_ranks(legate, monkeypatch):
+    """Rank 0 of 3 gives gram_system the partials of its own rows (pinnlma.ranks.owned_rows); the other two
+    ranks' tiles of the A store, and their g and m in the partition's allreduce, are pretended in this
+    process. The system must be the one of all rows: the torch backend's from the whole J."""
+    from pinnlma.backends.legate import backend as legate_backend
+    from pinnlma.ranks import RowPartition, owned_rows
+
+    m, n = 50, 9
+    jac, res, scale, w = make_problem(m, n, seed=21)
+    tiles = [owned_rows(m, k, 3) for k in range(3)]
+    partials = [
+        (jac[t.start : t.stop].T @ jac[t.start : t.stop], jac[t.start : t.stop].T @ res[t.start : t.stop], len(t))
+        for t in tiles
+    ]
+    real_sum = legate_backend.sum_rank_tiles
+    seen: list[int] = []
+
+    def with_other_ranks(np, mine, ranks):
+        seen.append(len(mine))
+        return real_sum(np, mine + [(k, partials[k][0]) for k in (1, 2)], ranks)
+
+    monkeypatch.setattr(legate_backend, "sum_rank_tiles", with_other_ranks)
+
+    def pretend_allreduce(t):  # rank 0's g or m plus the other ranks'
+        k = 1 if t.ndim == 1 else 2
+        return t + sum(p[k] if k == 1 else torch.tensor(float(p[k]), dtype=torch.float64) for p in partials[1:])
+
+    partition = RowPartition(0, 3, pretend_allreduce)
+    ours = legate.gram_system([partials[0]], n, lambda v: jac.T @ v, partition=partition)
+    ref = build(TorchBackend(), "normal", res, jac, 16)
+    assert seen == [1] and ours.m == m  # only rank 0's own tile was attached by the backend
+    assert rel(ours.gradient(), ref.gradient()) < 1e-13
+    assert rel(ours.jtj_diagonal(), ref.jtj_diagonal()) < 1e-13
+    for lam in LAMBDAS:
+        v, v_ref = ours.solve(lam, scale, w), ref.solve(lam, scale, w)
+        assert rel(v, v_ref) < 1e-10
+        assert abs(ours.curvature(v) - ref.curvature(v_ref)) <= 1e-10 * ref.curvature(v_ref)
+
+
 def test_factorization_rule():
     """LU (linalg.solve) only where cuPyNumeric distributes it: cuSOLVERMp, >= 2 GPUs, n >= 2048."""
     from pinnlma.backends.legate.solve import DISTRIBUTED_SOLVE_MIN_N, choose_factorization

@@ -137,7 +137,9 @@ def _check_time_to_target(data: dict, epochs: int) -> None:
     assert set(data["time_to_target"]) == set(data["time_speedup_vs_tlm"]) == set(detail) == {"sinc", "digits"}
     assert set(detail["sinc"]["targets"]) == {f"tlm_{epochs}_steps", "1e-05", "1e-06"}
     assert set(detail["digits"]["targets"]) == {"tlm_2_steps", "tlm_4_steps"}
-    assert {"tlm", "pinnlma", "pinnlma-levenberg", "pinnlma-tau0.1"} <= set(detail["sinc"]["runs"])
+    assert {"tlm", "pinnlma", "pinnlma-levenberg", "pinnlma-tau0.1", "pinnlma-search-frozen"} <= set(
+        detail["sinc"]["runs"]
+    )
     assert {"tlm", "pinnlma", "pinnlma-nielsen", "pinnlma-tlm-rule"} <= set(detail["digits"]["runs"])
     for name, case in detail.items():
         budget, targets = case["budget_s"], case["targets"]

@@ -42,17 +42,19 @@ Measured against the torch backend by ``pinnlma bench backends`` (docs/performan
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from ...machine import version
-from ..base import Backend, LinearSystem, NormalPartials, Slices, check_scale, warn_fallback
+from ...ranks import SINGLE_PROCESS, RowPartition
+from ..base import Backend, LinearSystem, NormalPartials, Slices, check_scale, sum_partials, warn_fallback
 from ..torch.linalg import KERNEL_COLUMNS
 from . import runtime
 from .arrays import add_lower_gram, column_tiles, fence, mirror_lower, to_legate, to_torch
+from .partition import legate_partition, sum_rank_tiles
 from .solve import EquilibratedSPD, spd_solve_legate
 
 DEFAULT_BLOCK_BYTES = 512 * 2**20
@@ -90,6 +92,7 @@ class LegateNormalSystem(LinearSystem):
         block_rows: int | None,
         block_bytes: int,
         partials: NormalPartials | None = None,
+        partition: RowPartition | None = None,
     ) -> None:
         self.np = np
         self.n, self.m = n, 0
@@ -102,7 +105,10 @@ class LegateNormalSystem(LinearSystem):
         self._tiles = column_tiles(n)
         self._block_bytes = block_bytes
         self._unread_bytes = 0  # attached block memory Legate may not have read yet
-        if partials is not None:  # device replicas' J_dᵀJ_d and J_dᵀr_d: summed here, no rows
+        if partials is not None and partition is not None and partition.split:
+            self._sum_ranks(partials, partition)  # this rank's rows only: summed over the ranks in Legate
+            slices = ()
+        elif partials is not None:  # device replicas' J_dᵀJ_d and J_dᵀr_d: summed here, no rows
             self._sum_partials(partials)
             slices = ()
         pending: list[tuple[Tensor, Tensor]] = []
@@ -134,6 +140,16 @@ class LegateNormalSystem(LinearSystem):
         self._diag: Tensor | None = None
         self._equilibrated: EquilibratedSPD | None = None
         self._last: tuple[Tensor, Tensor, Tensor] | None = None  # (v, b, d) of the last Cholesky solve
+
+    def _sum_ranks(self, partials: NormalPartials, partition: RowPartition) -> None:
+        """A = Σ_ranks A_k from the ranks' tiles of one store (:func:`sum_rank_tiles`: A stays in Legate);
+        g and m by the partition's ``allreduce``. A_k = this rank's partials summed in torch."""
+        jtj, g, rows = sum_partials(partials, self.n, SINGLE_PROCESS)
+        self.dtype, self.device = jtj.dtype, g.device
+        self.jtj = sum_rank_tiles(self.np, [(partition.rank, jtj)], partition.ranks)
+        self.g = partition.allreduce(g)
+        self.m = int(partition.allreduce(torch.tensor(float(rows), dtype=torch.float64)))
+        self.blocks = 1
 
     def _sum_partials(self, partials: NormalPartials) -> None:
         """A = Σ A_d in cuPyNumeric (each full symmetric A_d attached read-only, the sum Legate's own array);
@@ -317,11 +333,22 @@ class CupynumericBackend(Backend):
     accepts_partials = True
 
     def gram_system(
-        self, partials: NormalPartials, n: int, jt_times: Callable[[Tensor], Tensor]
+        self,
+        partials: NormalPartials,
+        n: int,
+        jt_times: Callable[[Tensor], Tensor],
+        partition: RowPartition | None = None,
     ) -> LinearSystem | None:
         """A :class:`LegateNormalSystem` summed from device replicas' partial normal equations (n×n each,
-        attached read-only; no Jacobian rows reach Legate)."""
-        return LegateNormalSystem(self.np, (), n, jt_times, self.slice_rows, self.block_bytes, partials=partials)
+        attached read-only; no Jacobian rows reach Legate). With a split ``partition`` (its ranks being
+        Legate's), each rank's sum is tile ``rank`` of one store and A is their sum in cuPyNumeric."""
+        return LegateNormalSystem(
+            self.np, (), n, jt_times, self.slice_rows, self.block_bytes, partials=partials, partition=partition
+        )
+
+    def row_partition(self, environ: Mapping[str, str] | None = None) -> RowPartition:
+        """The launch's :class:`~pinnlma.ranks.RowPartition`, its sums through Legate (:func:`legate_partition`)."""
+        return legate_partition(self.np, environ)
 
     def residual_system(self, slices: Slices, n: int) -> LinearSystem:
         """A :class:`LegateResidualSystem` holding J."""

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..base import Backend, LinearSystem, NormalPartials, Slices, check_scale, warn_fallback
+from ...ranks import RowPartition
+from ..base import Backend, LinearSystem, NormalPartials, Slices, check_scale, sum_partials, warn_fallback
 from .linalg import scaled_kernel, spd_solve
 from .normal_matrix import DenseNormalMatrix, PackedNormalMatrix, normal_matrix
 from .refinement import RefinedNormalSystem
@@ -198,11 +199,18 @@ class TorchBackend(Backend):
         return self.gram_dtype_now is None
 
     def gram_system(
-        self, partials: NormalPartials, n: int, jt_times: Callable[[Tensor], Tensor]
+        self,
+        partials: NormalPartials,
+        n: int,
+        jt_times: Callable[[Tensor], Tensor],
+        partition: RowPartition | None = None,
     ) -> LinearSystem | None:
-        """A :class:`TorchNormalSystem` summed from per-device partials; None with float32 products."""
+        """A :class:`TorchNormalSystem` summed from per-device partials (and over the processes of a split
+        ``partition``, by its ``allreduce``: torch tensors are per process); None with float32 products."""
         if not self.accepts_partials:
             return None
+        if partition is not None and partition.split:
+            partials = [sum_partials(partials, n, partition)]
         return TorchNormalSystem.from_partials(partials, n, jt_times)
 
     def residual_system(self, slices: Slices, n: int) -> LinearSystem:

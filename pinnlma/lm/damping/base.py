@@ -4,6 +4,8 @@ A rule is a small object with typed hooks called by the LM loop:
 
 - ``scaling(jtj_diag)``: the vector D for this iteration (called once per Jacobian);
 - ``start(jtj_diag)``: set the first λ (called once, at the first Jacobian);
+- ``adopt(lam)``: the λ search (``LMOptions.lambda_search``) took its trial's step with damping ``lam``
+  (called before ``accept``/``reject``; without the search ``lam`` is the rule's own λ);
 - ``accept(rho)``: the trial step reduced the cost; ρ is the gain ratio actual/predicted reduction;
 - ``reject()``: the trial step failed (no reduction, non-finite residuals, or a geodesic veto);
 - ``exhausted(jtj_diag)``: λ has grown so large that steps can no longer change x: stop.
@@ -44,6 +46,13 @@ class Damping(ABC):
 
     def start(self, jtj_diag: Tensor) -> None:  # noqa: B027 - a hook with a default
         """Default: keep lam0."""
+
+    def adopt(self, lam: float) -> None:
+        """The trial's step was the one for damping ``lam`` (one of the λ search's candidates λ·f_j): the
+        rule continues from it, λ ← lam (its :meth:`accept` or :meth:`reject` follows)."""
+        if not lam > 0:
+            raise ValueError(f"the adopted damping must be positive, got {lam}")
+        self.lam = float(lam)
 
     @abstractmethod
     def accept(self, rho: float) -> None:
