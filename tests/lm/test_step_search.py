@@ -180,11 +180,21 @@ def test_a_solve_with_the_last_shift_reuses_its_factor_and_a_new_shift_refactors
     matrix.add_rows(rows)
     matrix.finish()
     s1, s2 = torch.full((12,), 0.5), torch.rand(12, generator=g) + 2.0
+    factored: list[torch.Tensor] = []
+    factor = matrix.factor
+
+    def counting(shift: torch.Tensor):
+        factored.append(shift)
+        return factor(shift)
+
+    matrix.factor = counting  # type: ignore[method-assign]
     for shift in (s1, s1, s2, s1, s2, s2):
         rhs = torch.randn(12, generator=g)
         x, fell_back = matrix.solve(shift, rhs)
         assert not fell_back
         assert torch.allclose(x, torch.linalg.solve(a + torch.diag(shift), rhs), rtol=1e-11, atol=1e-12)
+    assert len(factored) == 4  # s1, (s1 reused), s2, s1, s2, (s2 reused): the repeated shift is not refactored
+    matrix.factor = factor  # type: ignore[method-assign]
     if storage == "packed":  # a factor made for the refinement path must not be mistaken for a cached one
         matrix.solve(s1, torch.randn(12, generator=g))
         assert matrix.factor(s2) is not None

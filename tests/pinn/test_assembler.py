@@ -24,6 +24,7 @@ from pinnlma.pinn import (
 )
 from pinnlma.pinn.channels import ChannelForward, close_channels
 from pinnlma.pinn.derivatives import gradient, laplacian, partial
+from tests.pinn.channel_checks import assert_channels_match_autograd
 from tests.pinn.fixtures import known_problem, rows_of
 
 pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
@@ -46,18 +47,7 @@ def test_point_derivative_helpers_match_closed_forms() -> None:
 def test_derivative_channels_match_autograd(activation: str) -> None:
     torch.manual_seed(0)
     net = MLP(2, 2, width=7, depth=3, activation=activation, input_range=[(0.0, 10.0), (-2.0, 3.0)])
-    x = torch.rand(11, 2, requires_grad=True)
-    requests = [(0,), (1,), (0, 0), (0, 1), (1, 1), (0, 0, 0), (0, 0, 1)]
-    channels = close_channels(requests)
-    forward = ChannelForward(net, channels)
-    out, _, _ = forward(x.detach(), [p for p in net.parameters()])
-    u = net(x)
-    for o in range(2):
-        for alpha in requests:
-            g = u[:, o]
-            for k in alpha:
-                g = torch.autograd.grad(g.sum(), x, create_graph=True)[0][:, k]
-            assert torch.allclose(out[forward.index[alpha], :, o], g, rtol=1e-11, atol=1e-12), (alpha, o)
+    out, _, _, u = assert_channels_match_autograd(net, torch.rand(11, 2))
     assert torch.allclose(out[0], u)
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pinnlma.pinn.channels import ChannelForward, close_channels
 from pinnlma.pinn.models import MLP
 from pinnlma.pinn.registry import apply_options, load_problem
 from pinnlma.pinn.setup import build_assembler
+from tests.pinn.channel_checks import assert_channels_match_autograd
 
 pytestmark = pytest.mark.usefixtures("float64_default")
 
@@ -38,18 +38,8 @@ def test_forward_is_the_papers_formula() -> None:
 def test_derivative_channels_match_autograd(activation: str) -> None:
     torch.manual_seed(1)
     net = MLP(2, 2, width=5, depth=3, activation=activation, arch="modified", input_range=[(0, 3), (-1, 2)])
-    x = torch.rand(7, 2, requires_grad=True)
-    requests = [(0,), (1,), (0, 0), (0, 1), (1, 1), (0, 0, 0), (0, 0, 1)]
-    forward = ChannelForward(net, close_channels(requests))
-    out, pre, acts = forward(x.detach(), list(net.parameters()))
+    _, pre, acts, _ = assert_channels_match_autograd(net, torch.rand(7, 2))
     assert len(pre) == len(acts) == len(net.linears) + 2  # one (pre-activation, input) pair per linear layer
-    u = net(x)
-    for o in range(2):
-        for alpha in requests:
-            g = u[:, o]
-            for k in alpha:
-                g = torch.autograd.grad(g.sum(), x, create_graph=True)[0][:, k]
-            assert torch.allclose(out[forward.index[alpha], :, o], g, rtol=1e-11, atol=1e-12), (alpha, o)
 
 
 @pytest.mark.parametrize(

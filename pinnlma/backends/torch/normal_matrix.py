@@ -135,12 +135,8 @@ class PackedNormalMatrix:
         n³/3 factorisation): a second right-hand side for the same λ (geodesic acceleration, the extra
         steps of ``LMOptions.frozen_steps``).
         """
-        solver = self._cache.get(shift)
-        if solver is None:
-            solver = self.factor(shift)
-            self._cache.keep(shift, solver)
-        x = solver(rhs) if solver is not None else None
-        if x is not None and bool(torch.isfinite(x).all()):
+        x = self._cache.solve(shift, rhs, self.factor)
+        if x is not None:
             return x, False
         full = self.matrix()
         full.diagonal().add_(shift.to(full.dtype))
@@ -258,12 +254,8 @@ class DenseNormalMatrix:
     def solve(self, shift: Tensor, rhs: Tensor) -> tuple[Tensor, bool]:
         """x with (A + diag(shift)) x = rhs; ``(x, used_fallback)``. The factor of the last shift is kept:
         a solve with the same shift reuses it (as :meth:`PackedNormalMatrix.solve` does)."""
-        solver = self._cache.get(shift)
-        if solver is None:
-            solver = self.factor(shift)
-            self._cache.keep(shift, solver)
-        x = solver(rhs) if solver is not None else None
-        if x is not None and bool(torch.isfinite(x).all()):
+        x = self._cache.solve(shift, rhs, self.factor)
+        if x is not None:
             return x, False
         damped = self.work.clone()  # the robust solve: equilibrated, Cholesky again, eigendecomposition last
         damped.diagonal().add_(shift.to(damped))
@@ -297,6 +289,16 @@ class FactorCache:
     def keep(self, shift: Tensor, solver: Solver | None) -> None:
         """Keep ``solver`` (None: Cholesky broke down, nothing to keep) for ``shift``."""
         self._shift, self._solver = (None, None) if solver is None else (shift.detach().clone(), solver)
+
+    def solve(self, shift: Tensor, rhs: Tensor, factor: Callable[[Tensor], Solver | None]) -> Tensor | None:
+        """(A + diag(shift))⁻¹ rhs by the kept solver of ``shift``, else by ``factor(shift)`` (then kept);
+        None when the factorisation broke down or the result holds NaN/Inf (the caller's fallback)."""
+        solver = self.get(shift)
+        if solver is None:
+            solver = factor(shift)
+            self.keep(shift, solver)
+        x = solver(rhs) if solver is not None else None
+        return x if x is not None and bool(torch.isfinite(x).all()) else None
 
     def clear(self) -> None:
         """Forget the kept solver (its factor is being overwritten)."""
