@@ -14,6 +14,7 @@ set; the error is one joint relative L2 norm over u, v and p, as PINNacle measur
 Defaults: 4000 interior points and 3000 iterations within the 540 s limit. With 2000 points the error stops
 at 1.46e−2 while the loss keeps falling (a generalisation floor: 1000 iterations, loss 6.8e−8); with 4000
 it reaches 7.2e−3 after 906 iterations (480 s, one thread; u 1.1e−3, v 1.8e−3, p 2.3e−2; seed 0).
+With PINNacle's 8000 an iteration costs twice as much and the 540 s buy 785 of them: 1.57e−2 (two threads).
 
 Source: PINNacle (Hao et al., arXiv:2306.08827), class ``NS2D_LidDriven`` (a = 4) in ``src/pde/ns.py`` of
 ``i207M/PINNacle`` at commit 6f8d69c9; PINNacle trains it on 8192 interior and 2048 boundary points.
