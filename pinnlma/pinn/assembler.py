@@ -305,19 +305,22 @@ class ResidualAssembler:
         """Partial normal equations ``(J_dᵀJ_d, J_dᵀr_d, rows)`` of this process's rows on this assembler's
         device: one per device replica (each accumulates its own rows where it computed them; see
         :func:`~pinnlma.pinn.replicas.replicated_partials`), else one when the rows are shared with other
-        processes (zeros for a process without rows), else None (the LM core then takes the slices)."""
-        jac_fn = self.path.jacobian
-        if not self.replicas:
-            if not self.row_partition.split:
-                return None
-            n = self.n_params
-            zero = (
-                torch.zeros(n, n, dtype=self.dtype, device=self.device),
-                torch.zeros(n, dtype=self.dtype, device=self.device),
-                0,
+        processes (a zero partial for a process without rows, with or without replicas: it still joins the
+        sum over processes), else None (the LM core then takes the slices)."""
+        if self.replicas:
+            partials = replicated_partials(
+                self.replicas, self._row_chunks(), theta, self.path.jacobian, self.device, self.transfer
             )
-            return [accumulate_partial(self.slices(theta, 0), n) or zero]
-        return replicated_partials(self.replicas, self._row_chunks(), theta, jac_fn, self.device, self.transfer)
+        elif self.row_partition.split:
+            partial = accumulate_partial(self.slices(theta, 0), self.n_params)
+            partials = [] if partial is None else [partial]
+        else:
+            return None
+        if not partials and self.row_partition.split:  # a rank without rows still joins the sum over ranks
+            n = self.n_params
+            zeros = torch.zeros(n, n, dtype=self.dtype, device=self.device)
+            partials = [(zeros, torch.zeros(n, dtype=self.dtype, device=self.device), 0)]
+        return partials
 
     def jt_times(self, theta: Tensor, w: Tensor) -> Tensor:
         """Jᵀw, one reverse pass per row chunk of residual(): memory of one chunk's graph, not all m rows'."""

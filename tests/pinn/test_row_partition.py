@@ -72,9 +72,12 @@ def test_each_rank_computes_exactly_its_own_rows(ranks: int) -> None:
     assert torch.allclose(grad, j_full.T @ r_full, rtol=1e-12, atol=1e-13)
 
 
-def test_a_rank_without_rows_adds_zeros() -> None:
-    """With more ranks than rows (here 1000 > m) the last ranks own nothing: empty residuals, zero partials."""
-    a = build_assembler(small_burgers(), memory_budget=BUDGET, partition=RowPartition(999, 1000, lambda t: t))
+@pytest.mark.parametrize("devices", [None, ("cpu", "cpu")])
+def test_a_rank_without_rows_adds_zeros(devices) -> None:
+    """With more ranks than rows (here 1000 > m) the last ranks own nothing: empty residuals and one zero
+    partial, also with device replicas (whose partials come one per replica that got rows: none here)."""
+    partition = RowPartition(999, 1000, lambda t: t)
+    a = build_assembler(small_burgers(), memory_budget=BUDGET, partition=partition, devices=devices)
     theta = a.initial_parameters()
     assert a.n_residuals < 999 and a.residual(theta).shape == (0,)
     ((jtj, g, rows),) = a.normal_partials(theta)
