@@ -37,6 +37,7 @@ import h5py
 __all__ = ["CASES", "Case", "format_report", "main", "run_case", "verdict"]
 
 
+from .kept import kept_part
 from .pinnacle_cases import CASES, Case
 
 
@@ -339,7 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (results / "pinnacle.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1), encoding="utf-8")
     doc.parent.mkdir(parents=True, exist_ok=True)
     present = [o for o in ("lm", "adam", "lbfgs") if any(r["optimizer"] == o for r in rows)]
-    doc.write_text(format_report(rows, present, command, args.quick, studies), encoding="utf-8")
+    report = format_report(rows, present, command, args.quick, studies)
+    doc.write_text(report + kept_part(doc), encoding="utf-8")  # the hand-written analyses stay
     print(f"wrote {doc} and {results / 'pinnacle.json'}")
     return 0 if all(verdict(CASES[r["case"]], r)[0] is not False for r in rows if r["optimizer"] == "lm") else 1
 

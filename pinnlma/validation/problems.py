@@ -26,6 +26,7 @@ from typing import Any
 import h5py
 
 from ..machine import machine_info, versions
+from .kept import kept_part
 
 
 @dataclass(frozen=True)
@@ -137,18 +138,6 @@ def report(rows: Sequence[dict[str, Any]]) -> str:
         "",
     ]
     return "\n".join(head)
-
-
-KEPT_MARKER = "<!-- written by hand below this line: kept when the table above is regenerated -->"
-"""Everything from this line on in an existing report survives regeneration (the techniques' study)."""
-
-
-def kept_part(path: Path | None) -> str:
-    """The hand-written part of an existing report (from :data:`KEPT_MARKER` on), or ""."""
-    if path is None or not path.is_file():
-        return ""
-    text = path.read_text(encoding="utf-8")
-    return text[text.index(KEPT_MARKER) :] if KEPT_MARKER in text else ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

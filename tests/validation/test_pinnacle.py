@@ -12,11 +12,14 @@ import pytest
 
 from pinnlma.run import RunConfig
 from pinnlma.validation import pinnacle as bench
+from pinnlma.validation.kept import KEPT_MARKER
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> tuple[Path, int]:
     results = tmp_path_factory.mktemp("pinnacle")
+    (results / "quick").mkdir()
+    (results / "quick" / "pinnacle.md").write_text(f"# an old table\n{KEPT_MARKER}\n## Analyses\nby hand\n")
     status = bench.main(["--quick", "--cases", "pinv", "--optimizers", "adam,lm", "--results", str(results)])
     return results / "quick", status
 
@@ -49,6 +52,7 @@ def test_quick_report_matches_the_run_files(report) -> None:
     assert [(r["case"], r["optimizer"]) for r in rows] == [("pinv", "lm"), ("pinv", "adam")]
     text = (folder / "pinnacle.md").read_text()
     assert "QUICK SIZES" in text and "## The optimizer alone" in text
+    assert "an old table" not in text and text.endswith(f"{KEPT_MARKER}\n## Analyses\nby hand\n")  # kept
     for row in rows:
         assert row["ok"], row
         stem = row["case"] if row["optimizer"] == "lm" else f"{row['case']}_{row['optimizer']}"

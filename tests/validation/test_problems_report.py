@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pinnlma.validation.problems import KEPT_MARKER, kept_part
+from pinnlma.validation.kept import KEPT_MARKER, kept_part
 
 
 def test_hand_written_part_is_kept(tmp_path: Path) -> None:
