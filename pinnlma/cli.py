@@ -99,6 +99,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             devices=tuple(args.devices.split(",")) if args.devices else None,
             device=args.device,
             march=None if args.march is None else parse_march(args.march),
+            march_tol=args.march_tol,
             adapt=args.adapt,
             causal=args.causal,
             **{k: v for k, v in chosen.items() if v is not None},
@@ -292,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="T1,T2,...",
         help="time-marching: train on [t0, T1], then [t0, T2], ... from the last window's parameters; each "
         "window gets its share of the limits; none for none (default: the problem's)",
+    )
+    p.add_argument(
+        "--march-tol",
+        type=float,
+        metavar="LOSS",
+        help="a time-marching window hands over as soon as its loss is at or below LOSS; 0 for never "
+        "(default: the problem's)",
     )
     p.add_argument(
         "--adapt",

@@ -112,6 +112,7 @@ def make_record(run: RunState, status: str) -> RunRecord:
         "exact": ",".join(exact_conditions(p)),
         "march": ",".join(f"{t:.17g}" for t in run.windows),
         "march_window": run.window,
+        "march_tol": c.march_tolerance(p.run.get("march_tol")),
         "adapt": repr(run.adaptive) if run.adaptive is not None else "",
         "causal": repr(run.causal) if run.causal is not None else "",
         "backend_info": opt.describe(),
@@ -165,6 +166,12 @@ def check_compatible(saved: RunRecord, problem: Problem, config: RunConfig) -> N
         raise ResumeError(
             f"cannot resume: the run marched through the windows {a.get('march', '') or 'none'}, this run asks "
             f"for {windows or 'none'}; give the same --march"
+        )
+    tol = config.march_tolerance(problem.run.get("march_tol"))
+    if float(a.get("march_tol", 0.0)) != tol:
+        raise ResumeError(
+            f"cannot resume: the run's windows handed over at loss {float(a.get('march_tol', 0.0)):g} "
+            f"(0: never), this run asks for {tol:g}; give the same --march-tol"
         )
     adaptive = config.adaptive(problem.run.get("adapt"))
     if str(a.get("adapt", "")) != (repr(adaptive) if adaptive is not None else ""):

@@ -33,7 +33,9 @@ class RunConfig:
     none; ``adapt``: the adaptive collocation rule (:func:`~pinnlma.pinn.adaptive.parse_adaptive` text),
     None for the problem's ``run["adapt"]``, "none" for none; ``causal``: the causal residual weights
     (:func:`~pinnlma.pinn.causal.parse_causal` text ``EPS[:CHUNKS[:EVERY]]``), None for the problem's
-    ``run["causal"]``, "none" for none. Raises ValueError on a value that cannot work, saying which.
+    ``run["causal"]``, "none" for none; ``march_tol``: a window (not the last) hands over as soon as its loss
+    is at or below this (:func:`~pinnlma.run.march.window_converged`), None for the problem's
+    ``run["march_tol"]``, 0 for never. Raises ValueError on a value that cannot work, saying which.
     """
 
     optimizer: str = "lm"
@@ -54,6 +56,7 @@ class RunConfig:
     march: tuple[float, ...] | None = None  # time-marching window ends (None: the problem's; (): none)
     adapt: str | None = None  # adaptive collocation rule, e.g. "rar:every=25" (None: the problem's; "none")
     causal: str | None = None  # causal residual weights, e.g. "1:32" (None: the problem's; "none")
+    march_tol: float | None = None  # a window hands over once its loss is <= this (None: the problem's; 0: never)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -87,6 +90,10 @@ class RunConfig:
             parse_adaptive(self.adapt)
         if self.causal is not None:
             parse_causal(self.causal)
+        if self.march_tol is not None and not (math.isfinite(self.march_tol) and self.march_tol >= 0):
+            raise ValueError(
+                f"--march-tol must be a loss >= 0 (0: windows hand over at their share only), got {self.march_tol}"
+            )
         if self.march is not None:
             self.march = tuple(float(t) for t in self.march)
             if any(not math.isfinite(t) for t in self.march) or any(b <= a for a, b in zip(self.march, self.march[1:])):
@@ -111,6 +118,11 @@ class RunConfig:
         """The causal weighting of this run: ``causal``, else the problem's default text."""
         text = self.causal if self.causal is not None else problem_default
         return None if text is None else parse_causal(text)
+
+    def march_tolerance(self, problem_default: float | None) -> float:
+        """The loss at which a time-marching window hands over early: ``march_tol``, else the problem's; 0: never."""
+        value = self.march_tol if self.march_tol is not None else problem_default
+        return 0.0 if value is None else float(value)
 
     def optimizer_options(self) -> dict[str, Any]:
         """The settings of this run that its optimizer takes (unset ones left to the optimizer's defaults)."""

@@ -26,7 +26,7 @@ from .checkpoint import ResumeError, RunState, check_compatible, error_keys, mak
 from .config import RunConfig
 from .interrupt import AbortNow, StopAtIterationEnd
 from .io import RunRecord, read_run, save_checkpoint, write_run
-from .march import run_windows, window_limits, window_problem
+from .march import run_windows, window_converged, window_limits, window_problem
 from .progress import ProgressDisplay
 
 __all__ = ["ResumeError", "RunResult", "SetupError", "solve"]
@@ -228,9 +228,13 @@ def _launch_partition(config: RunConfig) -> RowPartition | None:
 
 
 def _window_done(run: RunState, iters: int, time_limit: float | None) -> bool:
-    """Whether the current time-marching window (not the last) has used its share of the limits."""
+    """Whether the current time-marching window (not the last) has used its share of the limits, or reached
+    the run's ``march_tol``."""
     if run.window >= len(run.windows) - 1:
         return False
+    tol = run.config.march_tolerance(run.problem.run.get("march_tol"))
+    if window_converged(run.history, run.windows[run.window], tol):
+        return True
     window_iters, window_time = window_limits(run.problem, run.windows, run.window, iters, time_limit)
     return run.iteration >= window_iters or (window_time is not None and run.elapsed >= window_time)
 

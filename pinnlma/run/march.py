@@ -9,7 +9,10 @@ full time span, so θ means the same thing in every window; errors are always re
 
 Window k gets the share (t_k − t₀)/(T − t₀) of the run's iteration and time limits, counted from the start
 (so windows that grow by equal steps get equal budgets); a window whose optimizer stops early (converged)
-hands over at once. Turn it on with ``--march 0.1,0.25,0.5,1`` or ``run={"march": (...)}`` in the problem.
+hands over at once, and so does one whose loss has reached the run's ``march_tol`` (``--march-tol 1e-9``,
+``run={"march_tol": 1e-9}``; default none), so a long run does not spend its early shares on losses far below
+what the next window starts from. Turn marching on with ``--march 0.1,0.25,0.5,1`` or ``run={"march": (...)}``
+in the problem.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Sequence
 from ..pinn.geometry import SpaceTime
 from ..pinn.problem import Problem
 
-__all__ = ["march_windows", "parse_march", "run_windows", "window_limits", "window_problem"]
+__all__ = ["march_windows", "parse_march", "run_windows", "window_converged", "window_limits", "window_problem"]
 
 
 def march_windows(problem: Problem, ends: Sequence[float] | None) -> tuple[float, ...]:
@@ -76,3 +79,10 @@ def window_limits(
     assert isinstance(domain, SpaceTime)
     share = (ends[k] - domain.t0) / (domain.t1 - domain.t0)
     return math.ceil(iters * share), (None if time_limit is None else time_limit * share)
+
+
+def window_converged(history: dict[str, list[float]], window_end: float, tol: float) -> bool:
+    """Whether the window ending at ``window_end`` has reached the loss ``tol`` (> 0): the last recorded row
+    belongs to this window and its loss is at or below ``tol``. Always False for ``tol`` = 0."""
+    ends, losses = history.get("window_end", []), history.get("loss", [])
+    return tol > 0 and bool(ends) and bool(losses) and ends[-1] == window_end and losses[-1] <= tol

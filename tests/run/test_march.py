@@ -1,5 +1,5 @@
-"""Time-marching windows: hand-over at each window's share of the limits, points drawn in the window, exact
-resume across a window boundary, and clear errors for windows that cannot work."""
+"""Time-marching windows: hand-over at each window's share of the limits or at the loss tolerance, points
+drawn in the window, exact resume across a window boundary, and clear errors for windows that cannot work."""
 
 from __future__ import annotations
 
@@ -46,6 +46,33 @@ def test_resume_is_exact_across_windows(tmp_path: Path) -> None:
         assert np.array_equal(straight.record.history["loss"], resumed.record.history["loss"])
     with pytest.raises(ResumeError, match="same --march"):
         solve(problem, RunConfig(iters=12, march=(0.5,)), resume=part, progress=False)
+
+
+def test_a_window_hands_over_once_its_loss_reaches_the_tolerance(tmp_path: Path) -> None:
+    problem = quick_allen_cahn()
+    shares = solve(problem, RunConfig(iters=12, march=(0.25, 0.5), eval_every=100), progress=False)
+    never = solve(problem, RunConfig(iters=12, march=(0.25, 0.5), march_tol=1e-300, eval_every=100), progress=False)
+    assert np.array_equal(never.record.history["loss"], shares.record.history["loss"])  # not reached: the shares
+    # reached at once: window 0 hands over on its initial loss, window 1 after its first iteration
+    config = RunConfig(iters=12, march=(0.25, 0.5), march_tol=1e300, eval_every=100)
+    early = solve(problem, config, out=tmp_path / "early.h5", progress=False)
+    assert early.record.history["window_end"].tolist() == [0.25, 0.5] + [1.0] * 11
+    assert early.record.attrs["march_tol"] == 1e300 and shares.record.attrs["march_tol"] == 0.0
+    # between the two: window 0 hands over at the first loss below the initial one's tenth
+    tol = float(shares.record.history["loss"][0]) / 10
+    mid = solve(problem, RunConfig(iters=12, march=(0.25, 0.5), march_tol=tol, eval_every=100), progress=False)
+    losses, ends = mid.record.history["loss"], mid.record.history["window_end"]
+    first_below = int(np.argmax(losses <= tol))
+    assert 0 < first_below < 4 and ends[first_below] == 0.25 and ends[first_below + 1] == 0.5
+    with pytest.raises(ResumeError, match="same --march-tol"):
+        solve(
+            problem,
+            RunConfig(iters=13, march=(0.25, 0.5), eval_every=100),
+            resume=tmp_path / "early.h5",
+            progress=False,
+        )
+    with pytest.raises(ValueError, match="march-tol must be a loss >= 0"):
+        RunConfig(march_tol=-1.0)
 
 
 def test_bad_windows_are_refused() -> None:
