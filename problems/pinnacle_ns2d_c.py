@@ -15,6 +15,9 @@ Defaults: 4000 interior points and 3000 iterations within the 540 s limit. With 
 at 1.46e−2 while the loss keeps falling (a generalisation floor: 1000 iterations, loss 6.8e−8); with 4000
 it reaches 7.2e−3 after 906 iterations (480 s, one thread; u 1.1e−3, v 1.8e−3, p 2.3e−2; seed 0).
 With PINNacle's 8000 an iteration costs twice as much and the 540 s buy 785 of them: 1.57e−2 (two threads).
+99 % of the squared error sits at the two top corners (docs/pinnacle.md); adaptive collocation does not help
+there (540 s, two threads: ``--adapt rad:every=100`` 7.41e−3, ``--adapt rar:every=50,points=100,budget=6000``
+7.37e−3 with 272 points in the corners).
 
 Source: PINNacle (Hao et al., arXiv:2306.08827), class ``NS2D_LidDriven`` (a = 4) in ``src/pde/ns.py`` of
 ``i207M/PINNacle`` at commit 6f8d69c9; PINNacle trains it on 8192 interior and 2048 boundary points.
