@@ -4,7 +4,7 @@ Reads a run file of ``pinnlma run pinnacle_ns2d_c --out RUN.h5`` (its ``solution
 PINNacle's 10 201 reference nodes) and splits the joint relative L2 error over (u, v, p) by region: the two top
 corners (within ``--corner`` of (0, 1) and (1, 1), where the lid meets the walls), the rest of a strip of that
 width along the walls, and the interior. For each region: its share of the nodes, its share of the squared
-error, and the relative error of each output there. docs/pinnacle.md ("NS2d-C: where the error sits") quotes it.
+error, and the relative error of each output there. docs/pinnacle.md ("NS2d-C: the two top corners") quotes it.
 
     .venv/bin/python docs/experiments/ns2d_c_error_regions.py RUN.h5 [--corner 0.05]
 """
