@@ -61,8 +61,9 @@ class Problem:
       outputs); the optimizer never sees them.
     - ``n_interior``: collocation points; ``weights``: block name → loss weight.
     - ``model``: MLP settings (width, depth, activation, ``embedding``: see :mod:`pinnlma.pinn.embeddings`, ...);
-      ``run``: optimizer defaults
-      (iters, time_limit); ``quick``: overrides for the ``--quick`` size.
+      ``run``: run defaults, keyed as ``pinnlma.run.config.PROBLEM_RUN_KEYS`` (iters, time_limit, march,
+      march_tol, adapt, causal; checked with the command-line options' checks when a run starts);
+      ``quick``: overrides for the ``--quick`` size.
     - ``exact``: conditions imposed by construction, u = g + d·N (see :mod:`pinnlma.pinn.exact`): their
       names (g and d generated) or an ``OutputTransform`` with its own g and d; their blocks leave r(θ).
     - ``derived``: quantities for display, name → fn(outputs by name) (e.g. ``{"|h|": lambda o:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..backends import BACKENDS
@@ -14,11 +15,22 @@ from ..optim import OPTIMIZERS, accepted_options, optimizer_options
 from ..pinn.adaptive import Adaptive, parse_adaptive
 from ..pinn.assembler import JACOBIAN_PATHS
 from ..pinn.causal import Causal, parse_causal
+from ..pinn.problem import Problem
 
-__all__ = ["DTYPES", "RunConfig", "check_device"]
+__all__ = ["DTYPES", "PROBLEM_RUN_KEYS", "RunConfig", "check_device", "check_problem_run"]
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 """Training precision name → torch dtype (the ``--dtype`` choices; the first is the default)."""
+
+PROBLEM_RUN_KEYS = {
+    "iters": "iteration limit (a whole number >= 0), as --iters",
+    "time_limit": "wall-time limit in seconds (> 0), as --time-limit",
+    "march": "time-marching window ends (increasing numbers), as --march",
+    "march_tol": "loss at which a window hands over (>= 0; 0: never), as --march-tol",
+    "adapt": "adaptive collocation text, as --adapt",
+    "causal": "causal weights text, as --causal",
+}
+"""The keys a problem's ``run`` defaults may hold → what each is (:func:`check_problem_run` checks them)."""
 
 
 @dataclass
@@ -140,6 +152,35 @@ class RunConfig:
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
         out["damping"] = self.damping_name
         return out
+
+
+def check_problem_run(problem: Problem) -> None:
+    """ValueError unless every key of ``problem.run`` is in :data:`PROBLEM_RUN_KEYS` and its value passes
+    the check the matching command-line option gets (the same :class:`RunConfig` checks), naming the key."""
+    what = f"problem {problem.name!r}: run={{...}}"
+    unknown = sorted(set(problem.run) - set(PROBLEM_RUN_KEYS))
+    if unknown:
+        raise ValueError(f"{what} has unknown key(s) {unknown}; the known ones: {', '.join(PROBLEM_RUN_KEYS)}")
+    run = dict(problem.run)
+    iters = run.get("iters")
+    if iters is not None and (isinstance(iters, bool) or not isinstance(iters, (int, np.integer))):
+        raise ValueError(f"{what}: iters must be a whole number, got {iters!r}")
+    for key in ("time_limit", "march_tol"):
+        value = run.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
+            raise ValueError(f"{what}: {key} must be a number, got {value!r}")
+    for key in ("adapt", "causal"):
+        if run.get(key) is not None and not isinstance(run[key], str):
+            raise ValueError(f"{what}: {key} must be text like the --{key} option, got {run[key]!r}")
+    march = run.get("march")
+    if march is not None:
+        if isinstance(march, str) or not all(isinstance(t, (int, float, np.number)) for t in march):
+            raise ValueError(f"{what}: march must be a sequence of window end times, got {march!r}")
+        run["march"] = tuple(march)
+    try:
+        RunConfig(**run)
+    except ValueError as err:
+        raise ValueError(f"{what}: {err}") from None
 
 
 def check_device(name: str, option: str = "--devices") -> torch.device:

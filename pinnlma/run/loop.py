@@ -23,7 +23,7 @@ from ..pinn.problem import Problem
 from ..pinn.setup import build_assembler
 from ..ranks import RowPartition, is_writer, process_rank
 from .checkpoint import ResumeError, RunState, check_compatible, error_keys, make_record, output_errors, restore
-from .config import RunConfig
+from .config import RunConfig, check_problem_run
 from .interrupt import AbortNow, StopAtIterationEnd
 from .io import RunRecord, read_run, save_checkpoint, write_run
 from .march import run_windows, window_converged, window_limits, window_problem
@@ -78,6 +78,10 @@ def solve(
     ``out`` (:func:`pinnlma.ranks.is_writer`); every rank checks it first, so all stop alike.
     """
     config = config or RunConfig()
+    try:
+        check_problem_run(problem)
+    except ValueError as err:
+        raise SetupError(str(err)) from err
     saved = read_run(resume) if resume is not None else None
     if saved is not None:
         check_compatible(saved, problem, config)

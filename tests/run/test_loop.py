@@ -134,3 +134,36 @@ def test_a_run_file_without_resume_state_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ResumeError, match=r"no resume state \(torch_rng missing\).*start a new run"):
         solve(sine_fit(), RunConfig(iters=4), resume=path, out=path, progress=False)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("run", "message"),
+    [
+        ({"itres": 5}, "unknown key(s) ['itres']"),
+        ({"iters": 2.5}, "iters must be a whole number"),
+        ({"iters": -1}, "iters must be >= 0"),
+        ({"time_limit": 0}, "time limit must be positive"),
+        ({"time_limit": "60"}, "time_limit must be a number"),
+        ({"march_tol": -1e-9}, "--march-tol must be a loss >= 0"),
+        ({"adapt": "rad:evry=5"}, "rad"),
+        ({"causal": 1.0}, "causal must be text"),
+        ({"causal": "0:32"}, "eps > 0"),
+        ({"march": "0.5,1"}, "march must be a sequence"),
+    ],
+)
+def test_a_problem_whose_run_defaults_are_wrong_is_refused_before_training(run: dict, message: str) -> None:
+    from pinnlma.run import SetupError
+
+    problem = sine_fit().with_options(run=run)
+    with pytest.raises(SetupError, match="problem 'sine_fit': run=") as err:
+        solve(problem, RunConfig(iters=1))
+    assert message in str(err.value)
+
+
+def test_every_problem_run_key_is_one_the_run_reads() -> None:
+    """PROBLEM_RUN_KEYS is the one list: each key passes the check with a sound value."""
+    from pinnlma.run.config import PROBLEM_RUN_KEYS, check_problem_run
+
+    sound = {"iters": 3, "time_limit": 1.5, "march": (0.5, 1.0), "march_tol": 0.0, "adapt": "rad", "causal": "1"}
+    assert set(sound) == set(PROBLEM_RUN_KEYS)
+    check_problem_run(sine_fit().with_options(run=sound))
