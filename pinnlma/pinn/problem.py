@@ -232,18 +232,26 @@ class Problem:
         """The fields a figure shows (``plot_fields``, default outputs then derived), name → (N,), from
         output values (N, outputs)."""
         values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
-        columns = {name: values[:, i] for i, name in enumerate(self.output_columns)}
-        fields = dict(columns)
-        for name, fn in self.derived.items():
-            out = np.asarray(fn(columns), dtype=np.float64).reshape(-1)
-            if out.shape != (len(values),):
-                raise ValueError(
-                    f"problem {self.name!r}: derived quantity {name!r} returned shape {out.shape} for "
-                    f"{len(values)} points"
-                )
-            fields[name] = out
+        fields = {name: values[:, i] for i, name in enumerate(self.output_columns)}
+        fields.update(self.derived_values(values))
         order = list(self.plot_fields) if self.plot_fields is not None else list(fields)
         return {name: fields[name] for name in order}
+
+    def derived_values(self, values: np.ndarray) -> dict[str, np.ndarray]:
+        """Each derived quantity, name → (N,), from output values (N, outputs); ValueError when one
+        returns another shape."""
+        values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+        columns = {name: values[:, i] for i, name in enumerate(self.output_columns)}
+        out = {}
+        for name, fn in self.derived.items():
+            field = np.asarray(fn(columns), dtype=np.float64).reshape(-1)
+            if field.shape != (len(values),):
+                raise ValueError(
+                    f"problem {self.name!r}: derived quantity {name!r} returned shape {field.shape} for "
+                    f"{len(values)} points"
+                )
+            out[name] = field
+        return out
 
     def pde_blocks(self) -> list[tuple[str, PdeFn]]:
         """(name, residual function) of each PDE block."""

@@ -69,17 +69,26 @@ def relative_l2(prediction: np.ndarray, reference: np.ndarray | None) -> float:
 
 
 def error_keys(problem: Problem) -> list[str]:
-    """History keys of the errors: ``rel_l2`` (all outputs jointly) and ``rel_l2/<name>`` per output when
-    there are several."""
+    """History keys of the errors: ``rel_l2`` (all outputs jointly), ``rel_l2/<name>`` per output when
+    there are several, and ``rel_l2/<name>`` of each derived quantity the problem declares (e.g. ``|h|``)."""
     names = problem.output_columns
-    return ["rel_l2"] + ([f"rel_l2/{name}" for name in names] if len(names) > 1 else [])
+    per_output = [f"rel_l2/{name}" for name in names] if len(names) > 1 else []
+    return ["rel_l2", *per_output, *(f"rel_l2/{name}" for name in problem.derived)]
 
 
 def output_errors(problem: Problem, prediction: np.ndarray, reference: np.ndarray | None) -> dict[str, float]:
-    """The relative L2 errors of :func:`error_keys`: jointly over all outputs, and per output by name."""
+    """The relative L2 errors of :func:`error_keys`: jointly over all outputs, per output by name, and of
+    each derived quantity (computed from the prediction and from the reference alike)."""
     out = {"rel_l2": relative_l2(prediction, reference)}
-    for i, key in enumerate(error_keys(problem)[1:]):
-        out[key] = relative_l2(prediction[:, i], None if reference is None else reference[:, i])
+    names = problem.output_columns
+    if len(names) > 1:
+        for i, name in enumerate(names):
+            out[f"rel_l2/{name}"] = relative_l2(prediction[:, i], None if reference is None else reference[:, i])
+    if problem.derived:
+        predicted = problem.derived_values(prediction)
+        known = problem.derived_values(reference) if reference is not None else {}
+        for name, field in predicted.items():
+            out[f"rel_l2/{name}"] = relative_l2(field, known.get(name))
     return out
 
 
@@ -119,9 +128,9 @@ def make_record(run: RunState, status: str) -> RunRecord:
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(opt.x).items()})
     attrs.update({f"extra_rel_l2_{k}": v for k, v in p.extra_errors(lambda x: a.predict(opt.x, x)).items()})
-    if p.output_count > 1:
+    if p.output_count > 1 or p.derived:
         errors = output_errors(p, prediction, run.reference)
-        attrs.update({f"final_rel_l2_{name}": errors[f"rel_l2/{name}"] for name in p.output_columns})
+        attrs.update({f"final_rel_l2_{key.split('/', 1)[1]}": v for key, v in errors.items() if key != "rel_l2"})
     resume = {
         "optimizer": to_storable(opt.state_dict()),
         "torch_rng": torch.get_rng_state().numpy(),

@@ -134,3 +134,20 @@ def test_derived_quantities_follow_plot_fields() -> None:
     with pytest.raises(ValueError, match="returned shape"):
         problem.with_options(derived={"bad": lambda o: o["x"][:1]}).display_fields(values)
     assert math.isclose(float(fields["x"][1]), 3.0)
+
+
+def test_a_derived_quantity_has_its_error_in_the_history_progress_and_run_file(tmp_path: Path) -> None:
+    """|x + y| style quantities: rel_l2/<name> from the prediction against the same quantity of the reference."""
+    torch.set_num_threads(1)
+    problem = predator_prey().with_options(derived={"|z|": lambda o: np.hypot(o["x"], o["y"])})
+    solve(problem, RunConfig(iters=3, seed=1), out=tmp_path / "run.h5", progress=False)
+    record = read_run(tmp_path / "run.h5")
+    pred, ref = record.solution["prediction"], record.solution["reference"]
+    expected = np.linalg.norm(np.hypot(*pred.T) - np.hypot(*ref.T)) / np.linalg.norm(np.hypot(*ref.T))
+    assert record.attrs["final_rel_l2_|z|"] == pytest.approx(expected, rel=1e-12)
+    assert record.history["rel_l2/|z|"][-1] == pytest.approx(expected, rel=1e-12)
+    assert len(record.history["rel_l2/|z|"]) == len(record.history["rel_l2"]) == 4
+    assert record.attrs["final_rel_l2_|z|"] != pytest.approx(record.attrs["final_rel_l2"])  # not the joint error
+    assert f"|z| {record.history['rel_l2/|z|'][-1]:.3e}" in format_metrics(
+        {k: v[-1] for k, v in record.history.items()}
+    )
