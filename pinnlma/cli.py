@@ -310,10 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--causal",
-        metavar="EPS[:CHUNKS[:EVERY]]",
+        metavar="EPS[:CHUNKS[:EVERY[:DELTA]]]",
         help="causal residual weights in time (pinnlma.pinn.causal): PDE rows in time chunk i weighted by "
         "exp(-EPS * sum of the earlier chunks' mean squared residuals), CHUNKS chunks (default 32), updated "
-        "every EVERY iterations (default 1); none for none (default: the problem's)",
+        "every EVERY iterations (default 1); EPS may be an increasing schedule (0.01,0.1,1,10,100), each "
+        "until every weight exceeds DELTA (default 0.99); none for none (default: the problem's)",
     )
     p.add_argument("--lr", type=cli_args.positive_float, help="learning rate (adam, lbfgs)")
     p.add_argument("--damping", choices=Choices(cli_args.dampings), help="LM damping rule (default: nielsen)")

@@ -59,6 +59,7 @@ class RunState:
     window: int = 0  # the current window
     adaptive: Adaptive | None = None  # adaptive collocation (pinnlma.pinn.adaptive); None without
     causal: Causal | None = None  # causal residual weights (pinnlma.pinn.causal); None without
+    causal_eps: float = math.nan  # the causal ε in force (Causal.apply), NaN without causal weights
 
 
 def relative_l2(prediction: np.ndarray, reference: np.ndarray | None) -> float:
@@ -230,5 +231,7 @@ def restore(run: RunState, saved: RunRecord) -> None:
     torch.set_rng_state(torch.as_tensor(saved.resume["torch_rng"], dtype=torch.uint8))
     opt.load_state_dict(from_storable(saved.resume["optimizer"], opt.state_dict()))
     run.history = {k: [float(x) for x in v] for k, v in saved.history.items()}
+    if run.causal is not None and run.history.get("causal_eps"):
+        run.causal_eps = run.history["causal_eps"][-1]  # the ε of the weights just loaded
     run.iteration = int(saved.attrs["iterations"])
     run.elapsed = float(saved.attrs["elapsed"])

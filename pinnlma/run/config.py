@@ -44,7 +44,7 @@ class RunConfig:
     the growing time windows (:mod:`pinnlma.run.march`), None for the problem's ``run["march"]``, () for
     none; ``adapt``: the adaptive collocation rule (:func:`~pinnlma.pinn.adaptive.parse_adaptive` text),
     None for the problem's ``run["adapt"]``, "none" for none; ``causal``: the causal residual weights
-    (:func:`~pinnlma.pinn.causal.parse_causal` text ``EPS[:CHUNKS[:EVERY]]``), None for the problem's
+    (:func:`~pinnlma.pinn.causal.parse_causal` text ``EPS[:CHUNKS[:EVERY[:DELTA]]]``), None for the problem's
     ``run["causal"]``, "none" for none; ``march_tol``: a window (not the last) hands over as soon as its loss
     is at or below this (:func:`~pinnlma.run.march.window_converged`), None for the problem's
     ``run["march_tol"]``, 0 for never. Raises ValueError on a value that cannot work, saying which.

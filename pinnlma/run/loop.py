@@ -182,8 +182,10 @@ def _update_objective(run: RunState) -> bool:
     adaptive, causal, x = run.adaptive, run.causal, run.optimizer.x
     if adaptive is not None and adaptive.due(run.iteration) and adaptive.apply(run.assembler, x):
         changed = True
-    if causal is not None and causal.due(run.iteration, run.assembler) and causal.apply(run.assembler, x):
-        changed = True
+    if causal is not None and causal.due(run.iteration, run.assembler):
+        eps = causal.apply(run.assembler, x)
+        if eps is not None:
+            run.causal_eps, changed = eps, True
     return changed
 
 
@@ -203,16 +205,27 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
         partition=_launch_partition(config),
     )
     causal = config.causal_weights(problem.run.get("causal"))
+    causal_eps = math.nan
     if causal is not None:
         causal.check(problem)
-        causal.apply(assembler, assembler.initial_parameters())  # the optimizer starts on the weighted objective
+        # the optimizer starts on the weighted objective
+        causal_eps = causal.apply(assembler, assembler.initial_parameters()) or math.nan
     optimizer = make_optimizer(
         config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options()
     )
     eval_points, reference = problem.evaluation()
     adaptive = config.adaptive(problem.run.get("adapt"))
     return RunState(
-        problem, config, assembler, optimizer, eval_points, reference, windows=windows, adaptive=adaptive, causal=causal
+        problem,
+        config,
+        assembler,
+        optimizer,
+        eval_points,
+        reference,
+        windows=windows,
+        adaptive=adaptive,
+        causal=causal,
+        causal_eps=causal_eps,
     )
 
 
@@ -281,6 +294,8 @@ def _record(run: RunState, loss: float, damping: float, evaluate: bool = True, r
     row.update(_errors(run) if evaluate else dict.fromkeys(error_keys(run.problem), math.nan))
     if run.windows:
         row["window_end"] = run.windows[run.window]
+    if run.causal is not None:
+        row["causal_eps"] = run.causal_eps
     row.update({f"loss/{name}": value for name, value in blocks.items()})
     for key, value in run.assembler.coefficients(run.optimizer.x).items():
         row[f"param/{key}"] = value

@@ -142,12 +142,19 @@ def test_a_causal_run_trains(tmp_path: Path) -> None:
 def test_causal_settings_parse_and_errors() -> None:
     assert parse_causal("none") is None
     assert parse_causal("1") == Causal(1.0) and parse_causal("10:64:5") == Causal(10.0, 64, 5)
-    for bad in ("x", "1:2:3:4", "1:2.5"):
+    assert parse_causal("0.01,0.1,1:16:2:0.9") == Causal((0.01, 0.1, 1.0), 16, 2, 0.9)
+    assert parse_causal("0.5,2").schedule == (0.5, 2.0) and parse_causal("3").schedule == (3.0,)
+    assert repr(parse_causal("1:4:3")) == "Causal(eps=1.0, chunks=4, every=3)"  # as run files before delta
+    for bad in ("x", "1:2:3:0.5:4", "1:2.5", "1,,2"):
         with pytest.raises(ValueError, match="EPS\\[:CHUNKS"):
             parse_causal(bad)
-    for bad in ("0", "-1:4", "1:0", "1:4:0", "inf"):
+    for bad in ("0", "-1:4", "1:0", "1:4:0", "inf", "0.1,0"):
         with pytest.raises(ValueError, match="eps > 0"):
             parse_causal(bad)
+    with pytest.raises(ValueError, match="must increase"):
+        parse_causal("1,0.1")
+    with pytest.raises(ValueError, match="delta"):
+        parse_causal("1:4:1:1.5")
     with pytest.raises(ValueError, match="EPS"):
         RunConfig(causal="fast")
     with pytest.raises(SetupError, match="no time coordinate"):
@@ -170,3 +177,32 @@ def test_device_replicas_see_the_weights_in_force() -> None:
         two.set_row_weights("pde", w)
         (r1, j1), (r2, j2) = one.full_jacobian(theta), two.full_jacobian(theta)
         assert torch.equal(r1, r2) and torch.equal(j1, j2), eps
+
+
+def test_the_eps_schedule_moves_on_once_every_occupied_chunk_weighs_more_than_delta() -> None:
+    """Algorithm 1 of Wang et al.: ε_s stays while min_i exp(−ε_s Σ_{k<i} L_k) ≤ δ; empty chunks do not count."""
+    rule = Causal((0.01, 0.1, 1.0), chunks=4)
+    every = torch.ones(4, dtype=torch.bool)
+    assert rule.tolerance(torch.full((4,), 0.5), every) == 0.01  # worst Σ 1.5: exp(−0.015) ≤ 0.99
+    assert rule.tolerance(torch.tensor([0.2, 0.2, 0.1, 9.0]), every) == 0.1  # Σ 0.5: 0.995 > δ, exp(−0.05) ≤ δ
+    assert rule.tolerance(torch.full((4,), 1e-4), every) == 1.0  # all passed: the last
+    first_two = torch.tensor([True, True, False, False])
+    assert rule.tolerance(torch.tensor([0.5, 9.0, 0.0, 0.0]), first_two) == 0.1  # only chunk 1's Σ 0.5 counts
+    a = build_assembler(quick_allen_cahn(), seed=7)
+    theta = perturbed(a, 5)
+    weights, eps = rule.update(a, theta)
+    assert eps in rule.schedule
+    assert torch.equal(weights["pde"], Causal(eps, chunks=4).weights(a, theta)["pde"])  # the fixed-ε weights
+
+
+def test_a_scheduled_causal_run_records_its_eps_and_resumes_exactly(tmp_path: Path) -> None:
+    problem = quick_allen_cahn()
+    config = RunConfig(iters=30, causal="0.01,1,100:4:2", march=(), eval_every=100)
+    straight = solve(problem, config, progress=False)
+    eps = straight.record.history["causal_eps"]
+    assert set(eps.tolist()) <= {0.01, 1.0, 100.0} and len(set(eps.tolist())) > 1  # it moved on
+    part = tmp_path / "part.h5"
+    solve(problem, config, out=part, progress=False, callback=lambda it, _m: it >= 27)  # ε = 1 by then
+    resumed = solve(problem, config, resume=part, out=part, progress=False)
+    assert np.array_equal(straight.theta.numpy(), resumed.theta.numpy())
+    assert np.array_equal(eps, resumed.record.history["causal_eps"])
