@@ -180,6 +180,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import BUDGETED, run_cases
+    from .ranks import require_one_process
+
+    try:
+        require_one_process("pinnlma bench")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
     if args.case is not None and args.case not in CASES:
         raise UsageError(f"unknown benchmark case {args.case!r}; choose one of {', '.join(CASES)}")
@@ -200,7 +206,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .ranks import require_one_process
     from .reproduce import load_paper
+
+    try:
+        require_one_process("pinnlma reproduce")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
     try:
         paper = load_paper(args.paper)

@@ -8,7 +8,9 @@ them from repeating each other's work and trampling each other's files:
   tiles are what ``legate.core.Runtime.create_store_from_tiles`` assembles into one distributed store
   from per-rank allocations. :func:`owned_tasks` cuts a list of per-block row counts along those
   bounds, so a rank computes (and attaches) only its rows;
-- **files**: only rank 0 writes (:func:`is_writer`): run files, checkpoints, figures, benchmark JSON.
+- **files**: only rank 0 writes (:func:`is_writer`): run files, checkpoints, figures;
+- **one-process commands**: benchmarks, validation suites and reproductions time or compare work in one
+  process and refuse a multi-rank launch (:func:`require_one_process`).
 
 The rank and the number of ranks come from the launcher's environment (:data:`RANK_VARIABLES`, the
 variables Legate's own launcher reads, with their size counterparts); a plain single process is rank 0
@@ -39,6 +41,7 @@ __all__ = [
     "owned_rows",
     "owned_tasks",
     "process_rank",
+    "require_one_process",
 ]
 
 RANK_VARIABLES = (
@@ -76,6 +79,19 @@ def process_rank(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
 def is_writer(environ: Mapping[str, str] | None = None) -> bool:
     """Whether this process writes files: rank 0 (every single process is rank 0)."""
     return process_rank(environ)[0] == 0
+
+
+def require_one_process(command: str, environ: Mapping[str, str] | None = None) -> None:
+    """ValueError under a launch of several ranks: ``command`` (a benchmark, a validation suite, a
+    reproduction) times or compares work in one process, and M ranks would each repeat all of it. Only
+    ``pinnlma run`` shares its rows among ranks."""
+    rank, ranks = process_rank(environ)
+    if ranks > 1:
+        raise ValueError(
+            f"{command} runs in one process, and this is rank {rank} of a launch of {ranks}: every rank would "
+            "repeat the whole of it; launch it without legate --nodes/mpirun/srun (only `pinnlma run` shares "
+            "its residual rows among ranks)"
+        )
 
 
 def owned_rows(m: int, rank: int, ranks: int) -> range:

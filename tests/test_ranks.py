@@ -84,3 +84,27 @@ def test_only_rank_zero_writes_the_run_file(tmp_path, monkeypatch: pytest.Monkey
         result = solve(problem, RunConfig(iters=1), out=out, progress=False)
         assert out.exists() == (rank == 0) and result.record.attrs["iterations"] == 1
         assert result.assembler.row_partition.rank == rank
+
+
+def test_benches_validation_and_reproductions_refuse_a_multi_rank_launch(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They time or compare work in one process; M ranks would each repeat all of it (and nothing is written)."""
+    from pinnlma.cli import main
+    from pinnlma.ranks import require_one_process
+    from pinnlma.validation import pinnacle, problems
+
+    require_one_process("x", {})  # one process: fine
+    with pytest.raises(ValueError, match="rank 1 of a launch of 2"):
+        require_one_process("pinnlma bench", {"PMI_RANK": "1", "PMI_SIZE": "2"})
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "0")
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "3")
+    assert main(["bench", "lm-step", "--quick", "--out", str(tmp_path)]) == 2
+    assert "pinnlma bench runs in one process" in capsys.readouterr().err
+    assert main(["reproduce", "taylor2022", "--tiny", "--out", str(tmp_path / "r")]) == 2
+    assert "pinnlma reproduce runs in one process" in capsys.readouterr().err
+    for module in (pinnacle, problems):
+        with pytest.raises(SystemExit):
+            module.main([])
+        assert "rank 0 of a launch of 3" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -37,6 +37,7 @@ import h5py
 __all__ = ["CASES", "Case", "format_report", "main", "run_case", "verdict"]
 
 
+from ..ranks import require_one_process
 from .kept import kept_part
 from .pinnacle_cases import CASES, Case
 
@@ -298,6 +299,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the Markdown report (default docs/pinnacle.md; with --quick RESULTS/quick/pinnacle.md)",
     )
     args = parser.parse_args(argv)
+    try:
+        require_one_process("python -m pinnlma.validation.pinnacle")
+    except ValueError as err:
+        parser.error(str(err))
     keys = [k.strip() for k in args.cases.split(",") if k.strip()] if args.cases else list(CASES)
     unknown = [k for k in keys if k not in CASES]
     if unknown:

@@ -26,6 +26,7 @@ from typing import Any
 import h5py
 
 from ..machine import machine_info, versions
+from ..ranks import require_one_process
 from .kept import kept_part
 
 
@@ -147,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the Markdown report here (default: print it)")
     parser.add_argument("--runs", type=Path, default=Path("results/runs"), help="folder for run files and plots")
     args = parser.parse_args(argv)
+    try:
+        require_one_process("python -m pinnlma.validation.problems")
+    except ValueError as err:
+        parser.error(str(err))
     names = args.names or list(TARGETS)
     unknown = [n for n in names if n not in TARGETS]
     if unknown:

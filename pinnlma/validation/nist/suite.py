@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from ...lm import Nielsen, least_squares
+from ...ranks import require_one_process
 from .data import ENV_VAR, NistProblem, default_data_dir, load_suite
 
 __all__ = [
@@ -224,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--solver", choices=sorted(SOLVERS), default="pinnlma", help="solver to score (default: pinnlma)"
     )
     args = parser.parse_args(argv)
+    try:
+        require_one_process("python -m pinnlma.validation.nist_strd")
+    except ValueError as err:
+        parser.error(str(err))
 
     try:
         data_dir = args.data if args.data is not None else default_data_dir()
