@@ -49,6 +49,11 @@ OPTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "search-frozen8": lambda: {
         "options": LMOptions(max_iter=10**9, lambda_search=(0.1, 1.0, 10.0), frozen_steps=8)
     },
+    "search2-frozen5": lambda: {"options": LMOptions(max_iter=10**9, lambda_search=(0.1, 1.0), frozen_steps=5)},
+    "search-frozen5-f32": lambda: {
+        "options": LMOptions(max_iter=10**9, lambda_search=(0.1, 1.0, 10.0), frozen_steps=5),
+        "backend": TorchBackend(gram_dtype="float32"),
+    },
 }
 TARGETS = {"1e-05": 1e-5, "1e-06": 1e-6}
 

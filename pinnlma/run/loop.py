@@ -214,6 +214,8 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
         config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options()
     )
     eval_points, reference = problem.evaluation()
+    if reference is not None:
+        problem.derived_values(reference)  # a derived quantity that fails stops here, before training
     adaptive = config.adaptive(problem.run.get("adapt"))
     return RunState(
         problem,

@@ -151,3 +151,11 @@ def test_a_derived_quantity_has_its_error_in_the_history_progress_and_run_file(t
     assert f"|z| {record.history['rel_l2/|z|'][-1]:.3e}" in format_metrics(
         {k: v[-1] for k, v in record.history.items()}
     )
+
+
+def test_a_derived_quantity_that_fails_stops_the_run_before_training() -> None:
+    from pinnlma.run import SetupError
+
+    problem = predator_prey().with_options(derived={"bad": lambda o: o["x"][:3]})
+    with pytest.raises(SetupError, match="derived quantity 'bad' returned shape"):
+        solve(problem, RunConfig(iters=2), progress=False)
