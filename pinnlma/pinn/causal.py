@@ -10,7 +10,8 @@ time in chunk i(j) gets the weight
 once the residual before it is small. With a schedule ε₁ < ε₂ < … (``--causal 0.01,0.1,1,10,100:32``) the
 ε in force is the first one at which some weight is still ≤ δ (default 0.99), the last once all are passed:
 the paper's annealing (Algorithm 1 there moves to the next ε once min_i w_i > δ), read off the current θ.
-In least squares the rows are scaled, r_j → √w_{i(j)} · r_j, and the loss is Σ_b w_b · mean(w_i · raw_b²). Condition rows (initial, boundary, data) keep weight 1.
+In least squares the rows are scaled, r_j → √w_{i(j)} · r_j, and the loss is Σ_b w_b · mean(w_i · raw_b²).
+Condition rows (initial, boundary, data) keep weight 1.
 
 The weights are constants of the objective: they are recomputed from the current θ between iterations
 (every ``every`` iterations, and whenever the points change), and each change is followed by the
