@@ -1,7 +1,7 @@
 """Experiment (not part of the library): steps and optimizer time to MSE 1e-5 and 1e-6 on the peer-tlm sinc fit
 (5000 points, 1→20→20→14→1 tanh, 769 parameters, float64, full batch, the bench's initial weights) for each
 named pinnlma option, one run each, one torch thread; also the residual evaluations (trial points) and
-Jacobians per step. ``--seed K`` starts from the weights of seed K instead of the bench's seed 0 (the
+Jacobians per step. ``gramS`` samples S rows for JᵀJ each iteration (``LMOptions.gram_rows``). ``--seed K`` starts from the weights of seed K instead of the bench's seed 0 (the
 trajectories are sensitive: docs/performance.md compares options over seeds 0-3).
 
 docs/performance.md ("Time to target against tlm") uses it to find which options buy fewer steps; the step
@@ -54,6 +54,15 @@ OPTIONS: dict[str, Callable[[], dict[str, Any]]] = {
         "options": LMOptions(max_iter=10**9, lambda_search=(0.1, 1.0, 10.0), frozen_steps=5),
         "backend": TorchBackend(gram_dtype="float32"),
     },
+    **{
+        f"gram{s}": (lambda s=s: {"options": LMOptions(max_iter=10**9, gram_rows=s)})
+        for s in (250, 500, 750, 1000, 1500, 2500)
+    },
+    "gram1000-frozen3": lambda: {"options": LMOptions(max_iter=10**9, gram_rows=1000, frozen_steps=3)},
+    "gram1000-search-frozen5": lambda: {
+        "options": LMOptions(max_iter=10**9, gram_rows=1000, lambda_search=(0.1, 1.0, 10.0), frozen_steps=5)
+    },
+    "gram1000-geodesic": lambda: {"options": LMOptions(max_iter=10**9, gram_rows=1000), "geodesic": True},
 }
 TARGETS = {"1e-05": 1e-5, "1e-06": 1e-6}
 

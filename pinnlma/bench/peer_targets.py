@@ -244,6 +244,7 @@ def _fresh(template: nn.Module, state: dict[str, Tensor]) -> nn.Module:
 
 SEARCH_FACTORS = (0.1, 1.0, 10.0)
 FROZEN_STEPS = 5
+GRAM_FRACTION = 0.2
 SINC_OPTIONS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
     "pinnlma": ("LevenbergMarquardt(net, residual, rowwise=True): pinnlma's defaults (Nielsen damping)", lambda m: {}),
     "pinnlma-levenberg": (
@@ -262,17 +263,23 @@ SINC_OPTIONS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
         "and 1e-6 over four initial weights)",
         lambda m: {"options": LMOptions(max_iter=10**9, lambda_search=SEARCH_FACTORS, frozen_steps=FROZEN_STEPS)},
     ),
+    "pinnlma-gram0.2": (
+        f"the defaults with LMOptions(gram_rows={GRAM_FRACTION}): JᵀJ from a fresh sample of a fifth of the rows "
+        "each iteration, Jᵀr from all of them (pinnlma.lm.sampled_gram; docs/performance.md's study of the sample size)",
+        lambda m: {"options": LMOptions(max_iter=10**9, gram_rows=GRAM_FRACTION)},
+    ),
 }
 """The pinnlma variants of the sinc case: name → (what it is, LevenbergMarquardt keywords for m points)."""
 
 
-def sinc_case(tlm: Any, *, tiny: bool, anchor_steps: int, options: dict[str, Any] | None = None) -> Case:
-    """The sinc fit; the first target is tlm's MSE after ``anchor_steps`` steps (one untimed run)."""
+def sinc_case(tlm: Any, *, tiny: bool, anchor_steps: int, options: dict[str, Any] | None = None, seed: int = 0) -> Case:
+    """The sinc fit from the initial weights of ``seed`` (the bench's: 0); the first target is tlm's MSE after
+    ``anchor_steps`` steps (one untimed run). ``options`` adds pinnlma variants in :data:`SINC_OPTIONS`' form."""
     m, widths = (
         (fixtures.SINC_TINY_POINTS, fixtures.SINC_TINY_WIDTHS) if tiny else (fixtures.SINC_POINTS, fixtures.SINC_WIDTHS)
     )
     x, y = fixtures.sinc_data(m)
-    template = fixtures.sinc_network(widths, seed=0)
+    template = fixtures.sinc_network(widths, seed=seed)
     state = copy.deepcopy(template.state_dict())
     anchor_net = _fresh(template, state)
     step, loss = _tlm_sinc(tlm, anchor_net, x, y)
@@ -301,7 +308,7 @@ def sinc_case(tlm: Any, *, tiny: bool, anchor_steps: int, options: dict[str, Any
             "architecture": fixtures.architecture(widths),
             "dtype": "float64",
             "batch": "full",
-            "seed": 0,
+            "seed": seed,
             "anchor": f"tlm's MSE after its first {anchor_steps} steps from the same weights: {anchor:.6g}",
         },
         max_steps=40 if tiny else 10**6,

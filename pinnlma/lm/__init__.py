@@ -8,6 +8,7 @@
   ``nn.Conv1d``/``nn.Conv2d`` layers; :mod:`.losses`: common losses as least-squares residuals;
 - :mod:`.least_squares` and :mod:`.module`: the front ends :func:`least_squares` and
   :class:`LevenbergMarquardt`;
+- :mod:`.sampled_gram`: JᵀJ from a sample of the rows each iteration, Jᵀr from all (``LMOptions.gram_rows``);
 - :mod:`.solvers`: dense or matrix-free, the registry and the auto rule; :mod:`.matrix_free` (with
   :mod:`.krylov` and :mod:`.preconditioners`): the inexact LM solve by preconditioned CG on Jacobian products.
 """

@@ -11,7 +11,8 @@ One iteration at parameters x with residual r and cost F = ½‖r‖²:
    Non-finite trial residuals or no reduction reject the step and raise λ; otherwise ρ = actual /
    predicted goes to the damping rule and x ← x + h.
    ``LMOptions.lambda_search``: a trial tries several λ, keeping the lowest cost; ``frozen_steps``: steps
-   on the same Jacobian follow an accepted one (:mod:`pinnlma.lm.trials` says how).
+   on the same Jacobian follow an accepted one (:mod:`pinnlma.lm.trials` says how); ``gram_rows``: JᵀJ from a
+   fresh sample of the rows each iteration, Jᵀr from all of them (:mod:`pinnlma.lm.sampled_gram`).
 3. Stop on ftol (actual < ftol·F with ρ > ¼), xtol (‖h‖ < xtol·(xtol + ‖x‖)), gtol (‖g‖∞ < gtol),
    a zero residual, the iteration or wall-time limit, a callback, or the damping ceiling; a Jacobian
    with NaN/Inf entries (diag JᵀJ or Jᵀr not finite) stops the run too, saying which parameters. When
@@ -49,6 +50,7 @@ from .options import (
 )
 from .phases import PHASES, PhaseCallback, TimedSlices
 from .row_sums import RowSums
+from .sampled_gram import SampledGramSystem, draw_rows, sample_size, sampled_slices
 from .solvers import select_solver
 from .trials import Point, best_trial, damped_step, frozen_steps
 
@@ -126,21 +128,53 @@ class LMCore:
         )
         self.form = self.choice.form
         self.rows.check_solver(self.choice.solver, self.form)
+        self._check_gram_sampling()
+
+    def _check_gram_sampling(self) -> None:
+        """``gram_rows`` needs the dense normal form on rows that one process holds; ValueError otherwise."""
+        if sample_size(self.options.gram_rows, self.m) >= self.m:
+            return
+        if (self.choice.solver, self.form) != ("dense", "normal"):
+            raise ValueError(
+                f"gram_rows samples the rows of the dense normal equations, but this run solves with the "
+                f"{self.choice.solver} solver in the {self.form} form ({self.choice.reason}); pass solver='dense' "
+                "and form='normal', or drop gram_rows"
+            )
+        if self.rows.split:
+            raise ValueError("gram_rows cannot sample rows shared among processes; run one process or drop gram_rows")
 
     # ---------------------------------------------------------------------------------------------
     def _build_system(self) -> LinearSystem:
         x = self.state.x
-        slices = self.model.slices(x, self.m)
+        rows = self._gram_sample()
+        slices = self.model.slices(x, self.m) if rows is None else sampled_slices(self.model, x, rows, self.m)
         on_phase = self.on_phase
         if on_phase is not None:
             started, timed = time.perf_counter(), TimedSlices(slices, on_phase)
-            system = self._system_from(timed, x)
-            on_phase("normal_equations", time.perf_counter() - started - timed.seconds, self.m)
+            system = self._system_from(timed, x, rows)
+            used = self.m if rows is None else int(rows.numel())
+            on_phase("normal_equations", time.perf_counter() - started - timed.seconds, used)
             return system
-        return self._system_from(slices, x)
+        return self._system_from(slices, x, rows)
 
-    def _system_from(self, slices: Iterator[tuple[Tensor, Tensor]], x: Tensor) -> LinearSystem:
-        return self.solver.system(self.form, self.model, x, self.state.r, self.state.iteration, slices)
+    def _gram_sample(self) -> Tensor | None:
+        """This iteration's rows for the Gauss–Newton matrix (``LMOptions.gram_rows``), None for all rows."""
+        s = sample_size(self.options.gram_rows, self.m)
+        if s >= self.m:
+            return None
+        self._check_gram_sampling()  # the options may have changed since the solver was chosen
+        return draw_rows(self.m, s, self.options.gram_seed, self.state.iteration)
+
+    def _gram_note(self) -> str:
+        """The sampled Gauss–Newton matrix in words for ``solver_reason`` (empty when all rows are used)."""
+        s = sample_size(self.options.gram_rows, self.m)
+        return "" if s >= self.m else f"; JᵀJ from {s} of the {self.m} rows, sampled afresh each iteration (gram_rows)"
+
+    def _system_from(self, slices: Iterator[tuple[Tensor, Tensor]], x: Tensor, rows: Tensor | None) -> LinearSystem:
+        if rows is None:
+            return self.solver.system(self.form, self.model, x, self.state.r, self.state.iteration, slices)
+        jt_times = lambda w: self.model.jt_times(x, w)  # noqa: E731
+        return SampledGramSystem.build(self.backend, slices, self.n, self.m, jt_times(self.state.r), jt_times)
 
     def _residual_at(self, x: Tensor) -> Tensor:
         with torch.no_grad():
@@ -360,7 +394,7 @@ class LMCore:
             form=self.form,
             fallback_solves=s.fallback_solves,
             solver=self.choice.solver,
-            solver_reason=self.choice.reason,
+            solver_reason=self.choice.reason + self._gram_note(),
             linear_solves=list(s.solves),
         )
 

@@ -16,7 +16,7 @@ Strategies (each gives the same J; they differ in cost):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +87,23 @@ def choose_strategy(
 
 def _slice_args(args: Sequence[object], rows: slice) -> tuple[object, ...]:
     return tuple(a[rows] if isinstance(a, Tensor) and a.ndim > 0 else a for a in args)
+
+
+def _index_args(args: Sequence[object], rows: Tensor) -> tuple[object, ...]:
+    """The data rows ``rows`` (an index tensor) of every tensor in args with a row dimension."""
+    return tuple(a[rows.to(a.device)] if isinstance(a, Tensor) and a.ndim > 0 else a for a in args)
+
+
+def rows_of_slices(slices: Iterable[tuple[Tensor, Tensor]], rows: Tensor) -> Iterator[tuple[Tensor, Tensor]]:
+    """The rows ``rows`` (sorted indices into the whole residual) taken out of consecutive row slices."""
+    start = 0
+    for r_s, j_s in slices:
+        stop = start + r_s.shape[0]
+        lo, hi = (int(i) for i in torch.searchsorted(rows, torch.tensor([start, stop])))
+        if hi > lo:
+            local = (rows[lo:hi] - start).to(r_s.device)
+            yield r_s.index_select(0, local), j_s.index_select(0, local)
+        start = stop
 
 
 class JacobianEngine:
@@ -176,6 +193,39 @@ class JacobianEngine:
         plan = self.plan or self.make_plan(m, x.numel(), x.element_size())
         yield from self._strategies[plan.strategy](x, m, plan)
 
+    def slices_of_rows(self, x: Tensor, rows: Tensor, m: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """Yield ``(r_S, J_S)`` for the residual rows ``rows`` only (sorted indices out of m), in their order.
+
+        The ``rowwise`` strategy computes just the data rows those rows come from; the other strategies
+        compute their slices of all rows and keep the wanted ones."""
+        plan = self.plan or self.make_plan(m, x.numel(), x.element_size())
+        if plan.strategy != "rowwise":
+            yield from rows_of_slices(self.slices(x, m), rows)
+            return
+        tensor_idx = self._row_tensors()
+        per_row = self._residuals_per_row(m, tensor_idx)
+        row_jac = self._row_jacobian_fn(tensor_idx, per_row)
+        data = torch.unique(torch.div(rows, per_row, rounding_mode="floor"))  # sorted
+        chunk = max(1, plan.slice_rows // per_row)
+        for start in range(0, data.shape[0], chunk):
+            idx = data[start : start + chunk]
+            part = [self.args[i][idx.to(self.args[i].device)] for i in tensor_idx]
+            sliced = _index_args(self.args, idx)
+            fast = self._fast_rows(x, sliced, part, row_jac)
+            if fast is None:
+                jac, r = row_jac(x, *part)
+                fast = r.detach().reshape(-1), jac.detach().reshape(-1, x.shape[0])
+            lo, hi = torch.searchsorted(rows, torch.stack([idx[0] * per_row, (idx[-1] + 1) * per_row]))
+            wanted = rows[int(lo) : int(hi)]
+            if not self._order_checked:
+                self._check_row_order(x, fast[0], (idx[:, None] * per_row + torch.arange(per_row)).reshape(-1))
+            if per_row == 1:
+                yield fast
+                continue
+            local = torch.searchsorted(idx, torch.div(wanted, per_row, rounding_mode="floor")) * per_row
+            local = (local + wanted % per_row).to(fast[0].device)
+            yield fast[0].index_select(0, local), fast[1].index_select(0, local)
+
     def _explicit_slices(self, x: Tensor, m: int, plan: JacobianPlan) -> Iterator[tuple[Tensor, Tensor]]:
         return self._explicit(x, plan.slice_rows)
 
@@ -241,6 +291,22 @@ class JacobianEngine:
         must sit at positions k·i … k·i + k − 1 of r, which the first slice checks against r(x)."""
         tensor_idx = self._row_tensors()
         per_row = self._residuals_per_row(m, tensor_idx)
+        row_jac = self._row_jacobian_fn(tensor_idx, per_row)
+        data_rows = max(1, rows // per_row)
+        for start in range(0, m // per_row, data_rows):
+            part = [self.args[i][start : start + data_rows] for i in tensor_idx]
+            fast = self._fast_rows(x, _slice_args(self.args, slice(start, start + data_rows)), part, row_jac)
+            if fast is None:
+                jac, r = row_jac(x, *part)
+                if per_row > 1:
+                    jac, r = jac.reshape(-1, x.shape[0]), r.reshape(-1)
+                fast = r.detach(), jac.detach()
+            if not self._order_checked:
+                self._check_row_order(x, fast[0], torch.arange(start * per_row, start * per_row + fast[0].shape[0]))
+            yield fast
+
+    def _row_jacobian_fn(self, tensor_idx: list[int], per_row: int) -> Callable[..., tuple[Tensor, Tensor]]:
+        """vmap over data rows of jacrev of the one-row residual: (x, row tensors) → (J rows, r rows)."""
 
         def one_row(p: Tensor, *row_tensors: Tensor) -> tuple[Tensor, Tensor]:
             full = list(self.args)
@@ -250,19 +316,7 @@ class JacobianEngine:
             out = out.reshape(()) if per_row == 1 else out.reshape(per_row)
             return out, out
 
-        row_jac = vmap(jacrev(one_row, has_aux=True), in_dims=(None,) + (0,) * len(tensor_idx))
-        data_rows = max(1, rows // per_row)
-        for start in range(0, m // per_row, data_rows):
-            part = [self.args[i][start : start + data_rows] for i in tensor_idx]
-            fast = self._fast_rows(x, slice(start, start + data_rows), part, row_jac)
-            if fast is None:
-                jac, r = row_jac(x, *part)
-                if per_row > 1:
-                    jac, r = jac.reshape(-1, x.shape[0]), r.reshape(-1)
-                fast = r.detach(), jac.detach()
-            if not self._order_checked:
-                self._check_row_order(x, fast[0], start * per_row)
-            yield fast
+        return vmap(jacrev(one_row, has_aux=True), in_dims=(None,) + (0,) * len(tensor_idx))
 
     def _row_tensors(self) -> list[int]:
         """Positions in ``args`` of the tensors sliced by row (0-d tensors are passed whole)."""
@@ -290,11 +344,11 @@ class JacobianEngine:
             )
         return m // rows
 
-    def _check_row_order(self, x: Tensor, r_rows: Tensor, offset: int) -> None:
-        """The first rowwise slice must reproduce r(x) at its positions; otherwise the residual breaks the
-        rowwise promise (rows mixed, e.g. batch statistics, or k outputs stored column by column)."""
+    def _check_row_order(self, x: Tensor, r_rows: Tensor, positions: Tensor) -> None:
+        """The first rowwise slice must reproduce r(x) at its ``positions`` in r; otherwise the residual breaks
+        the rowwise promise (rows mixed, e.g. batch statistics, or k outputs stored column by column)."""
         with torch.no_grad():
-            expected = self.residual(x).detach()[offset : offset + r_rows.shape[0]]
+            expected = self.residual(x).detach()[positions.to(r_rows.device)]
         tol = 1e-8 if x.dtype == torch.float64 else 1e-3
         scale = float(expected.abs().max()) if expected.numel() else 0.0
         if expected.shape != r_rows.shape or not torch.allclose(r_rows, expected, rtol=tol, atol=tol * max(scale, 1.0)):
@@ -307,13 +361,13 @@ class JacobianEngine:
         self._order_checked = True
 
     def _fast_rows(
-        self, x: Tensor, rows: slice, part: list[Tensor], row_jac: Callable[..., tuple[Tensor, Tensor]]
+        self, x: Tensor, sliced: tuple[object, ...], part: list[Tensor], row_jac: Callable[..., tuple[Tensor, Tensor]]
     ) -> tuple[Tensor, Tensor] | None:
         """The ``row_jacobian`` shortcut for this slice, or None. Its first result is compared once with
         the generic per-row Jacobian on a few rows; a mismatch turns the shortcut off for good."""
         if self.row_jacobian is None:
             return None
-        fast = self.row_jacobian(x, _slice_args(self.args, rows))
+        fast = self.row_jacobian(x, sliced)
         if fast is not None and not self._fast_checked:
             rows_checked = min(8, part[0].shape[0])
             jac, r = row_jac(x, *[p[:rows_checked] for p in part])

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from .matrix_free import MatrixFreeOptions, SolveRecord
+from .sampled_gram import check_gram_rows
 from .solvers import FORMS, SOLVERS, check_choice
 
 __all__ = [
@@ -108,6 +109,12 @@ class LMOptions:
     """After an accepted step, up to this many further steps with the same Jacobian, λ and factor,
     h' = −(JᵀJ + λD)⁻¹ J(x)ᵀ r(x_new) (one product Jᵀw, one back-substitution and one residual each),
     each kept while it lowers the cost: the Shamanskii-like LM of Fan (2013), Comput. Optim. Appl. 56, 63-80."""
+    gram_rows: int | float | None = None
+    """Rows sampled for the Gauss–Newton matrix, afresh each iteration: a count s, or a fraction of the m rows;
+    the system is ((m/s)·J_SᵀJ_S + λD) v = Jᵀr with Jᵀr over all rows (:mod:`pinnlma.lm.sampled_gram`).
+    None (or s ≥ m): all rows, plain LM. Needs the dense solver in the normal form."""
+    gram_seed: int = 0
+    """The seed of the row samples (with the iteration number, so a resumed run draws the same rows)."""
 
     def __post_init__(self) -> None:
         for name in ("ftol", "xtol", "gtol"):
@@ -132,6 +139,9 @@ class LMOptions:
             raise ValueError(
                 f"lambda_search must hold positive finite factors on λ (e.g. (0.1, 1.0, 10.0)), got {self.lambda_search}"
             )
+        self.gram_rows = check_gram_rows(self.gram_rows)
+        if isinstance(self.gram_seed, bool) or not isinstance(self.gram_seed, int) or self.gram_seed < 0:
+            raise ValueError(f"gram_seed must be an integer >= 0, got {self.gram_seed!r}")
         if isinstance(self.frozen_steps, bool) or not isinstance(self.frozen_steps, int) or self.frozen_steps < 0:
             raise ValueError(f"frozen_steps must be an integer >= 0, got {self.frozen_steps!r}")
 
