@@ -50,7 +50,7 @@ from .options import (
 )
 from .phases import PHASES, PhaseCallback, TimedSlices
 from .row_sums import RowSums
-from .sampled_gram import SampledGramSystem, draw_rows, sample_size, sampled_slices
+from .sampled_gram import SampledGramSystem, check_sampling, draw_rows, sample_size, sampled_slices, sampling_note
 from .solvers import select_solver
 from .trials import Point, best_trial, damped_step, frozen_steps
 
@@ -131,17 +131,10 @@ class LMCore:
         self._check_gram_sampling()
 
     def _check_gram_sampling(self) -> None:
-        """``gram_rows`` needs the dense normal form on rows that one process holds; ValueError otherwise."""
-        if sample_size(self.options.gram_rows, self.m) >= self.m:
-            return
-        if (self.choice.solver, self.form) != ("dense", "normal"):
-            raise ValueError(
-                f"gram_rows samples the rows of the dense normal equations, but this run solves with the "
-                f"{self.choice.solver} solver in the {self.form} form ({self.choice.reason}); pass solver='dense' "
-                "and form='normal', or drop gram_rows"
-            )
-        if self.rows.split:
-            raise ValueError("gram_rows cannot sample rows shared among processes; run one process or drop gram_rows")
+        """``gram_rows`` needs the dense normal form on rows one process holds (ValueError otherwise)."""
+        check_sampling(
+            self.options.gram_rows, self.m, self.choice.solver, self.form, self.choice.reason, self.rows.split
+        )
 
     # ---------------------------------------------------------------------------------------------
     def _build_system(self) -> LinearSystem:
@@ -164,11 +157,6 @@ class LMCore:
             return None
         self._check_gram_sampling()  # the options may have changed since the solver was chosen
         return draw_rows(self.m, s, self.options.gram_seed, self.state.iteration)
-
-    def _gram_note(self) -> str:
-        """The sampled Gauss–Newton matrix in words for ``solver_reason`` (empty when all rows are used)."""
-        s = sample_size(self.options.gram_rows, self.m)
-        return "" if s >= self.m else f"; JᵀJ from {s} of the {self.m} rows, sampled afresh each iteration (gram_rows)"
 
     def _system_from(self, slices: Iterator[tuple[Tensor, Tensor]], x: Tensor, rows: Tensor | None) -> LinearSystem:
         if rows is None:
@@ -394,7 +382,7 @@ class LMCore:
             form=self.form,
             fallback_solves=s.fallback_solves,
             solver=self.choice.solver,
-            solver_reason=self.choice.reason + self._gram_note(),
+            solver_reason=self.choice.reason + sampling_note(self.options.gram_rows, self.m),
             linear_solves=list(s.solves),
         )
 

@@ -30,7 +30,15 @@ from torch import Tensor
 from ..backends import Backend, LinearSystem
 from .jacobian import rows_of_slices
 
-__all__ = ["SampledGramSystem", "check_gram_rows", "draw_rows", "sample_size", "sampled_slices"]
+__all__ = [
+    "SampledGramSystem",
+    "check_gram_rows",
+    "check_sampling",
+    "draw_rows",
+    "sample_size",
+    "sampled_slices",
+    "sampling_note",
+]
 
 Slices = Iterable[tuple[Tensor, Tensor]]
 
@@ -60,6 +68,26 @@ def sample_size(gram_rows: int | float | None, m: int) -> int:
         return m
     s = gram_rows if isinstance(gram_rows, int) else max(1, round(gram_rows * m))
     return min(m, s)
+
+
+def check_sampling(gram_rows: int | float | None, m: int, solver: str, form: str, why: str, split: bool) -> None:
+    """A sample of the m rows needs the dense solver in the normal form (``why``: how those were chosen) and rows
+    that one process holds (not ``split``); ValueError otherwise. Nothing to check when all rows are used."""
+    if sample_size(gram_rows, m) >= m:
+        return
+    if (solver, form) != ("dense", "normal"):
+        raise ValueError(
+            f"gram_rows samples the rows of the dense normal equations, but this run solves with the {solver} solver "
+            f"in the {form} form ({why}); pass solver='dense' and form='normal', or drop gram_rows"
+        )
+    if split:
+        raise ValueError("gram_rows cannot sample rows shared among processes; run one process or drop gram_rows")
+
+
+def sampling_note(gram_rows: int | float | None, m: int) -> str:
+    """The sampled Gauss–Newton matrix in words, to follow a solver's reason (empty when all rows are used)."""
+    s = sample_size(gram_rows, m)
+    return "" if s >= m else f"; JᵀJ from {s} of the {m} rows, sampled afresh each iteration (gram_rows)"
 
 
 def draw_rows(m: int, s: int, seed: int, iteration: int) -> Tensor:
