@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.autograd.forward_ad as fwAD
@@ -209,19 +209,19 @@ class JacobianEngine:
         chunk = max(1, plan.slice_rows // per_row)
         for start in range(0, data.shape[0], chunk):
             idx = data[start : start + chunk]
-            part = [self.args[i][idx.to(self.args[i].device)] for i in tensor_idx]
             sliced = _index_args(self.args, idx)
+            part = [cast(Tensor, sliced[i]) for i in tensor_idx]  # the same row tensors, indexed once
             fast = self._fast_rows(x, sliced, part, row_jac)
             if fast is None:
                 jac, r = row_jac(x, *part)
                 fast = r.detach().reshape(-1), jac.detach().reshape(-1, x.shape[0])
-            lo, hi = torch.searchsorted(rows, torch.stack([idx[0] * per_row, (idx[-1] + 1) * per_row]))
-            wanted = rows[int(lo) : int(hi)]
             if not self._order_checked:
                 self._check_row_order(x, fast[0], (idx[:, None] * per_row + torch.arange(per_row)).reshape(-1))
             if per_row == 1:
                 yield fast
                 continue
+            lo, hi = torch.searchsorted(rows, torch.stack([idx[0] * per_row, (idx[-1] + 1) * per_row]))
+            wanted = rows[int(lo) : int(hi)]
             local = torch.searchsorted(idx, torch.div(wanted, per_row, rounding_mode="floor")) * per_row
             local = (local + wanted % per_row).to(fast[0].device)
             yield fast[0].index_select(0, local), fast[1].index_select(0, local)
