@@ -48,6 +48,10 @@ class ResidualModel(Protocol):
     # are shared among processes (a multi-rank launch): then residual, slices, jt_times, second_directional
     # and normal_partials cover only this process's rows, and the core sums what it decides from over the
     # processes with ``row_partition.allreduce`` (:mod:`pinnlma.lm.row_sums`; dense normal form only).
+    #
+    # Optional: ``slices_of_rows(x, rows, m) -> Iterator[(r_S, J_S)]``, the slices of only the residual rows
+    # ``rows`` (a sorted 1-D index tensor out of m), in their order. ``LMOptions.gram_rows`` samples rows each
+    # iteration (:mod:`pinnlma.lm.sampled_gram`); without this method they are taken out of :meth:`slices`.
 
 
 def check_residual(r: Tensor, x: Tensor, m: int | None, where: str) -> None:

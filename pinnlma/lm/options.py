@@ -140,10 +140,10 @@ class LMOptions:
                 f"lambda_search must hold positive finite factors on λ (e.g. (0.1, 1.0, 10.0)), got {self.lambda_search}"
             )
         self.gram_rows = check_gram_rows(self.gram_rows)
-        if isinstance(self.gram_seed, bool) or not isinstance(self.gram_seed, int) or self.gram_seed < 0:
-            raise ValueError(f"gram_seed must be an integer >= 0, got {self.gram_seed!r}")
-        if isinstance(self.frozen_steps, bool) or not isinstance(self.frozen_steps, int) or self.frozen_steps < 0:
-            raise ValueError(f"frozen_steps must be an integer >= 0, got {self.frozen_steps!r}")
+        for name in ("gram_seed", "frozen_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
 
     @classmethod
     def unlimited(cls, **overrides: Any) -> LMOptions:

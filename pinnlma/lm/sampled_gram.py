@@ -20,7 +20,7 @@ slices (:func:`~pinnlma.lm.jacobian.rows_of_slices`: the Jacobian costs what it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy
@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from ..backends import Backend, LinearSystem
+from ..backends.base import Slices
 from .jacobian import rows_of_slices
 
 __all__ = [
@@ -39,8 +40,6 @@ __all__ = [
     "sampled_slices",
     "sampling_note",
 ]
-
-Slices = Iterable[tuple[Tensor, Tensor]]
 
 
 def check_gram_rows(value: object) -> int | float | None:
