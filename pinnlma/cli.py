@@ -29,12 +29,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from .backends import availability
     from .backends.legate.framebuffer import gpu_memory_bytes
     from .backends.legate.framebuffer import info_lines as framebuffer_lines
+    from .backends.legate.runtime import legate_networks, networks_line
     from .machine import info_lines
 
     for line in info_lines():
         print(line)
     for line in framebuffer_lines(gpu_memory_bytes()):
         print(line)
+    print(networks_line(legate_networks()))
     print("backends:")
     for name, status in availability(check=not args.no_legate).items():
         print(f"  {name}: {status}")

@@ -12,9 +12,10 @@ them from repeating each other's work and trampling each other's files:
 - **one-process commands**: benchmarks, validation suites and reproductions time or compare work in one
   process and refuse a multi-rank launch (:func:`require_one_process`).
 
-The rank and the number of ranks come from the launcher's environment (:data:`RANK_VARIABLES`, the
-variables Legate's own launcher reads, with their size counterparts); a plain single process is rank 0
-of 1.
+The rank and the number of ranks come from the launcher's environment: Legate's peer-to-peer bootstrap
+(:data:`PEER_VARIABLES`, set for each worker by ``legate --launcher dask``), else :data:`RANK_VARIABLES`
+(the MPI and Slurm variables Legate's own launcher reads, with their size counterparts); a plain single
+process is rank 0 of 1.
 
 :class:`RowPartition` is the hook that carries both to the code that computes rows and to the code that
 decides from them: which rows this process computes (:meth:`RowPartition.tasks`) and the sum over all
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 __all__ = [
+    "PEER_VARIABLES",
     "RANK_VARIABLES",
     "SINGLE_PROCESS",
     "RowPartition",
@@ -54,12 +56,28 @@ RANK_VARIABLES = (
 in the order they are trusted."""
 
 
-def process_rank(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
-    """(rank, ranks) of this process: from the first launcher variable pair that is set, else (0, 1).
+PEER_VARIABLES = ("WORKER_SELF_INFO", "WORKER_PEERS_INFO")
+"""Legate's peer-to-peer (UCX) bootstrap, ``legate.bootstrap.ucp_setup_peer``, which its dask launcher
+calls for every worker: this worker's ``ip:port`` and the space-separated list of all of them. The rank
+is the place of the first in the second, as Legate's ``legate-bind.sh`` reads it. These are trusted
+before :data:`RANK_VARIABLES`: a dask launch inside a one-task Slurm job also has ``SLURM_PROCID=0``."""
 
-    Raises ValueError for values that are not integers or a rank outside 0..ranks-1 (a broken launch
-    environment should stop the run before M processes write the same file)."""
+
+def process_rank(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """(rank, ranks) of this process: from Legate's peer bootstrap (:data:`PEER_VARIABLES`), else the
+    first launcher variable pair of :data:`RANK_VARIABLES` that is set, else (0, 1).
+
+    Raises ValueError for values that are not integers, a rank outside 0..ranks-1, or a peer address
+    missing from the peer list (a broken launch environment should stop the run before M processes write
+    the same file)."""
     env = os.environ if environ is None else environ
+    self_name, peers_name = PEER_VARIABLES
+    if peers_name in env:
+        peers = env[peers_name].split()
+        me = env.get(self_name)
+        if me not in peers:
+            raise ValueError(f"{self_name}={me!r} is not one of {peers_name}={env[peers_name]!r}")
+        return peers.index(me), len(peers)
     for rank_name, size_name in RANK_VARIABLES:
         if rank_name not in env:
             continue
@@ -89,7 +107,7 @@ def require_one_process(command: str, environ: Mapping[str, str] | None = None) 
     if ranks > 1:
         raise ValueError(
             f"{command} runs in one process, and this is rank {rank} of a launch of {ranks}: every rank would "
-            "repeat the whole of it; launch it without legate --nodes/mpirun/srun (only `pinnlma run` shares "
+            "repeat the whole of it; launch it without legate --nodes/--ranks-per-node/mpirun/srun (only `pinnlma run` shares "
             "its residual rows among ranks)"
         )
 

@@ -19,8 +19,23 @@ def test_rank_from_the_launcher_environment() -> None:
         process_rank({"PMI_RANK": "one"})
 
 
+def test_rank_from_legates_peer_bootstrap() -> None:
+    """``legate --launcher dask`` sets no MPI variable: each worker gets its address and all peers'."""
+    peers = "127.0.0.1:50010 127.0.0.1:50011 127.0.0.1:50012"
+    assert process_rank({"WORKER_SELF_INFO": "127.0.0.1:50011", "WORKER_PEERS_INFO": peers}) == (1, 3)
+    assert process_rank({"WORKER_SELF_INFO": "127.0.0.1:50010", "WORKER_PEERS_INFO": peers}) == (0, 3)
+    # trusted before the variables of a one-task Slurm job the dask cluster was started in
+    both = {"WORKER_SELF_INFO": "127.0.0.1:50012", "WORKER_PEERS_INFO": peers, "SLURM_PROCID": "0", "SLURM_NTASKS": "1"}
+    assert process_rank(both) == (2, 3)
+    assert not is_writer(both)
+    with pytest.raises(ValueError, match="is not one of"):
+        process_rank({"WORKER_SELF_INFO": "10.0.0.1:1", "WORKER_PEERS_INFO": peers})
+    with pytest.raises(ValueError, match="is not one of"):
+        process_rank({"WORKER_PEERS_INFO": peers})
+
+
 def test_only_rank_zero_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK", "SLURM_PROCID"):
+    for name in ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK", "SLURM_PROCID", "WORKER_PEERS_INFO"):
         monkeypatch.delenv(name, raising=False)
     assert is_writer()
     monkeypatch.setenv("PMI_RANK", "1")

@@ -661,3 +661,17 @@ def test_info_starts_the_cupynumeric_backend_and_says_how_it_runs(legate, capsys
     assert main(["info"]) == 0
     lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
     assert f"cupynumeric: available: {legate.describe()}" in lines
+
+
+def test_info_says_whether_this_legate_can_run_several_ranks(capsys):
+    """The build's networks decide whether `legate --nodes/--ranks-per-node` can start a second rank."""
+    from legate import install_info
+
+    from pinnlma.cli import main
+
+    assert runtime.legate_networks() == list(install_info.networks)
+    assert "one rank only" in runtime.networks_line([])
+    assert runtime.networks_line(["ucx", "mpi"]) == "legate networks: ucx, mpi (multi-rank launches possible)"
+    assert "not installed" in runtime.networks_line(None)
+    assert main(["info", "--no-legate"]) == 0
+    assert runtime.networks_line(runtime.legate_networks()) in capsys.readouterr().out.splitlines()

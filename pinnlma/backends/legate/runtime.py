@@ -37,8 +37,10 @@ __all__ = [
     "count_gpus",
     "cpu_config",
     "import_cupynumeric",
+    "legate_networks",
     "legate_started",
     "machine_summary",
+    "networks_line",
     "prepare_legate",
     "status_in_child",
 ]
@@ -240,6 +242,30 @@ def import_cupynumeric(cpus: int | None = None) -> ModuleType:
         # Legate has read it; do not hand our choice to child processes as if the user had set it
         del os.environ["LEGATE_CONFIG"]
     return cupynumeric
+
+
+def legate_networks() -> list[str] | None:
+    """The networks the installed Legate was built with (``legate.install_info.networks``, e.g. ``ucx``,
+    ``gasnet``, ``mpi``): empty means one rank only; None: Legate is not installed. Reads build facts
+    only, starts no runtime."""
+    try:
+        from legate import install_info
+    except ImportError:
+        return None
+    return [str(n) for n in getattr(install_info, "networks", [])]
+
+
+def networks_line(networks: list[str] | None) -> str:
+    """One line for ``pinnlma info``: whether this Legate can run several ranks (``legate --nodes M`` or
+    ``--ranks-per-node M`` refuse a second rank without a network)."""
+    if networks is None:
+        return f"legate networks: legate not installed ({INSTALL_HINT})"
+    if not networks:
+        return (
+            "legate networks: none in this build: one rank only (legate --nodes/--ranks-per-node need a Legate "
+            "built with UCX, GASNet or MPI networking)"
+        )
+    return f"legate networks: {', '.join(networks)} (multi-rank launches possible)"
 
 
 def machine_summary() -> dict[str, int]:
