@@ -42,7 +42,7 @@ stopped); the LM core keeps them in its history and its result.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,12 +50,9 @@ import torch
 from torch import Tensor
 from torch.func import jvp
 
-from ..backends.base import LinearSystem, check_scale
+from ..backends.base import LinearSystem, Slices, check_scale
 from .krylov import Forcing, pcg
 from .preconditioners import NystromApproximation, check_preconditioner, jacobi
-
-Slices = Iterable[tuple[Tensor, Tensor]]
-"""Row slices ``(r_s, J_s)`` of one Jacobian (as the backends take them)."""
 
 DIAGONALS = {
     "slices": "exact diag(JᵀJ) from one pass over the Jacobian slices per iteration",

@@ -31,8 +31,9 @@ import torch
 from torch import Tensor
 
 from ..backends import Backend, LinearSystem
+from ..backends.base import Slices
 from .jacobian import DEFAULT_MEMORY_BUDGET
-from .matrix_free import MatrixFreeOptions, MatrixFreeSolver, Slices
+from .matrix_free import MatrixFreeOptions, MatrixFreeSolver
 from .row_sums import RowSums
 
 SOLVERS = {
