@@ -12,9 +12,9 @@ Defaults (chosen by measurement, see docs/problems.md): x enters the network thr
 embedding cos(πx), sin(πx) (the two periodic blocks leave the residual), and training marches in time
 through the growing windows [0, 0.1], [0, 0.25], [0, 0.5], [0, 1] (the same network carried on) for up to
 30 minutes; a window other than the last hands over as soon as its loss is 1e-9, so the last one starts
-after about 6 minutes instead of 15. Every 200 iterations RAD redistributes the 3000 collocation points by the residual on a pool of
-200 000 candidates (fine enough to see the thin layer at the periodic seam, where u₀ has a corner), and the
-initial value has 1600 points. ``--march none --embedding none --adapt none`` gives the plain PINN;
+after about 6 minutes instead of 15. Every 200 iterations RAD redistributes the 3000 collocation points by
+the residual on a pool of 200 000 candidates (fine enough to see the thin layer at the periodic seam, where
+u₀ has a corner), and the initial value has 1600 points. ``--march none --embedding none --adapt none`` gives the plain PINN;
 ``--time-limit 600`` a 10-minute run (the windows share any limit).
 
 Reference: Raissi's ``AC.mat`` (:func:`pinnlma.reference.load_allen_cahn`, a spectral solution on

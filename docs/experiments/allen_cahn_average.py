@@ -4,8 +4,9 @@
     .venv/bin/python docs/experiments/allen_cahn_average.py held-out OUT.npz [BOUNDARY_POINTS]
 
 Runs ``pinnlma run allen_cahn --seed SEED --time-limit SECONDS --iters 1000000 --adapt ADAPT`` (default
-ADAPT ``rad:every=200,pool=200000``; ``--boundary-points`` BOUNDARY_POINTS if given) through the public API and keeps θ just before every adaptive round,
-when the network has been fitted to the previous point set the longest. The rule is registered under a new
+ADAPT ``rad:every=200,pool=200000``; ``--boundary-points`` BOUNDARY_POINTS if given) through the public
+API and keeps θ just before every adaptive round, when the network has been fitted to the previous point
+set the longest. The rule is registered under a new
 name in ``pinnlma.pinn.adaptive.ADAPTIVE`` (the registry ``--adapt`` reads) and does what ``rad`` does after
 keeping θ. Prints, for the rounds of the last time window: the error of each kept state, of the parameter
 average of the last K (θ̄ = (1/K) Σ θ_j), and of the average of their predictions. OUT.npz keeps the states.
@@ -54,7 +55,8 @@ def main(seed: int, seconds: float, out: str, adapt: str, boundary_points: int |
     last_start = float(np.asarray(history["time"])[np.argmax(windows == windows.max())])
     states = [(t, th) for t, th in KEPT if t > last_start + 5]
     final = result.theta
-    errors = [relative_l2(result.assembler.predict(th, points), values) for _, th in states]
+    predictions = [result.assembler.predict(th, points) for _, th in states]
+    errors = [relative_l2(prediction, values) for prediction in predictions]
     print(
         f"seed {seed}: final {relative_l2(result.assembler.predict(final, points), values):.3e}; "
         f"last window from {last_start:.0f} s, {len(states)} rounds kept"
@@ -67,7 +69,7 @@ def main(seed: int, seconds: float, out: str, adapt: str, boundary_points: int |
         tail = [th for _, th in states[-k:]]
         mean_theta = torch.stack(tail).mean(0)
         e_param = relative_l2(result.assembler.predict(mean_theta, points), values)
-        e_pred = relative_l2(np.mean([result.assembler.predict(th, points) for th in tail], 0), values)
+        e_pred = relative_l2(np.mean(predictions[-k:], 0), values)
         print(
             f"  last {k:2d}: parameter average {e_param:.3e}, prediction average {e_pred:.3e}, "
             f"median of their own {np.median(errors[-k:]):.3e}"
