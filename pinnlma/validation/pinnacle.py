@@ -14,8 +14,12 @@ file is inexact), a JSON file of every figure, and one figure per case::
 
 ``--optimizers lm,adam,lbfgs`` also runs each case with ``--optimizer adam`` and ``--optimizer lbfgs`` on
 the same points and network (same seed, same problem defaults), with the LM run's training time as their
-time limit, so the table shows what the optimizer alone changes. ``--quick`` runs every case in its
-``--quick`` size (seconds each) and writes under ``RESULTS/quick/`` (for the tests and a first look).
+time limit, so the table shows what the optimizer alone changes. Without ``lm`` in the list
+(``--optimizers adam,lbfgs``) the LM rows kept in ``RESULTS/pinnacle.json`` from an earlier run give each
+case's time limit, and LM is not run again. ``--jobs N`` runs N children at a time, each with
+``OMP_NUM_THREADS = cores // N`` (all LM runs first, then the others, whose limits come from them).
+``--quick`` runs every case in its ``--quick`` size (seconds each) and writes under ``RESULTS/quick/``
+(for the tests and a first look).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,19 +64,34 @@ def _command(
 
 
 def run_case(
-    case: Case, results: Path, optimizer: str = "lm", *, quick: bool = False, time_limit: float | None = None
+    case: Case,
+    results: Path,
+    optimizer: str = "lm",
+    *,
+    quick: bool = False,
+    time_limit: float | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """Run one case in a child process (``pinnlma run …``) and read its run file back."""
+    """Run one case in a child process (``pinnlma run …``) and read its run file back.
+
+    ``threads``: the child's ``OMP_NUM_THREADS`` (torch's intra-op threads); None leaves the environment as it is.
+    """
     results.mkdir(parents=True, exist_ok=True)
     command, out, plot = _command(case, results, optimizer, quick, time_limit)
+    env = dict(os.environ)
+    if threads is not None:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pinnlma", *command[1:]], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "pinnlma", *command[1:]], capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
+    shown = " ".join(command) if threads is None else f"OMP_NUM_THREADS={threads} " + " ".join(command)
     row: dict[str, Any] = {
         "case": case.key,
         "optimizer": optimizer,
-        "command": " ".join(command),
+        "command": shown,
+        "threads": threads,
+        "date": time.strftime("%Y-%m-%d"),
         "wall_s": wall,
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
@@ -192,6 +212,16 @@ def format_optimizers(rows: Sequence[dict[str, Any]], optimizers: Sequence[str])
     return "\n".join(lines) + "\n"
 
 
+def _dates(rows: Sequence[dict[str, Any]]) -> str:
+    """The day (or first–last day) of the runs, and a word on rows kept from before runs carried a date."""
+    days = sorted({r["date"] for r in rows if r.get("date")})
+    text = "" if not days else days[0] if len(days) == 1 else f"runs of {days[0]} to {days[-1]}"
+    undated = sum(1 for r in rows if not r.get("date"))
+    if undated:
+        text += f"{', and ' if text else ''}{undated} rows of an earlier report (no date recorded)"
+    return text
+
+
 def format_report(
     rows: Sequence[dict[str, Any]],
     optimizers: Sequence[str],
@@ -215,7 +245,7 @@ def format_report(
         "or its grid rule for analytic references), at the last step. Our runs: each case's bundled defaults "
         "(`pinnlma run NAME`), Levenberg–Marquardt, float64, seed 0, the same test points and metric.",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{time.strftime('%Y-%m-%d')}; load average (1 min) during the runs {min(loads, default=math.nan):.1f}–"
+        f"{_dates(rows)}; load average (1 min) during the runs {min(loads, default=math.nan):.1f}–"
         f"{max(loads, default=math.nan):.1f}. Wall times are the whole command (start-up, data, training, "
         "evaluation, run file and figure) and are honest only when the load is below the core count.",
         "",
@@ -233,7 +263,8 @@ def format_report(
             "## The optimizer alone",
             "",
             "Each case again with `--optimizer adam` (lr 1e-3) and `--optimizer lbfgs` (strong-Wolfe line "
-            "search), same points, network and seed, with the LM run's training time as `--time-limit`:",
+            "search), same points, network and seed, with the LM run's training time as `--time-limit` (a "
+            "command that starts with `OMP_NUM_THREADS=T` ran with T torch threads beside other runs; see Commands):",
             "",
             format_optimizers(rows, optimizers),
         ]
@@ -252,6 +283,14 @@ def format_report(
         "",
     ]
     return "\n".join(parts)
+
+
+def _kept_lm_rows(path: Path) -> dict[str, dict[str, Any]]:
+    """The successful LM rows of an earlier ``pinnacle.json``, by case (empty when there is none)."""
+    if not path.exists():
+        return {}
+    rows = json.loads(path.read_text(encoding="utf-8")).get("rows", [])
+    return {r["case"]: r for r in rows if r.get("optimizer") == "lm" and r.get("ok") and r.get("case") in CASES}
 
 
 def merge_rows(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -274,7 +313,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pinnlma.validation.pinnacle", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="every case in its --quick size (seconds each)")
     parser.add_argument("--cases", help=f"comma-separated subset of {', '.join(CASES)}")
-    parser.add_argument("--optimizers", default="lm", help="comma-separated: lm (always first), adam, lbfgs")
+    parser.add_argument(
+        "--optimizers",
+        default="lm",
+        help="comma-separated: lm, adam, lbfgs (lm runs first; without it the kept LM rows give the time limits)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="children at a time, each with OMP_NUM_THREADS = cores // N (default 1: the environment's threads)",
+    )
     parser.add_argument(
         "--results",
         type=Path,
@@ -311,28 +361,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad = [o for o in optimizers if o not in ("lm", "adam", "lbfgs")]
     if bad or not optimizers:
         parser.error(f"unknown optimizer(s) {', '.join(bad) or '(none)'}; choose from lm, adam, lbfgs")
-    optimizers = ["lm", *[o for o in dict.fromkeys(optimizers) if o != "lm"]]
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    run_lm = "lm" in optimizers
+    optimizers = [*(["lm"] if run_lm else []), *[o for o in dict.fromkeys(optimizers) if o != "lm"]]
     results = args.results / "quick" if args.quick else args.results
+    kept_lm = {} if run_lm else _kept_lm_rows(results / "pinnacle.json")
+    missing = [] if run_lm else [k for k in keys if k not in kept_lm]
+    if missing:
+        parser.error(
+            f"no successful LM row for {', '.join(missing)} in {results / 'pinnacle.json'} to take the time limit "
+            "from: add lm to --optimizers (or run those cases with lm first)"
+        )
     doc = args.doc or (results / "pinnacle.md" if args.quick else Path("docs/pinnacle.md"))
     command = " ".join(
         [
             "python -m pinnlma.validation.pinnacle",
             *(["--quick"] if args.quick else []),
             *(["--cases", args.cases] if args.cases else []),
-            *(["--optimizers", ",".join(optimizers)] if len(optimizers) > 1 else []),
+            *(["--optimizers", ",".join(optimizers)] if optimizers != ["lm"] else []),
+            *(["--jobs", str(args.jobs)] if args.jobs > 1 else []),
             *(["--studies"] if args.studies else []),
         ]
     )
-    rows = []
-    for key in keys:
-        lm = run_case(CASES[key], results, "lm", quick=args.quick)
-        rows.append(lm)
-        print(format_table([lm]).splitlines()[-1], flush=True)
-        budget = lm.get("train_s") if lm.get("ok") else None
-        for opt in optimizers[1:]:
-            row = run_case(CASES[key], results, opt, quick=args.quick, time_limit=budget)
-            rows.append(row)
-            print(f"  {opt}: L2RE {_e(row.get('l2re'))}, {row.get('iterations', 0)} iterations", flush=True)
+    threads = None if args.jobs == 1 else max(1, (os.cpu_count() or 1) // args.jobs)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+
+        def lm_run(key: str) -> dict[str, Any]:
+            row = run_case(CASES[key], results, "lm", quick=args.quick, threads=threads)
+            print(format_table([row]).splitlines()[-1], flush=True)
+            return row
+
+        lm_rows = dict(zip(keys, pool.map(lm_run, keys))) if run_lm else kept_lm
+
+        def other_run(job: tuple[str, str]) -> dict[str, Any]:
+            key, opt = job
+            lm = lm_rows[key]
+            budget = lm.get("train_s") if lm.get("ok") else None
+            row = run_case(CASES[key], results, opt, quick=args.quick, time_limit=budget, threads=threads)
+            print(f"  {key} {opt}: L2RE {_e(row.get('l2re'))}, {row.get('iterations', 0)} iterations", flush=True)
+            return row
+
+        jobs = [(key, opt) for key in keys for opt in optimizers if opt != "lm"]
+        others = list(pool.map(other_run, jobs))
+    rows = [*(lm_rows[k] for k in keys if run_lm), *others]
     studies_file = results / "studies.json"
     if args.studies:
         from .pinnacle_studies import run_studies

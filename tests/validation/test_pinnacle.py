@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import h5py
@@ -113,3 +114,33 @@ def test_the_optimizer_comparison_never_asks_for_a_zero_time_limit(tmp_path: Pat
     command, _, _ = bench._command(bench.CASES["pnd"], tmp_path, "adam", True, 0.004)
     limit = float(command[command.index("--time-limit") + 1])
     assert limit > 0 and RunConfig(optimizer="adam", time_limit=limit).time_limit == limit
+
+
+def test_other_optimizers_take_their_limits_from_the_kept_lm_rows(report, tmp_path: Path) -> None:
+    """``--optimizers lbfgs`` alone does not run LM again: the LM row kept in pinnacle.json sets the time limit,
+    and ``--jobs 2`` gives each child one torch thread (on this 2-core machine)."""
+    import shutil
+
+    folder, _ = report
+    shutil.copytree(folder, tmp_path / "quick")
+    kept = json.loads((tmp_path / "quick" / "pinnacle.json").read_text())["rows"]
+    bench.main(["--quick", "--cases", "pinv", "--optimizers", "lbfgs", "--jobs", "2", "--results", str(tmp_path)])
+    rows = json.loads((tmp_path / "quick" / "pinnacle.json").read_text())["rows"]
+    assert [(r["case"], r["optimizer"]) for r in rows] == [("pinv", "lm"), ("pinv", "adam"), ("pinv", "lbfgs")]
+    assert rows[0] == kept[0] and rows[1] == kept[1]  # LM not run again, Adam's row kept
+    lbfgs = rows[2]
+    assert lbfgs["ok"] and lbfgs["threads"] == max(1, (os.cpu_count() or 1) // 2)
+    assert lbfgs["command"].startswith(f"OMP_NUM_THREADS={lbfgs['threads']} pinnlma run pinnacle_pinv")
+    limit = float(lbfgs["command"].split("--time-limit ")[1].split()[0])
+    assert limit == pytest.approx(max(kept[0]["train_s"], 0.01), rel=1e-5)
+    text = (tmp_path / "quick" / "pinnacle.md").read_text()
+    assert "lbfgs L2RE" in text and f"{lbfgs['l2re']:.2e}" in text
+
+
+def test_other_optimizers_without_a_kept_lm_row_are_refused(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--cases", "pnd", "--optimizers", "adam", "--results", str(tmp_path)])
+    assert "no successful LM row for pnd" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--jobs", "0"])
+    assert "--jobs must be at least 1" in capsys.readouterr().err
