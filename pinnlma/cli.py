@@ -98,6 +98,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             seed=args.seed,
             lr=args.lr,
             geodesic=args.geodesic,
+            gram_rows=args.gram_rows,
             devices=tuple(args.devices.split(",")) if args.devices else None,
             device=args.device,
             march=None if args.march is None else parse_march(args.march),
@@ -333,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=cli_args.positive_float, help="learning rate (adam, lbfgs)")
     p.add_argument("--damping", choices=Choices(cli_args.dampings), help="LM damping rule (default: nielsen)")
     p.add_argument("--geodesic", action="store_true", help="LM with geodesic acceleration")
+    p.add_argument(
+        "--gram-rows",
+        type=cli_args.gram_rows,
+        metavar="S",
+        help="LM forms JᵀJ from S rows sampled afresh each iteration (a count like 2000, or a fraction like 0.25; "
+        "Jacobian rows of only those points), Jᵀr from all rows; all for every row (default: the problem's, "
+        "usually all)",
+    )
     p.add_argument(
         "--solver",
         choices=Choices(cli_args.solvers),

@@ -121,6 +121,25 @@ def count(text: str) -> int:
     return value
 
 
+def gram_rows(text: str) -> int | float:
+    """``--gram-rows``: a whole number of rows (≥ 1), a fraction of the rows in (0, 1], or ``all`` (argparse type)."""
+    from .lm.sampled_gram import check_gram_rows
+
+    word = text.strip().lower()
+    if word == "all":
+        return 1.0
+    try:
+        value: int | float = int(word) if word.lstrip("+").isdigit() else float(word)
+        checked = check_gram_rows(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of rows (e.g. 2000), a fraction of the rows (e.g. 0.25) or all, got {text!r}"
+            + ("" if "could not convert" in str(err) else f" ({err})")
+        ) from None
+    assert checked is not None
+    return checked
+
+
 def positive_float(text: str) -> float:
     """A number > 0 (argparse type)."""
     try:

@@ -22,7 +22,9 @@ __all__ = ["LM"]
 class LM:
     """The LM core on ``model`` from ``x0``: ``damping`` a rule name or a :class:`~pinnlma.lm.damping.Damping`
     (copied: it stays a reusable template), ``backend`` a name or instance, ``geodesic`` adds geodesic
-    acceleration, ``solver`` is ``"auto"``, ``"dense"`` or ``"matrix-free"`` (see :mod:`pinnlma.lm.solvers`)."""
+    acceleration, ``solver`` is ``"auto"``, ``"dense"`` or ``"matrix-free"`` (see :mod:`pinnlma.lm.solvers`);
+    ``gram_rows`` (a count or a fraction of the rows) forms JᵀJ from that many rows sampled afresh each
+    iteration by ``gram_seed`` (:mod:`pinnlma.lm.sampled_gram`; None: all rows)."""
 
     name: ClassVar[str] = "lm"
     eval_every: ClassVar[int] = 1
@@ -36,13 +38,15 @@ class LM:
         backend: str | Backend = "torch",
         geodesic: bool = False,
         solver: str = "auto",
+        gram_rows: int | float | None = None,
+        gram_seed: int = 0,
     ) -> None:
         self.core = LMCore(
             model,
             x0,
             damping=make_damping(damping, copy=True),
             backend=backend,
-            options=LMOptions.unlimited(geodesic=geodesic, solver=solver),
+            options=LMOptions.unlimited(geodesic=geodesic, solver=solver, gram_rows=gram_rows, gram_seed=gram_seed),
         )
 
     @property

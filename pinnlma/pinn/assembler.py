@@ -301,6 +301,27 @@ class ResidualAssembler:
             return
         yield from replicated_slices(self.replicas, tasks, theta, jac_fn, self.device, self.transfer)
 
+    def slices_of_rows(self, theta: Tensor, rows: Tensor, m: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """(r_S, J_S) of only the rows ``rows`` (sorted indices out of all m rows), in their order, in chunks
+        of at most ``slice_rows()`` rows: the Jacobian of just those points (``LMOptions.gram_rows``), on
+        this assembler's device. A row depends only on its own point (the contract of a block's residual
+        function, which RAD's :meth:`block_residual_at` relies on too), so the rows equal those of
+        :meth:`slices`. ValueError when the rows are shared among processes or an index is out of range."""
+        if self.row_partition.split:
+            raise ValueError("slices_of_rows covers the rows of one process; the rows here are shared")
+        total = self.n_residuals
+        if rows.numel() and (int(rows[0]) < 0 or int(rows[-1]) >= total):
+            raise ValueError(f"row indices must lie in [0, {total}), got {int(rows[0])} … {int(rows[-1])}")
+        rows = rows.to(self.device)
+        step, start = self.slice_rows(), 0
+        for block in self.blocks:
+            stop = start + block.n_rows
+            lo, hi = (int(i) for i in torch.searchsorted(rows, torch.tensor([start, stop], device=self.device)))
+            local = rows[lo:hi] - start
+            for chunk in range(0, local.shape[0], step):
+                yield self.path.jacobian(block, local[chunk : chunk + step], theta)
+            start = stop
+
     def normal_partials(self, theta: Tensor) -> list[tuple[Tensor, Tensor, int]] | None:
         """Partial normal equations ``(J_dᵀJ_d, J_dᵀr_d, rows)`` of this process's rows on this assembler's
         device: one per device replica (each accumulates its own rows where it computed them; see

@@ -10,7 +10,10 @@ from torch import Tensor
 
 from .channels import MultiIndex
 
-__all__ = ["Block", "checked_rows"]
+__all__ = ["Block", "Rows", "checked_rows"]
+
+Rows = slice | Tensor
+"""Which rows of a block: a slice, or a 1-D tensor of row indices (a sample of the rows, ``gram_rows``)."""
 
 
 @dataclass
@@ -39,7 +42,7 @@ class Block:
         """√(w/N): the factor on this block's raw residual rows."""
         return math.sqrt(self.weight / self.n_rows)
 
-    def row_factors(self, rows: Tensor, part: slice) -> Tensor:
+    def row_factors(self, rows: Tensor, part: Rows) -> Tensor:
         """``rows`` (the rows ``part`` of this block, or their Jacobian rows) times their factors √w_i."""
         if self.row_weight is None:
             return rows

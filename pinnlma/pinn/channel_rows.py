@@ -14,7 +14,7 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
-from .block import Block, checked_rows
+from .block import Block, Rows, checked_rows
 from .channels import ChannelForward, close_channels, per_point_jacobian
 from .fields import ChannelFields, requested_channels
 from .layout import ParameterLayout
@@ -43,7 +43,7 @@ class ChannelRows:
     def forward(
         self,
         block: Block,
-        rows: slice,
+        rows: Rows,
         tensors: Sequence[Tensor],
         coefs: Mapping[str, Tensor],
         keep: bool,
@@ -72,13 +72,13 @@ class ChannelRows:
         r = block.row_factors(block.scale * checked_rows(raw, n, block.name), rows)
         return r, graphs if keep else []
 
-    def residual(self, block: Block, rows: slice, theta: Tensor) -> Tensor:
+    def residual(self, block: Block, rows: Rows, theta: Tensor) -> Tensor:
         """The rows ``rows`` of ``block`` at θ (differentiable in θ)."""
         tensors, coefs = self.layout.split(theta)
         return self.forward(block, rows, tensors, coefs, keep=False)[0]
 
     def jacobian(
-        self, block: Block, rows: slice, theta: Tensor, model: nn.Module | None = None
+        self, block: Block, rows: Rows, theta: Tensor, model: nn.Module | None = None
     ) -> tuple[Tensor, Tensor]:
         """(r, J) of the rows ``rows`` of ``block`` at θ, J column-major (N, n); ``model``: a replica's copy."""
         layout = self.layout

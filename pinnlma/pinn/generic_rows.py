@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
-from .block import Block
+from .block import Block, Rows
 from .fields import PointFields
 from .layout import ParameterLayout
 
@@ -42,7 +42,7 @@ class GenericRows:
 
         return row
 
-    def residual(self, block: Block, rows: slice, theta: Tensor) -> Tensor:
+    def residual(self, block: Block, rows: Rows, theta: Tensor) -> Tensor:
         """The rows ``rows`` of ``block`` at θ (differentiable in θ)."""
         row = self.row_function(block)
         points = [g[rows] for g in block.groups]
@@ -50,7 +50,7 @@ class GenericRows:
         return block.row_factors(vmap(row, in_dims=(None, 0, 0))(theta, points, extras), rows)
 
     def jacobian(
-        self, block: Block, rows: slice, theta: Tensor, model: nn.Module | None = None
+        self, block: Block, rows: Rows, theta: Tensor, model: nn.Module | None = None
     ) -> tuple[Tensor, Tensor]:
         """(r, J) of the rows ``rows`` of ``block`` at θ; ``model``: a replica's copy of the network."""
         row = self.row_function(block, model)

@@ -125,6 +125,7 @@ def make_record(run: RunState, status: str) -> RunRecord:
         "march_tol": c.march_tolerance(p.run.get("march_tol")),
         "adapt": repr(run.adaptive) if run.adaptive is not None else "",
         "causal": repr(run.causal) if run.causal is not None else "",
+        "gram_rows": _gram_text(c.gram_sample(p.run.get("gram_rows"))),
         "backend_info": opt.describe(),
     }
     attrs.update({f"param_{k}": v for k, v in a.coefficients(opt.x).items()})
@@ -148,6 +149,11 @@ def make_record(run: RunState, status: str) -> RunRecord:
         },
         resume=resume,
     )
+
+
+def _gram_text(gram_rows: int | float | None) -> str:
+    """The sampled Gauss–Newton rows as the run file records them ("" for all rows)."""
+    return "" if gram_rows is None else repr(gram_rows)
 
 
 def saved_config(saved: RunRecord) -> dict[str, Any]:
@@ -194,6 +200,12 @@ def check_compatible(saved: RunRecord, problem: Problem, config: RunConfig) -> N
         raise ResumeError(
             f"cannot resume: the run used causal weights {a.get('causal', '') or 'none'}, "
             f"this run asks for {causal or 'none'}; give the same --causal"
+        )
+    gram = _gram_text(config.gram_sample(problem.run.get("gram_rows")))
+    if str(a.get("gram_rows", "")) != gram:
+        raise ResumeError(
+            f"cannot resume: the run sampled its Gauss-Newton rows as {a.get('gram_rows', '') or 'all rows'}, "
+            f"this run asks for {gram or 'all rows'}; give the same --gram-rows"
         )
     damping = saved_config(saved).get("damping")
     if "damping" in accepted_options(config.optimizer) and damping is not None and damping != config.damping_name:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ import torch
 
 from ..backends import BACKENDS
 from ..lm import SOLVERS, Damping
+from ..lm.sampled_gram import check_gram_rows
 from ..optim import OPTIMIZERS, accepted_options, optimizer_options
 from ..pinn.adaptive import Adaptive, parse_adaptive
 from ..pinn.assembler import JACOBIAN_PATHS
@@ -29,6 +31,8 @@ PROBLEM_RUN_KEYS = {
     "march_tol": "loss at which a window hands over (>= 0; 0: never), as --march-tol",
     "adapt": "adaptive collocation text, as --adapt",
     "causal": "causal weights text, as --causal",
+    "gram_rows": "rows sampled for LM's Gauss-Newton matrix each iteration (a count >= 1 or a fraction in (0, 1]), "
+    "as --gram-rows",
 }
 """The keys a problem's ``run`` defaults may hold → what each is (:func:`check_problem_run` checks them)."""
 
@@ -47,7 +51,10 @@ class RunConfig:
     (:func:`~pinnlma.pinn.causal.parse_causal` text ``EPS[:CHUNKS[:EVERY[:DELTA]]]``), None for the problem's
     ``run["causal"]``, "none" for none; ``march_tol``: a window (not the last) hands over as soon as its loss
     is at or below this (:func:`~pinnlma.run.march.window_converged`), None for the problem's
-    ``run["march_tol"]``, 0 for never. Raises ValueError on a value that cannot work, saying which.
+    ``run["march_tol"]``, 0 for never; ``gram_rows``: LM forms JᵀJ from this many rows (a count, or a
+    fraction of the rows) sampled afresh each iteration from ``seed`` (:mod:`pinnlma.lm.sampled_gram`), None
+    for the problem's ``run["gram_rows"]``, 1.0 for all rows. Raises ValueError on a value that cannot
+    work, saying which.
     """
 
     optimizer: str = "lm"
@@ -69,6 +76,7 @@ class RunConfig:
     adapt: str | None = None  # adaptive collocation rule, e.g. "rar:every=25" (None: the problem's; "none")
     causal: str | None = None  # causal residual weights, e.g. "1:32" (None: the problem's; "none")
     march_tol: float | None = None  # a window hands over once its loss is <= this (None: the problem's; 0: never)
+    gram_rows: int | float | None = None  # LM's sampled Gauss-Newton rows (None: the problem's; 1.0: all)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -106,6 +114,13 @@ class RunConfig:
             raise ValueError(
                 f"--march-tol must be a loss >= 0 (0: windows hand over at their share only), got {self.march_tol}"
             )
+        if self.gram_rows is not None:
+            try:
+                self.gram_rows = check_gram_rows(self.gram_rows)
+            except ValueError as err:
+                raise ValueError(f"--gram-rows: {err}") from None
+            if "gram_rows" not in accepted_options(self.optimizer):
+                raise ValueError(f"--gram-rows applies to the LM optimizer, not to {self.optimizer}")
         if self.march is not None:
             self.march = tuple(float(t) for t in self.march)
             if any(not math.isfinite(t) for t in self.march) or any(b <= a for a, b in zip(self.march, self.march[1:])):
@@ -136,14 +151,23 @@ class RunConfig:
         value = self.march_tol if self.march_tol is not None else problem_default
         return 0.0 if value is None else float(value)
 
-    def optimizer_options(self) -> dict[str, Any]:
-        """The settings of this run that its optimizer takes (unset ones left to the optimizer's defaults)."""
+    def gram_sample(self, problem_default: int | float | None) -> int | float | None:
+        """LM's sampled Gauss–Newton rows in this run: ``gram_rows``, else the problem's; None for all rows."""
+        value = self.gram_rows if self.gram_rows is not None else problem_default
+        return None if value is None or (value == 1.0 and isinstance(value, float)) else value
+
+    def optimizer_options(self, problem_run: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The settings of this run that its optimizer takes (unset ones left to the optimizer's defaults);
+        ``problem_run``: the problem's ``run`` defaults, for the settings that fall back to them (gram_rows)."""
+        gram_rows = self.gram_sample((problem_run or {}).get("gram_rows"))
         candidates = {
             "lr": self.lr,
             "damping": self.damping,
             "geodesic": self.geodesic,
             "backend": self.backend,
             "solver": self.solver,
+            "gram_rows": gram_rows,
+            "gram_seed": self.seed if gram_rows is not None else None,
         }
         return optimizer_options(self.optimizer, candidates)
 
@@ -165,7 +189,7 @@ def check_problem_run(problem: Problem) -> None:
     iters = run.get("iters")
     if iters is not None and (isinstance(iters, bool) or not isinstance(iters, (int, np.integer))):
         raise ValueError(f"{what}: iters must be a whole number, got {iters!r}")
-    for key in ("time_limit", "march_tol"):
+    for key in ("time_limit", "march_tol", "gram_rows"):
         value = run.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
             raise ValueError(f"{what}: {key} must be a number, got {value!r}")

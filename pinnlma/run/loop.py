@@ -211,7 +211,7 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
         # the optimizer starts on the weighted objective
         causal_eps = causal.apply(assembler, assembler.initial_parameters()) or math.nan
     optimizer = make_optimizer(
-        config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options()
+        config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options(problem.run)
     )
     eval_points, reference = problem.evaluation()
     if reference is not None:
@@ -275,7 +275,9 @@ def _next_window(run: RunState) -> None:
         transfer=old.transfer,
         partition=old.row_partition,
     )
-    run.optimizer = make_optimizer(run.config.optimizer, run.assembler, x, **run.config.optimizer_options())
+    run.optimizer = make_optimizer(
+        run.config.optimizer, run.assembler, x, **run.config.optimizer_options(run.problem.run)
+    )
 
 
 def _errors(run: RunState) -> dict[str, float]:

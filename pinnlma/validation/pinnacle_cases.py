@@ -152,7 +152,7 @@ CASES: dict[str, Case] = {
             Published(None, None, None),
             Target(outputs={"a": 1e-3}),
             "source corrected to (2x − 1), (2y − 1) and noise-free observations: a* recoverable; `a`: error of "
-            "the coefficient field alone (the noise study below has it with PINNacle's noise)",
+            "the coefficient field alone (`--studies` adds a study of it with PINNacle's noise)",
         ),
     ]
 }

@@ -183,3 +183,25 @@ def test_problem_validation_errors() -> None:
         a.residual(a.initial_parameters())
     with pytest.raises(ValueError, match="channel Jacobian needs"):
         ResidualAssembler(bad, MLP(1, 1, width=3, depth=1, activation="gelu"), jacobian="channels")
+
+
+@pytest.mark.parametrize("jacobian", ["channels", "generic"])
+def test_slices_of_rows_are_the_rows_of_the_full_jacobian(jacobian: str) -> None:
+    """The Jacobian of only the sampled points (``gram_rows``) equals those rows of the whole J, across
+    blocks, chunk boundaries and per-row weights."""
+    torch.manual_seed(3)
+    problem = heat_like_problem(outputs=2)
+    net = MLP(2, 2, width=5, depth=2, input_range=[(-1.0, 1.0), (0.0, 1.0)])
+    a = ResidualAssembler(problem, net, sampler=Sampler("lhs", 0), jacobian=jacobian, memory_budget=8 * 60 * 7)
+    a.set_row_weights("pde", torch.linspace(0.5, 2.0, 40))
+    theta = a.initial_parameters() + 0.1 * torch.randn(a.n_params)
+    r, jac = a.full_jacobian(theta)
+    rows = torch.tensor([0, 3, 4, 17, 39, 40, 41, 55, 60, 70, a.n_residuals - 1])
+    parts = list(a.slices_of_rows(theta, rows, a.n_residuals))
+    assert max(p[0].shape[0] for p in parts) <= a.slice_rows() < len(rows)  # chunked
+    r_s, j_s = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    assert torch.allclose(r_s, r[rows], rtol=1e-13, atol=1e-15)
+    assert float((j_s - jac[rows]).norm() / jac[rows].norm()) < 1e-13
+    assert list(a.slices_of_rows(theta, rows[:0], a.n_residuals)) == []
+    with pytest.raises(ValueError, match=r"row indices must lie in \[0, 88\)"):
+        list(a.slices_of_rows(theta, torch.tensor([5, a.n_residuals]), a.n_residuals))
