@@ -60,6 +60,7 @@ class RunState:
     adaptive: Adaptive | None = None  # adaptive collocation (pinnlma.pinn.adaptive); None without
     causal: Causal | None = None  # causal residual weights (pinnlma.pinn.causal); None without
     causal_eps: float = math.nan  # the causal ε in force (Causal.apply), NaN without causal weights
+    reference_derived: dict[str, np.ndarray] | None = None  # the reference's derived quantities, computed once
 
 
 def relative_l2(prediction: np.ndarray, reference: np.ndarray | None) -> float:
@@ -77,9 +78,15 @@ def error_keys(problem: Problem) -> list[str]:
     return ["rel_l2", *per_output, *(f"rel_l2/{name}" for name in problem.derived)]
 
 
-def output_errors(problem: Problem, prediction: np.ndarray, reference: np.ndarray | None) -> dict[str, float]:
+def output_errors(
+    problem: Problem,
+    prediction: np.ndarray,
+    reference: np.ndarray | None,
+    known: dict[str, np.ndarray] | None = None,
+) -> dict[str, float]:
     """The relative L2 errors of :func:`error_keys`: jointly over all outputs, per output by name, and of
-    each derived quantity (computed from the prediction and from the reference alike)."""
+    each derived quantity (computed from the prediction and from the reference alike; ``known``: the
+    reference's derived quantities when the caller has them already, computed here when None)."""
     out = {"rel_l2": relative_l2(prediction, reference)}
     names = problem.output_columns
     if len(names) > 1:
@@ -87,7 +94,8 @@ def output_errors(problem: Problem, prediction: np.ndarray, reference: np.ndarra
             out[f"rel_l2/{name}"] = relative_l2(prediction[:, i], None if reference is None else reference[:, i])
     if problem.derived:
         predicted = problem.derived_values(prediction)
-        known = problem.derived_values(reference) if reference is not None else {}
+        if known is None:
+            known = problem.derived_values(reference) if reference is not None else {}
         for name, field in predicted.items():
             out[f"rel_l2/{name}"] = relative_l2(field, known.get(name))
     return out
@@ -131,7 +139,7 @@ def make_record(run: RunState, status: str) -> RunRecord:
     attrs.update({f"param_{k}": v for k, v in a.coefficients(opt.x).items()})
     attrs.update({f"extra_rel_l2_{k}": v for k, v in p.extra_errors(lambda x: a.predict(opt.x, x)).items()})
     if p.output_count > 1 or p.derived:
-        errors = output_errors(p, prediction, run.reference)
+        errors = output_errors(p, prediction, run.reference, run.reference_derived)
         attrs.update({f"final_rel_l2_{key.split('/', 1)[1]}": v for key, v in errors.items() if key != "rel_l2"})
     resume = {
         "optimizer": to_storable(opt.state_dict()),

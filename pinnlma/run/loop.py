@@ -214,8 +214,8 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
         config.optimizer, assembler, assembler.initial_parameters(), **config.optimizer_options(problem.run)
     )
     eval_points, reference = problem.evaluation()
-    if reference is not None:
-        problem.derived_values(reference)  # a derived quantity that fails stops here, before training
+    # the reference's derived quantities, once (a derived quantity that fails stops here, before training)
+    derived = problem.derived_values(reference) if reference is not None else {}
     adaptive = config.adaptive(problem.run.get("adapt"))
     return RunState(
         problem,
@@ -228,6 +228,7 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
         adaptive=adaptive,
         causal=causal,
         causal_eps=causal_eps,
+        reference_derived=derived,
     )
 
 
@@ -282,7 +283,7 @@ def _next_window(run: RunState) -> None:
 
 def _errors(run: RunState) -> dict[str, float]:
     prediction = run.assembler.predict(run.optimizer.x, run.eval_points)
-    return output_errors(run.problem, prediction, run.reference)
+    return output_errors(run.problem, prediction, run.reference, run.reference_derived)
 
 
 def _record(run: RunState, loss: float, damping: float, evaluate: bool = True, residual: Tensor | None = None) -> None:
