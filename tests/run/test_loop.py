@@ -164,6 +164,14 @@ def test_every_problem_run_key_is_one_the_run_reads() -> None:
     """PROBLEM_RUN_KEYS is the one list: each key passes the check with a sound value."""
     from pinnlma.run.config import PROBLEM_RUN_KEYS, check_problem_run
 
-    sound = {"iters": 3, "time_limit": 1.5, "march": (0.5, 1.0), "march_tol": 0.0, "adapt": "rad", "causal": "1"}
+    sound = {
+        "iters": 3,
+        "time_limit": 1.5,
+        "march": (0.5, 1.0),
+        "march_tol": 0.0,
+        "adapt": "rad",
+        "causal": "1",
+        "gram_rows": 0.5,
+    }
     assert set(sound) == set(PROBLEM_RUN_KEYS)
     check_problem_run(sine_fit().with_options(run=sound))
