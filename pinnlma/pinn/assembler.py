@@ -312,15 +312,13 @@ class ResidualAssembler:
         total = self.n_residuals
         if rows.numel() and (int(rows[0]) < 0 or int(rows[-1]) >= total):
             raise ValueError(f"row indices must lie in [0, {total}), got {int(rows[0])} … {int(rows[-1])}")
-        rows = rows.to(self.device)
-        step, start = self.slice_rows(), 0
-        for block in self.blocks:
-            stop = start + block.n_rows
-            lo, hi = (int(i) for i in torch.searchsorted(rows, torch.tensor([start, stop], device=self.device)))
-            local = rows[lo:hi] - start
+        rows, step = rows.to(self.device), self.slice_rows()
+        for block, span in zip(self.blocks, self.block_slices().values()):
+            bounds = torch.tensor([span.start, span.stop], device=self.device)
+            lo, hi = (int(i) for i in torch.searchsorted(rows, bounds))
+            local = rows[lo:hi] - span.start
             for chunk in range(0, local.shape[0], step):
                 yield self.path.jacobian(block, local[chunk : chunk + step], theta)
-            start = stop
 
     def normal_partials(self, theta: Tensor) -> list[tuple[Tensor, Tensor, int]] | None:
         """Partial normal equations ``(J_dᵀJ_d, J_dᵀr_d, rows)`` of this process's rows on this assembler's
