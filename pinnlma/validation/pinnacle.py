@@ -19,7 +19,10 @@ time limit, so the table shows what the optimizer alone changes. Without ``lm`` 
 case's time limit, and LM is not run again. ``--jobs N`` runs N children at a time, each with
 ``OMP_NUM_THREADS = cores // N`` (all LM runs first, then the others, whose limits come from them).
 ``--quick`` runs every case in its ``--quick`` size (seconds each) and writes under ``RESULTS/quick/``
-(for the tests and a first look).
+(for the tests and a first look). ``--studies`` also runs the measured studies of the cases out of reach
+(:mod:`pinnlma.validation.pinnacle_studies`, ``--study-time`` seconds per variant) into
+``RESULTS/studies.json``; ``--studies-only`` runs only those, keeps every case row of
+``RESULTS/pinnacle.json`` and rewrites the report around them.
 """
 
 from __future__ import annotations
@@ -337,6 +340,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run the measured studies of the cases out of reach (pinnacle_studies)",
     )
     parser.add_argument(
+        "--studies-only",
+        action="store_true",
+        help="run only the studies: keep the case rows of RESULTS/pinnacle.json and rewrite the report",
+    )
+    parser.add_argument(
         "--study-time",
         type=float,
         default=240.0,
@@ -366,6 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_lm = "lm" in optimizers
     optimizers = [*(["lm"] if run_lm else []), *[o for o in dict.fromkeys(optimizers) if o != "lm"]]
     results = args.results / "quick" if args.quick else args.results
+    if args.studies_only:
+        return _studies_only(parser, args, results)
     kept_lm = {} if run_lm else _kept_lm_rows(results / "pinnacle.json")
     missing = [] if run_lm else [k for k in keys if k not in kept_lm]
     if missing:
@@ -405,19 +415,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs = [(key, opt) for key in keys for opt in optimizers if opt != "lm"]
         others = list(pool.map(other_run, jobs))
     rows = [*(lm_rows[k] for k in keys if run_lm), *others]
-    studies_file = results / "studies.json"
     if args.studies:
-        from .pinnacle_studies import run_studies
-
-        studies_file.write_text(
-            json.dumps(run_studies(quick=args.quick, time_limit=args.study_time), indent=1), encoding="utf-8"
-        )
-    studies = json.loads(studies_file.read_text(encoding="utf-8")) if studies_file.exists() else None
+        _write_studies(results, args, command)
     rows = merge_rows(results / "pinnacle.json", rows)
     (results / "pinnacle.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1), encoding="utf-8")
+    return _write_report(rows, command, args.quick, results, doc)
+
+
+def _write_studies(results: Path, args: argparse.Namespace, command: str) -> None:
+    """Run the studies and write ``RESULTS/studies.json`` (with the command, threads and date)."""
+    from .pinnacle_studies import run_studies
+
+    results.mkdir(parents=True, exist_ok=True)
+    data = {"command": command, **run_studies(quick=args.quick, time_limit=args.study_time)}
+    (results / "studies.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def _studies_only(parser: argparse.ArgumentParser, args: argparse.Namespace, results: Path) -> int:
+    """``--studies-only``: run the studies, keep the case rows and their command, rewrite the report."""
+    given = [
+        flag for flag, on in (("--cases", args.cases), ("--jobs", args.jobs != 1), ("--studies", args.studies)) if on
+    ]
+    if args.optimizers != "lm":
+        given.append("--optimizers")
+    if given:
+        parser.error(f"--studies-only runs no case; drop {', '.join(given)}")
+    path = results / "pinnacle.json"
+    if not path.exists():
+        parser.error(f"--studies-only keeps the case rows of {path}, which does not exist: run the cases first")
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    study_command = " ".join(
+        [
+            "python -m pinnlma.validation.pinnacle --studies-only",
+            *(["--quick"] if args.quick else []),
+            *([f"--study-time {args.study_time:g}"] if args.study_time != 240.0 else []),
+        ]
+    )
+    _write_studies(results, args, study_command)
+    doc = args.doc or (results / "pinnacle.md" if args.quick else Path("docs/pinnacle.md"))
+    return _write_report(
+        merge_rows(path, []), kept.get("command", "python -m pinnlma.validation.pinnacle"), args.quick, results, doc
+    )
+
+
+def _write_report(rows: list[dict[str, Any]], command: str, quick: bool, results: Path, doc: Path) -> int:
+    """Write the Markdown report (with ``RESULTS/studies.json`` when present); 0 when every LM target is met."""
+    studies_file = results / "studies.json"
+    studies = json.loads(studies_file.read_text(encoding="utf-8")) if studies_file.exists() else None
     doc.parent.mkdir(parents=True, exist_ok=True)
     present = [o for o in ("lm", "adam", "lbfgs") if any(r["optimizer"] == o for r in rows)]
-    report = format_report(rows, present, command, args.quick, studies)
+    report = format_report(rows, present, command, quick, studies)
     doc.write_text(report + kept_part(doc), encoding="utf-8")  # the hand-written analyses stay
     print(f"wrote {doc} and {results / 'pinnacle.json'}")
     return 0 if all(verdict(CASES[r["case"]], r)[0] is not False for r in rows if r["optimizer"] == "lm") else 1

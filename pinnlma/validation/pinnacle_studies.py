@@ -8,8 +8,12 @@
 - **Heat2d-MS, frequency**: the case with the x-mode sin(kπx) for k = 2 … 20 (PINNacle's is 20), same
   network, points and time; the error on the dense grid. It shows the spectral bias of a tanh network fed
   plain coordinates, i.e. what a Fourier-feature embedding of x would remove.
+- **PInv, observation noise**: the inverse case with a consistent source and noise σ = 0.1 … 0 on the
+  observations; the errors of the recovered coefficient a and of u. It separates what the noise costs from
+  what the inverse problem itself costs.
 
-Each run is :func:`pinnlma.run.solve` in this process on a problem variant (``build(t_end=…)``,
+``python -m pinnlma.validation.pinnacle --studies-only`` runs them alone and keeps the case rows of the
+report. Each run is :func:`pinnlma.run.solve` in this process on a problem variant (``build(t_end=…)``,
 ``build(frequency=…)`` of the bundled modules) with the bundled defaults and a time limit.
 """
 
@@ -53,11 +57,18 @@ def _solve(problem: Any, time_limit: float, quick: bool) -> dict[str, Any]:
 def run_studies(
     *, quick: bool = False, time_limit: float = 240.0, echo: Callable[[str], None] = print
 ) -> dict[str, Any]:
-    """Run both studies; each variant trains for ``time_limit`` seconds (its quick size with ``quick``)."""
+    """Run the three studies; each variant trains for ``time_limit`` seconds (its quick size with ``quick``)."""
+    import torch
+
     from pinnlma.problems import pinnacle_heat2d_lt, pinnacle_heat2d_ms, pinnacle_pinv
 
     size = "quick" if quick else "full"
-    out: dict[str, Any] = {"time_limit": time_limit, "quick": quick}
+    out: dict[str, Any] = {
+        "time_limit": time_limit,
+        "quick": quick,
+        "threads": torch.get_num_threads(),
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     rows = []
     for t_end in STUDIES["heat2d_lt_windows"][size]:
         row = {"t_end": t_end, **_solve(pinnacle_heat2d_lt.build(t_end=t_end), time_limit, quick)}
@@ -87,8 +98,9 @@ def format_studies(data: dict[str, Any]) -> str:
         "## Measured studies of the cases out of reach",
         "",
         f"Each variant: the bundled case's network, points and LM settings, seed 0, trained for "
-        f"{'its quick size' if data.get('quick') else f'{limit:g} s'} in one process "
-        "(`python -m pinnlma.validation.pinnacle --studies`).",
+        f"{'its quick size' if data.get('quick') else f'{limit:g} s'} in one process with "
+        f"{data.get('threads', '?')} torch thread(s), started {data.get('started', '(date not recorded)')} "
+        f"(`{data.get('command', 'python -m pinnlma.validation.pinnacle --studies')}`).",
         "",
         "**Heat2d-LT on [0, T]** (error against the converged spectral solve on the window's test points; "
         "the saturated state switches at t ≈ 8.8, 16.8, …, 88.8):",
