@@ -295,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--embedding",
         metavar="KIND=SETTINGS,...",
         help="input embedding (kinds in pinnlma.pinn.embeddings.EMBEDDINGS): periodic=x[:K] makes x exactly "
-        "periodic, fourier=M:SIGMA[:SEED] adds random Fourier features; none for none (default: the problem's)",
+        "periodic, even=x keeps only its cosines (a mirror-symmetric solution), fourier=M:SIGMA[:SEED] adds random "
+        "Fourier features; none for none (default: the problem's)",
     )
     p.add_argument(
         "--exact",

@@ -172,7 +172,7 @@ def test_bad_resume_files_are_one_line_errors(tmp_path: Path, capsys: pytest.Cap
         (["--plot", "."], "is a folder"),
         (["--out", "."], "is a folder"),
         (["--out", "blocker/run.h5"], "blocker is a file, not a folder"),
-        (["--embedding", "wavelet=2"], "KIND one of periodic, fourier"),
+        (["--embedding", "wavelet=2"], "KIND one of periodic, even, fourier"),
         (["--embedding", "periodic=z"], "the coordinates are x, t"),
         (["--exact", "nope"], "are not its conditions"),
     ],

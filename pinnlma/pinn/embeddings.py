@@ -10,6 +10,11 @@ Every coordinate enters φ once: a periodic one as harmonics, any other affinely
   ``cos(jω(x − lo)), sin(jω(x − lo))``, so u(x + P) = u(x) with all derivatives holds by construction
   and the problem's :class:`~pinnlma.pinn.conditions.Periodic` blocks along x leave the residual.
   Derivatives: ∂ᵈ/∂xᵈ cos(jωx) = (jω)ᵈ cos(jωx + dπ/2) (the same for sin); mixed ones vanish.
+- **even** (a periodic coordinate whose solution is known to be mirror-symmetric): only the cosines
+  ``cos(jω(x − lo))``, so u(lo + s) = u(lo − s) (and, with the period, u(c + s) = u(c − s) about the
+  midpoint c = lo + P/2) holds by construction. The network then represents one half-period, and every
+  collocation point at x also counts for its mirror image, so the same points are twice as dense
+  (``even=x``, for example Allen–Cahn's u₀ = x² cos πx on [−1, 1], whose PDE keeps u even).
 - **affine** (every other coordinate): x̂ = s(x − lo) − 1, s = 2/(hi − lo); ∂x̂/∂x = s, higher ones 0;
 - **fourier** (random Fourier features, Tancik et al. 2020; Wang, Wang & Perdikaris 2021,
   arXiv:2012.10047): ``sin(x̂·B), cos(x̂·B)`` on the non-periodic coordinates (so periodicity is kept), B
@@ -44,6 +49,14 @@ def _parse_periodic(text: str) -> dict[str, int]:
     return out
 
 
+def _parse_even(text: str) -> list[str]:
+    """ "x" or "x;y" → [names]."""
+    names = [item.strip() for item in text.split(";")]
+    if not all(names):
+        raise ValueError(f"even embedding {text!r}: give periodic coordinate names, e.g. even=x")
+    return names
+
+
 def _parse_fourier(text: str) -> dict[str, Any]:
     """ "M:SIGMA" or "M:SIGMA:SEED" → {features, scale, seed}."""
     parts = text.split(":")
@@ -65,6 +78,9 @@ class EmbeddingKind:
 
 EMBEDDINGS: dict[str, EmbeddingKind] = {
     "periodic": EmbeddingKind("exact periodic harmonics for a coordinate: periodic=x or periodic=x:K", _parse_periodic),
+    "even": EmbeddingKind(
+        "keep only the cosine harmonics of periodic coordinates (a mirror-symmetric solution): even=x", _parse_even
+    ),
     "fourier": EmbeddingKind(
         "random Fourier features of the other coordinates: fourier=M:SIGMA[:SEED]", _parse_fourier
     ),
@@ -105,7 +121,8 @@ class FeatureMap(nn.Module):
     """φ(x): the periodic, affine and Fourier features of :mod:`pinnlma.pinn.embeddings`, and ∂^α φ.
 
     ``bounds`` (lo, hi) per coordinate and ``names`` from the domain; ``periodic`` name → harmonics K;
-    ``fourier`` {"features": M, "scale": σ, "seed": 0}. ValueError for unknown names or bad numbers.
+    ``even`` names of periodic coordinates that keep only their cosines; ``fourier`` {"features": M,
+    "scale": σ, "seed": 0}. ValueError for unknown names, an even coordinate that is not periodic, or bad numbers.
     """
 
     fourier_matrix: Tensor
@@ -117,6 +134,7 @@ class FeatureMap(nn.Module):
         periodic: Mapping[str, int] | None = None,
         fourier: Mapping[str, Any] | None = None,
         dtype: torch.dtype = torch.float64,
+        even: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.names = tuple(names)
@@ -130,6 +148,15 @@ class FeatureMap(nn.Module):
         if any(int(k) < 1 for k in periodic.values()):
             raise ValueError(f"periodic embedding needs at least 1 harmonic per coordinate, got {periodic}")
         self.harmonics = {self.names.index(n): int(k) for n, k in periodic.items()}
+        if isinstance(even, str):
+            even = [even]
+        even_names = set(even or ())
+        if not even_names <= set(periodic):
+            raise ValueError(
+                f"even embedding of {sorted(even_names - set(periodic))}: only a periodic coordinate can be even; "
+                f"add it to the periodic embedding (periodic=NAME) or drop it from even"
+            )
+        self.even = {self.names.index(n) for n in even_names}
         self.plain = [k for k in range(len(self.names)) if k not in self.harmonics]
         self.fourier = dict(fourier or {})
         n_fourier = 0
@@ -145,7 +172,13 @@ class FeatureMap(nn.Module):
             generator = torch.Generator().manual_seed(int(self.fourier.get("seed", 0)))
             matrix = torch.randn(len(self.plain), n_fourier, generator=generator, dtype=torch.float64).to(dtype) * scale
         self.register_buffer("fourier_matrix", matrix)
-        self.n_features = sum(2 * self.harmonics.get(k, 0) or 1 for k in range(len(self.names))) + 2 * n_fourier
+        self.n_features = sum(self._width(k) for k in range(len(self.names))) + 2 * n_fourier
+
+    def _width(self, k: int) -> int:
+        """How many features coordinate k gives: 2K harmonics (K when even), or 1 scaled copy."""
+        if k not in self.harmonics:
+            return 1
+        return self.harmonics[k] * (1 if k in self.even else 2)
 
     @property
     def periodic_names(self) -> tuple[str, ...]:
@@ -176,11 +209,13 @@ class FeatureMap(nn.Module):
                     2 * math.pi / (hi - lo)
                 )
                 if any(a != k for a in alpha):
-                    cols.append(torch.zeros_like(x[:, :1]).expand(-1, 2 * self.harmonics[k]) * freq.repeat(2))
+                    cols.append(torch.zeros_like(x[:, :1]).expand(-1, self._width(k)).clone())
                     continue
                 arg = (x[:, k : k + 1] - lo) * freq
                 fac = freq**order
-                cols += [fac * torch.cos(arg + shift), fac * torch.sin(arg + shift)]
+                cols.append(fac * torch.cos(arg + shift))
+                if k not in self.even:
+                    cols.append(fac * torch.sin(arg + shift))
             elif order == 0:
                 cols.append(self._scaled(x, k).unsqueeze(1))
             elif alpha == (k,):

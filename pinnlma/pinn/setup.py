@@ -38,7 +38,14 @@ def build_model(problem: Problem, dtype: torch.dtype = torch.float64) -> MLP:
     bounds = [(float(lo), float(hi)) for lo, hi in problem.domain.bounds]
     embedding = None
     if embed:
-        embedding = FeatureMap(bounds, problem.domain.names, embed.get("periodic"), embed.get("fourier"), dtype=dtype)
+        embedding = FeatureMap(
+            bounds,
+            problem.domain.names,
+            embed.get("periodic"),
+            embed.get("fourier"),
+            dtype=dtype,
+            even=embed.get("even"),
+        )
     return MLP(
         problem.domain.dim,
         problem.output_count,

@@ -1,5 +1,5 @@
-"""Input embeddings: ∂^α φ against autograd, the fast Jacobian against the generic path, exact periodicity,
-the periodic blocks leaving the residual, and the settings' parsing and errors."""
+"""Input embeddings: ∂^α φ against autograd, the fast Jacobian against the generic path, exact periodicity
+and mirror symmetry, the periodic blocks leaving the residual, and the settings' parsing and errors."""
 
 from __future__ import annotations
 
@@ -45,7 +45,16 @@ def kdv_like(**model: object) -> Problem:
     [({"x": 3}, None), (None, {"features": 4, "scale": 2.0, "seed": 5}), ({"x": 2}, {"features": 3, "scale": 1.0})],
 )
 def test_feature_channels_match_autograd(periodic: dict | None, fourier: dict | None) -> None:
-    fm = FeatureMap(BOUNDS, ("x", "t"), periodic, fourier)
+    _check_channels(FeatureMap(BOUNDS, ("x", "t"), periodic, fourier))
+
+
+def test_even_feature_channels_match_autograd() -> None:
+    fm = FeatureMap(BOUNDS, ("x", "t"), {"x": 3}, {"features": 2, "scale": 1.0}, even=["x"])
+    assert fm.n_features == 3 + 1 + 2 * 2  # three cosines, the scaled t, two Fourier pairs
+    _check_channels(fm)
+
+
+def _check_channels(fm: FeatureMap) -> None:
     x = (torch.rand(9, 2) * torch.tensor([4.0, 1.5]) + torch.tensor([-1.0, 0.5])).requires_grad_(True)
     phi = fm(x)
     for alpha in [(0,), (1,), (0, 0), (0, 1), (1, 1), (0, 0, 0), (0, 0, 1), (1, 1, 1)]:
@@ -66,6 +75,7 @@ def test_feature_channels_match_autograd(periodic: dict | None, fourier: dict | 
         {"periodic": {"x": 2}},
         {"fourier": {"features": 5, "scale": 3.0}},
         {"periodic": {"x": 1}, "fourier": {"features": 4, "scale": 1.0, "seed": 2}},
+        {"periodic": {"x": 2}, "even": ["x"]},
     ],
 )
 def test_fast_jacobian_equals_generic_with_embeddings(embedding: dict) -> None:
@@ -97,11 +107,27 @@ def test_periodic_embedding_is_periodic_to_rounding_and_drops_the_periodic_block
     scale = float(out_low.abs().max())
     assert float((out_low - out_high).abs().max()) <= 1e-14 * scale  # u, u_x, u_xx, u_xxx and u_t match
     shifted = low + torch.tensor([4.0 * 7, 0.0])  # seven periods on
-    assert float((net(low) - net(shifted)).abs().max()) <= 1e-13
+    assert float((net(low) - net(shifted)).detach().abs().max()) <= 1e-13
     with_embedding = ResidualAssembler(problem, net)
     assert [b.name for b in with_embedding.blocks] == ["pde", "initial"]
     plain = ResidualAssembler(problem, MLP(2, 1, width=6, depth=2, input_range=BOUNDS))
     assert [b.name for b in plain.blocks] == ["pde", "initial", "periodic", "periodic_x", "periodic_xx"]
+
+
+def test_even_embedding_is_mirror_symmetric_and_periodic_to_rounding() -> None:
+    """u(lo + s) = u(lo − s) and u(c + s) = u(c − s) about the midpoint c, with the period kept."""
+    problem = kdv_like(embedding={"periodic": {"x": 2}, "even": ["x"], "fourier": {"features": 3, "scale": 1.0}})
+    torch.manual_seed(1)
+    net = build_model(problem)
+    s = torch.rand(23, 1) * 2.0
+    t = torch.rand(23, 1) * 1.5 + 0.5
+    for centre in (-1.0, 1.0):
+        left, right = torch.cat([centre - s, t], 1), torch.cat([centre + s, t], 1)
+        assert float((net(left) - net(right)).detach().abs().max()) <= 1e-14
+    assert float((net(left) - net(left + torch.tensor([4.0, 0.0]))).detach().abs().max()) <= 1e-13
+    plain = build_model(kdv_like(embedding={"periodic": {"x": 2}}))
+    gap = plain(torch.cat([-1.0 - s, t], 1)) - plain(torch.cat([-1.0 + s, t], 1))
+    assert float(gap.detach().abs().max()) > 1e-3  # without even, not symmetric: the check above can fail
 
 
 def test_fourier_features_are_seeded() -> None:
@@ -122,7 +148,12 @@ def test_embedding_settings_parse_and_errors() -> None:
         "periodic": {"x": 1, "y": 1},
         "fourier": {"features": 8, "scale": 1.0, "seed": 7},
     }
-    with pytest.raises(ValueError, match="KIND one of periodic, fourier"):
+    assert parse_embedding("periodic=x,even=x") == {"periodic": {"x": 1}, "even": ["x"]}
+    with pytest.raises(ValueError, match="only a periodic coordinate can be even"):
+        FeatureMap(BOUNDS, ("x", "t"), periodic={"x": 1}, even=["t"])
+    with pytest.raises(ValueError, match="give periodic coordinate names"):
+        parse_embedding("even=")
+    with pytest.raises(ValueError, match="KIND one of periodic, even, fourier"):
         parse_embedding("wavelet=3")
     with pytest.raises(ValueError, match="FEATURES:SCALE"):
         parse_embedding("fourier=32")
