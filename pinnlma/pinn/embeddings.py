@@ -14,7 +14,9 @@ Every coordinate enters φ once: a periodic one as harmonics, any other affinely
   ``cos(jω(x − lo))``, so u(lo + s) = u(lo − s) (and, with the period, u(c + s) = u(c − s) about the
   midpoint c = lo + P/2) holds by construction. The network then represents one half-period, and every
   collocation point at x also counts for its mirror image, so the same points are twice as dense
-  (``even=x``, for example Allen–Cahn's u₀ = x² cos πx on [−1, 1], whose PDE keeps u even).
+  (``even=x``). The price: cos is stationary on the mirror lines, so a feature of width w there becomes one
+  of width ~w² in φ; on Allen–Cahn (a corner at the seam) and Schrödinger (the peak at x = 0) that loses
+  (measured in docs/problems.md).
 - **affine** (every other coordinate): x̂ = s(x − lo) − 1, s = 2/(hi − lo); ∂x̂/∂x = s, higher ones 0;
 - **fourier** (random Fourier features, Tancik et al. 2020; Wang, Wang & Perdikaris 2021,
   arXiv:2012.10047): ``sin(x̂·B), cos(x̂·B)`` on the non-periodic coordinates (so periodicity is kept), B
