@@ -3,7 +3,8 @@ default options on the torch and on the cupynumeric backend, and compare.
 
 The suite is split in two files so that ``pytest -n 2 --dist loadfile`` (``make test``) gives each
 worker about half of the Legate work: on Legate's CPU processors every small LM iteration costs task
-launches, and MGH10 from start 1 alone takes about 5600 iterations (as many as all other runs together).
+launches, and MGH10 from start 1 alone takes about 5600 iterations (as many as all other runs together),
+so test_nist_suite_mgh10.py runs Legate on MGH10 from start 2 only (see its docstring).
 """
 
 from __future__ import annotations

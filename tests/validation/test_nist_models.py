@@ -251,6 +251,20 @@ def test_main_scipy_on_two_problems(data_dir: Path, tmp_path: Path, capsys: pyte
     assert out.read_text() == printed
 
 
+def test_main_pinnlma_on_the_legate_backend(
+    legate: object, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = tmp_path / "data"
+    small.mkdir()
+    shutil.copy(data_dir / "DanWood.dat", small)
+    assert nist_strd.main(["--data", str(small), "--backend", "cupynumeric"]) == 0
+    printed = capsys.readouterr().out
+    assert "solver: pinnlma, backend cupynumeric" in printed and "2 of 2 with LRE >= 6" in printed
+    with pytest.raises(SystemExit):
+        nist_strd.main(["--data", str(small), "--solver", "scipy", "--backend", "cupynumeric"])
+    assert "applies to --solver pinnlma only" in capsys.readouterr().err
+
+
 # --- the MINPACK anchor ----------------------------------------------------------------------------
 
 

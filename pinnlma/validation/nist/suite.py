@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ...backends import BACKEND_NAMES, BackendUnavailable, get_backend
 from ...lm import Nielsen, least_squares
 from ...ranks import require_one_process
 from .data import ENV_VAR, NistProblem, default_data_dir, load_suite
@@ -224,7 +225,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--solver", choices=sorted(SOLVERS), default="pinnlma", help="solver to score (default: pinnlma)"
     )
+    parser.add_argument(
+        "--backend",
+        choices=BACKEND_NAMES,
+        default="torch",
+        help="linear-algebra backend of the pinnlma solver (default: torch; cupynumeric runs on Legate)",
+    )
     args = parser.parse_args(argv)
+    if args.backend != "torch" and args.solver != "pinnlma":
+        parser.error(f"--backend {args.backend} applies to --solver pinnlma only, not to {args.solver}")
     try:
         require_one_process("python -m pinnlma.validation.nist_strd")
     except ValueError as err:
@@ -237,8 +246,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    rows = run_suite(SOLVERS[args.solver], problems)
-    table = f"NIST StRD nonlinear regression, solver: {args.solver}\n\n" + format_table(rows)
+    solve = SOLVERS[args.solver]
+    label = args.solver
+    if args.backend != "torch":
+        try:
+            backend = get_backend(args.backend)
+        except BackendUnavailable as exc:
+            print(f"error: backend {args.backend} cannot start: {exc}", file=sys.stderr)
+            return 2
+
+        def solve(fun: Callable[[Tensor], Tensor], x0: Tensor) -> Any:
+            return least_squares(fun, x0, damping=NIST_DAMPING, backend=backend)
+
+        label = f"{args.solver}, backend {args.backend}"
+    rows = run_suite(solve, problems)
+    table = f"NIST StRD nonlinear regression, solver: {label}\n\n" + format_table(rows)
     print(table, end="")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
