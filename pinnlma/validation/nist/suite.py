@@ -15,6 +15,7 @@ with an exact autograd Jacobian, the reference anchor for ``pinnlma.least_square
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 import time
@@ -203,10 +204,10 @@ NIST_DAMPING = Nielsen(nu_max=4.0)
 start 1 needs it; docs/nist_boxbod.md). A template: every run starts from a copy."""
 
 
-def pinnlma_solve(fun: Callable[[Tensor], Tensor], x0: Tensor) -> Any:
-    """``pinnlma.least_squares(fun, x0, damping=Nielsen(nu_max=4.0))``: the default options but for the
-    bounded growth of λ on rejections (:class:`~pinnlma.lm.damping.Nielsen`; docs/nist_boxbod.md)."""
-    return least_squares(fun, x0, damping=NIST_DAMPING)
+def pinnlma_solve(fun: Callable[[Tensor], Tensor], x0: Tensor, backend: Any = "torch") -> Any:
+    """``pinnlma.least_squares(fun, x0, damping=Nielsen(nu_max=4.0), backend=backend)``: the default options
+    but for the bounded growth of λ on rejections (:class:`~pinnlma.lm.damping.Nielsen`; docs/nist_boxbod.md)."""
+    return least_squares(fun, x0, damping=NIST_DAMPING, backend=backend)
 
 
 SOLVERS: dict[str, Solver] = {"pinnlma": pinnlma_solve, "scipy": scipy_minpack_solve}
@@ -255,9 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: backend {args.backend} cannot start: {exc}", file=sys.stderr)
             return 2
 
-        def solve(fun: Callable[[Tensor], Tensor], x0: Tensor) -> Any:
-            return least_squares(fun, x0, damping=NIST_DAMPING, backend=backend)
-
+        solve = functools.partial(pinnlma_solve, backend=backend)
         label = f"{args.solver}, backend {args.backend}"
     rows = run_suite(solve, problems)
     table = f"NIST StRD nonlinear regression, solver: {label}\n\n" + format_table(rows)
