@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...backends import BACKEND_NAMES, BackendUnavailable, get_backend
+from ...backends import BACKEND_NAMES, Backend, BackendUnavailable, get_backend
 from ...lm import Nielsen, least_squares
 from ...ranks import require_one_process
 from .data import ENV_VAR, NistProblem, default_data_dir, load_suite
@@ -204,7 +204,7 @@ NIST_DAMPING = Nielsen(nu_max=4.0)
 start 1 needs it; docs/nist_boxbod.md). A template: every run starts from a copy."""
 
 
-def pinnlma_solve(fun: Callable[[Tensor], Tensor], x0: Tensor, backend: Any = "torch") -> Any:
+def pinnlma_solve(fun: Callable[[Tensor], Tensor], x0: Tensor, backend: str | Backend = "torch") -> Any:
     """``pinnlma.least_squares(fun, x0, damping=Nielsen(nu_max=4.0), backend=backend)``: the default options
     but for the bounded growth of λ on rejections (:class:`~pinnlma.lm.damping.Nielsen`; docs/nist_boxbod.md)."""
     return least_squares(fun, x0, damping=NIST_DAMPING, backend=backend)
