@@ -17,15 +17,11 @@ residual's slope between the collocation points lowers the error the over-fittin
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "problems"))
-import allen_cahn
-
 from pinnlma.pinn import Fields, Problem
+from pinnlma.pinn.registry import load_problem
 
 WEIGHT = float(os.environ.get("GPINN_W", "1e-4"))
 
@@ -38,9 +34,9 @@ def residual_x(f: Fields) -> torch.Tensor:
 
 def problem() -> Problem:
     """The bundled allen_cahn problem with the pde_x block added."""
-    base = allen_cahn.problem()
+    base = load_problem("allen_cahn")
     return base.with_options(
         name="allen_cahn_gpinn",
-        pde={"pde": allen_cahn.residual, "pde_x": residual_x},
+        pde={"pde": base.pde, "pde_x": residual_x},
         weights={**base.weights, "pde_x": WEIGHT},
     )
