@@ -13,13 +13,13 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
 import torch
 
 from pinnlma.lm.module import LevenbergMarquardt
 from pinnlma.pinn.registry import apply_options, load_problem
 from pinnlma.pinn.setup import build_model
 from pinnlma.reference import load_allen_cahn
+from pinnlma.run.checkpoint import relative_l2
 
 
 def main(width: int, depth: int, seconds: float, stride: int) -> None:
@@ -41,9 +41,7 @@ def main(width: int, depth: int, seconds: float, stride: int) -> None:
     def errors() -> str:
         with torch.no_grad():
             out = {k: model(torch.as_tensor(p)).numpy().reshape(-1) for k, (p, _) in grids.items()}
-        return " ".join(
-            f"{k} {np.linalg.norm(out[k] - u.reshape(-1)) / np.linalg.norm(u):.2e}" for k, (_, u) in grids.items()
-        )
+        return " ".join(f"{k} {relative_l2(out[k], u.reshape(-1)):.2e}" for k, (_, u) in grids.items())
 
     start, steps = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
