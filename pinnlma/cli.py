@@ -322,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND:KEY=VALUE,...",
         help="residual-based adaptive collocation (kinds in pinnlma.pinn.adaptive.ADAPTIVE): "
         "rar:every=25,points=100,pool=10000,budget=N adds points where |r| is largest, rad:every=50,k=1,c=1 "
-        "redistributes them by |r|; none for none (default: the problem's)",
+        "redistributes them by |r|, and with final=3 (final_share=0.1) the run's last 10 %% starts from one draw "
+        "of 3 times the points and no round after it; none for none (default: the problem's)",
     )
     p.add_argument(
         "--causal",

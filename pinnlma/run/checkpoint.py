@@ -58,6 +58,7 @@ class RunState:
     windows: tuple[float, ...] = ()  # time-marching window ends (pinnlma.run.march); () without
     window: int = 0  # the current window
     adaptive: Adaptive | None = None  # adaptive collocation (pinnlma.pinn.adaptive); None without
+    adapt_closed: bool = False  # whether the adaptive rule's closing round (Adaptive.finish) has run
     causal: Causal | None = None  # causal residual weights (pinnlma.pinn.causal); None without
     causal_eps: float = math.nan  # the causal ε in force (Causal.apply), NaN without causal weights
     reference_derived: dict[str, np.ndarray] | None = None  # the reference's derived quantities, computed once
@@ -132,6 +133,7 @@ def make_record(run: RunState, status: str) -> RunRecord:
         "march_window": run.window,
         "march_tol": c.march_tolerance(p.run.get("march_tol")),
         "adapt": repr(run.adaptive) if run.adaptive is not None else "",
+        "adapt_closed": int(run.adapt_closed),
         "causal": repr(run.causal) if run.causal is not None else "",
         "gram_rows": _gram_text(c.gram_sample(p.run.get("gram_rows"))),
         "backend_info": opt.describe(),
@@ -254,4 +256,5 @@ def restore(run: RunState, saved: RunRecord) -> None:
     if run.causal is not None and run.history.get("causal_eps"):
         run.causal_eps = run.history["causal_eps"][-1]  # the ε of the weights just loaded
     run.iteration = int(saved.attrs["iterations"])
+    run.adapt_closed = bool(int(saved.attrs.get("adapt_closed", 0)))
     run.elapsed = float(saved.attrs["elapsed"])

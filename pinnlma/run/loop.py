@@ -143,7 +143,7 @@ def _iterate(
                     _next_window(run)
                     run.elapsed += time.perf_counter() - started
                     continue
-                if _update_objective(run):
+                if _update_objective(run, iters, time_limit):
                     run.optimizer.refresh()  # new points or weights: r, the cost and the solver belong to them
                 report = run.optimizer.step()
                 run.elapsed += time.perf_counter() - started
@@ -171,22 +171,35 @@ def _iterate(
         raise
 
 
-def _update_objective(run: RunState) -> bool:
-    """Before an iteration: resample, adaptive collocation and causal weights where due; whether the
-    residual function changed (then the optimizer must refresh). The causal weights come last, from the
-    points the iteration will use."""
+def _update_objective(run: RunState, iters: int, time_limit: float | None) -> bool:
+    """Before an iteration: resample, adaptive collocation (its closing round once the run enters its
+    final share) and causal weights where due; whether the residual function changed (then the optimizer
+    must refresh). The causal weights come last, from the points the iteration will use."""
     problem, changed = run.problem, False
     if problem.resample_every and run.iteration and run.iteration % problem.resample_every == 0:
         run.assembler.sample()
         changed = True
     adaptive, causal, x = run.adaptive, run.causal, run.optimizer.x
-    if adaptive is not None and adaptive.due(run.iteration) and adaptive.apply(run.assembler, x):
-        changed = True
+    if adaptive is not None and not run.adapt_closed:
+        if adaptive.closes and _in_final_share(run, adaptive.final_share, iters, time_limit):
+            adaptive.finish(run.assembler, x)
+            run.adapt_closed = changed = True
+        elif adaptive.due(run.iteration) and adaptive.apply(run.assembler, x):
+            changed = True
     if causal is not None and causal.due(run.iteration, run.assembler):
         eps = causal.apply(run.assembler, x)
         if eps is not None:
             run.causal_eps, changed = eps, True
     return changed
+
+
+def _in_final_share(run: RunState, share: float, iters: int, time_limit: float | None) -> bool:
+    """Whether the run (in its last time-marching window, if marching) has used 1 − ``share`` of its
+    iteration limit or of its time limit."""
+    if run.window < len(run.windows) - 1:
+        return False
+    late = time_limit is not None and run.elapsed >= (1 - share) * time_limit
+    return late or run.iteration >= (1 - share) * iters
 
 
 def _set_up(problem: Problem, config: RunConfig) -> RunState:
@@ -217,6 +230,8 @@ def _set_up(problem: Problem, config: RunConfig) -> RunState:
     # the reference's derived quantities, once (a derived quantity that fails stops here, before training)
     derived = problem.derived_values(reference) if reference is not None else {}
     adaptive = config.adaptive(problem.run.get("adapt"))
+    if adaptive is not None:
+        adaptive.check(assembler)
     return RunState(
         problem,
         config,

@@ -4,6 +4,8 @@ both reproducible from the seed and resumed exactly from the run file."""
 from __future__ import annotations
 
 import copy
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ import torch
 from pinnlma.pinn.adaptive import Adaptive, parse_adaptive
 from pinnlma.pinn.registry import apply_options, load_problem
 from pinnlma.pinn.setup import build_assembler
-from pinnlma.run import ResumeError, RunConfig, solve
+from pinnlma.run import ResumeError, RunConfig, SetupError, solve
 
 pytestmark = pytest.mark.usefixtures("float64_default")
 
@@ -73,10 +75,41 @@ def test_adaptive_runs_are_reproducible_and_resume_exactly(tmp_path: Path) -> No
         solve(problem, RunConfig(iters=9), resume=part, progress=False)
 
 
+def test_the_closing_round_draws_final_times_the_points_once_and_resumes_exactly(tmp_path: Path) -> None:
+    problem = quick_burgers()
+    n_pde = len(build_assembler(problem).block_points("pde"))
+    # iterations 0-9; the last 30 % of 10 begin at iteration 7: rounds at 3 and 6, the closing draw at 7, none at 9
+    config = RunConfig(iters=10, adapt="rad:every=3,pool=3000,final=2,final_share=0.3", eval_every=100)
+    straight = solve(problem, config, progress=False)
+    blocks = json.loads(straight.record.attrs["blocks"])
+    assert blocks["pde"] == 2 * n_pde and straight.record.attrs["adapt_closed"] == 1
+    at_eight = solve(problem, config, progress=False, callback=lambda it, _m: it >= 8)
+    assert torch.equal(at_eight.assembler.block_points("pde"), straight.assembler.block_points("pde"))
+    at_six = solve(problem, config, progress=False, callback=lambda it, _m: it >= 6)
+    assert len(at_six.assembler.block_points("pde")) == n_pde and at_six.record.attrs["adapt_closed"] == 0
+    with pytest.raises(SetupError, match="give pool >= 2000"):
+        solve(problem, replace(config, adapt="rad:every=3,pool=1500,final=2"), progress=False)
+    for stop in (5, 8):  # before and after the closing round
+        part = tmp_path / f"close{stop}.h5"
+        solve(problem, config, out=part, progress=False, callback=lambda it, _m, stop=stop: it >= stop)
+        resumed = solve(problem, config, resume=part, out=part, progress=False)
+        assert np.array_equal(straight.theta.numpy(), resumed.theta.numpy()), stop
+        assert torch.equal(straight.assembler.block_points("pde"), resumed.assembler.block_points("pde"))
+
+
 def test_adaptive_settings_parse_and_errors() -> None:
     assert parse_adaptive("none") is None
     assert parse_adaptive("rar:every=25,points=100,budget=6000") == Adaptive("rar", every=25, points=100, budget=6000)
     assert parse_adaptive("rad:k=2,c=0.5") == Adaptive("rad", k=2.0, c=0.5)
+    assert parse_adaptive("rad:final=3,final_share=0.2") == Adaptive("rad", final=3, final_share=0.2)
+    assert Adaptive("rad", final=3).closes and not Adaptive("rad").closes
+    # without a closing round the record is the text run files held before it existed, so they resume
+    assert repr(Adaptive("rad")) == "Adaptive(kind='rad', every=50, pool=10000, points=100, budget=None, k=1.0, c=1.0)"
+    assert repr(Adaptive("rad", final=3)).endswith("c=1.0, final=3, final_share=0.1)")
+    with pytest.raises(ValueError, match="is a rad setting"):
+        parse_adaptive("rar:final=2")
+    with pytest.raises(ValueError, match="0 < final_share < 1"):
+        parse_adaptive("rad:final=2,final_share=1")
     with pytest.raises(ValueError, match="choose rar, rad or none"):
         parse_adaptive("grow:every=3")
     with pytest.raises(ValueError, match="KEY one of"):
