@@ -23,6 +23,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 
 import h5py
 import numpy as np
@@ -47,13 +48,15 @@ def closing_rule(mode: str) -> tuple[Callable[..., bool], dict[str, bool]]:
             return False
         drawn["done"] = True
         factor, current = int(mode[1:]), assembler.block_points(name)
+        if mode[0] == "x":  # exactly the library's closing round, final=F
+            replace(spec, final=factor).finish(assembler, theta)
+            return True
         pool = torch.as_tensor(assembler.problem.domain.interior(spec.pool, assembler.sampler), dtype=current.dtype)
         power = assembler.block_residual_at(name, pool, theta).abs().double() ** spec.k
         density = (power / power.mean() + spec.c).numpy()
-        count = factor * len(current) if mode[0] == "x" else (factor - 1) * len(current)
+        count = (factor - 1) * len(current)
         chosen = assembler.sampler.rng.choice(len(pool), size=count, replace=False, p=density / density.sum())
-        new = pool[np.sort(chosen)]
-        assembler.set_block_points(name, new if mode[0] == "x" else torch.cat([current, new]))
+        assembler.set_block_points(name, torch.cat([current, pool[np.sort(chosen)]]))
         return True
 
     return rule, drawn
@@ -71,7 +74,7 @@ def main(run_file: str, seconds: float, mode: str, out: str) -> None:
     every_iteration = adaptive.Adaptive.due
     if mode[0] in "xu":  # the closing draw before the first iteration, then the usual schedule (a no-op)
         adaptive.Adaptive.due = lambda self, iteration: not drawn["done"] or every_iteration(self, iteration)
-    config = RunConfig(iters=10**7, time_limit=start + seconds)
+    config = RunConfig(iters=10**7, time_limit=start + seconds, adapt="rad:every=200,pool=200000")  # as RUN.h5 ran
     result = solve(load_problem("allen_cahn"), config, resume=out, progress=False)
     time, error = np.asarray(result.record.history["time"]), np.asarray(result.record.history["rel_l2"])
     line = [f"{run_file} {mode}: from {start:.0f} s (iteration {start_iteration}) at {error[time <= start][-1]:.3e}"]
