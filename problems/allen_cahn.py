@@ -14,8 +14,9 @@ through the growing windows [0, 0.1], [0, 0.25], [0, 0.5], [0, 1] (the same netw
 30 minutes; a window other than the last hands over as soon as its loss is 1e-9, so the last one starts
 after about 6 minutes instead of 15. Every 200 iterations RAD redistributes the 3000 collocation points by
 the residual on a pool of 200 000 candidates (fine enough to see the thin layer at the periodic seam, where
-u₀ has a corner); the last 10 % of the time (3 minutes) start from one draw of 9000 points by the
-same density and redraw no more (``final=3``), so the run ends fitted to a set three times as dense.
+u₀ has a corner); the last 20 % of the time (6 minutes) start from one draw of 9000 points by the
+same density and redraw no more (``final=3,final_share=0.2``), so the run ends fitted to a set three
+times as dense.
 The initial value has 1600 points. ``--march none --embedding none --adapt none`` gives the plain
 PINN; ``--time-limit 600`` a 10-minute run (the windows and the closing round share any limit).
 
@@ -73,7 +74,7 @@ def problem() -> Problem:
             "time_limit": 1800,
             "march": (0.1, 0.25, 0.5, 1.0),
             "march_tol": 1e-9,
-            "adapt": "rad:every=200,pool=200000,final=3",
+            "adapt": "rad:every=200,pool=200000,final=3,final_share=0.2",
         },
         quick={"n_interior": 300, "n_boundary": 50, "model": {"width": 10, "depth": 2}, "run": {"iters": 10}},
         description=__doc__,
