@@ -29,6 +29,23 @@ from pinnlma.backends.torch.backend import TorchBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS = (1e-2, 1.0, 1e2)
+SOLVES = {"torch": None, "legate": 0}  # where the damped systems are factored: torch_solve_max_n
+
+
+@pytest.fixture(params=sorted(SOLVES))
+def cupy(legate, request):
+    """A CupynumericBackend factory (keyword options as the class) whose systems (all small here) are
+    factored in torch (the default below TORCH_SOLVE_MAX_N) or, with torch_solve_max_n=0, in Legate."""
+    from pinnlma.backends.legate.backend import CupynumericBackend
+    from pinnlma.backends.legate.solve import TORCH_SOLVE_MAX_N
+
+    max_n = SOLVES[request.param]
+
+    def make(**options):
+        return CupynumericBackend(torch_solve_max_n=TORCH_SOLVE_MAX_N if max_n is None else max_n, **options)
+
+    make.solves_in = request.param
+    return make
 
 
 def make_problem(m: int, n: int, dtype=torch.float64, seed: int = 0):
@@ -65,10 +82,11 @@ CASES = [  # (m, n, form, slice rows)
 
 
 @pytest.mark.parametrize("m,n,form,rows", CASES)
-def test_float64_matches_torch(legate, m, n, form, rows):
+def test_float64_matches_torch(cupy, m, n, form, rows):
     jac, res, scale, w = make_problem(m, n)
-    ours, ref = build(legate, form, res, jac, rows), build(TorchBackend(), form, res, jac, rows)
+    ours, ref = build(cupy(), form, res, jac, rows), build(TorchBackend(), form, res, jac, rows)
     assert (ours.form, ours.m, ours.n) == (form, m, n)
+    assert ours.factorization == ("torch" if cupy.solves_in == "torch" else "cholesky")
     assert rel(ours.gradient(), ref.gradient()) < 1e-12
     assert rel(ours.jtj_diagonal(), ref.jtj_diagonal()) < 1e-12
     for lam in LAMBDAS:
@@ -80,32 +98,31 @@ def test_float64_matches_torch(legate, m, n, form, rows):
     assert ours.fallback_solves == 0
 
 
-def test_normal_and_residual_forms_agree(legate):
+def test_normal_and_residual_forms_agree(cupy):
     jac, res, scale, w = make_problem(40, 150, seed=3)
-    normal = legate.normal_system(row_slices(res, jac, 40), 150, lambda x: jac.T @ x)
-    resid = legate.residual_system(row_slices(res, jac, 40), 150)
+    normal = cupy().normal_system(row_slices(res, jac, 40), 150, lambda x: jac.T @ x)
+    resid = cupy().residual_system(row_slices(res, jac, 40), 150)
     for lam in LAMBDAS:
         assert rel(normal.solve(lam, scale, w), resid.solve(lam, scale, w)) < 1e-10
 
 
-def test_blocks_and_single_slices(legate):
+def test_blocks_and_single_slices(cupy):
     """Tiny blocks (several Legate products), one slice per block (attached without copy), and a
     slice larger than a block all give the same system."""
-    from pinnlma.backends.legate.backend import CupynumericBackend
 
     jac, res, scale, _ = make_problem(300, 40, seed=5)
     ref = build(TorchBackend(), "normal", res, jac, 300).solve(0.1, scale)
     for rows, block_rows, blocks in ((25, 64, 4), (100, 100, 3), (300, 64, 1)):
-        system = build(CupynumericBackend(slice_rows=block_rows), "normal", res, jac, rows)
+        system = build(cupy(slice_rows=block_rows), "normal", res, jac, rows)
         assert system.blocks == blocks
         assert rel(system.solve(0.1, scale), ref) < 1e-10
     # column-major slices, as the Jacobian engine makes them: attached as Jᵀ and read transposed
     column_major = [(r, j.T.contiguous().T) for r, j in row_slices(res, jac, 100)]
-    system = CupynumericBackend(slice_rows=100).normal_system(column_major, 40, lambda x: jac.T @ x)
+    system = cupy(slice_rows=100).normal_system(column_major, 40, lambda x: jac.T @ x)
     assert system.blocks == 3 and rel(system.solve(0.1, scale), ref) < 1e-10
 
 
-def test_tiled_gram_matrix_equals_the_full_product(legate, monkeypatch):
+def test_tiled_gram_matrix_equals_the_full_product(cupy, monkeypatch):
     """JᵀJ from its lower column tiles (uneven widths, several row blocks), mirrored: the same system."""
     from pinnlma.backends.legate import arrays
     from pinnlma.backends.legate import backend as cb
@@ -114,7 +131,7 @@ def test_tiled_gram_matrix_equals_the_full_product(legate, monkeypatch):
     assert cb.column_tiles(70) == [(0, 18), (18, 35), (35, 52), (52, 70)] and cb.column_tiles(20) == [(0, 20)]
     jac, res, scale, w = make_problem(300, 70, seed=9)
     ref = build(TorchBackend(), "normal", res, jac, 300)
-    system = build(cb.CupynumericBackend(slice_rows=100), "normal", res, jac, 50)
+    system = build(cupy(slice_rows=100), "normal", res, jac, 50)
     assert system.blocks == 3
     full = torch.from_numpy(numpy.asarray(system.jtj))
     assert rel(full, full.T) < 1e-15 and rel(full, jac.T @ jac) < 1e-13
@@ -122,20 +139,24 @@ def test_tiled_gram_matrix_equals_the_full_product(legate, monkeypatch):
         assert rel(system.solve(lam, scale, w), ref.solve(lam, scale, w)) < 1e-10
 
 
-def test_residual_kernel_from_column_blocks(legate, monkeypatch):
+def test_residual_kernel_from_column_blocks(cupy, monkeypatch):
     """J D⁻¹ Jᵀ summed over column blocks (no scaled m×n copy of J): the same solves as torch's."""
     from pinnlma.backends.legate import backend as cb
 
     monkeypatch.setattr(cb, "KERNEL_COLUMNS", 25)
     jac, res, scale, w = make_problem(30, 140, seed=12)
-    ours, ref = build(legate, "residual", res, jac, 16), build(TorchBackend(), "residual", res, jac, 16)
+    ours, ref = build(cupy(), "residual", res, jac, 16), build(TorchBackend(), "residual", res, jac, 16)
     for lam in LAMBDAS:
         assert rel(ours.solve(lam, scale, w), ref.solve(lam, scale, w)) < 1e-10
-    kernel = torch.from_numpy(numpy.asarray(ours._kernel.scaled)) / torch.outer(ours._kernel.s, ours._kernel.s)
+    equilibrated = ours._kernel
+    scaled = (
+        equilibrated.scaled_torch if cupy.solves_in == "torch" else torch.from_numpy(numpy.asarray(equilibrated.scaled))
+    )
+    kernel = scaled / torch.outer(equilibrated.s, equilibrated.s)
     assert rel(kernel, (jac / scale) @ jac.T) < 1e-13
 
 
-def test_unread_blocks_are_bounded(legate, monkeypatch):
+def test_unread_blocks_are_bounded(cupy, monkeypatch):
     """Once block_bytes of attached rows are waiting for Legate, the build waits (an execution fence)
     before taking more slices from the producer; the system is the same."""
     from pinnlma.backends.legate import backend as cb
@@ -146,13 +167,13 @@ def test_unread_blocks_are_bounded(legate, monkeypatch):
     jac, res, scale, _ = make_problem(300, 40, seed=5)
     ref = build(TorchBackend(), "normal", res, jac, 300).solve(0.1, scale)
     block_bytes = 2 * 100 * 40 * 8  # two 100-row blocks
-    system = build(cb.CupynumericBackend(slice_rows=100, block_bytes=block_bytes), "normal", res, jac, 100)
+    system = build(cupy(slice_rows=100, block_bytes=block_bytes), "normal", res, jac, 100)
     assert system.blocks == 3 and len(fences) == 2  # one after the second block, one at the end
     assert rel(system.solve(0.1, scale), ref) < 1e-10
 
 
 @pytest.mark.parametrize("form", ["normal", "residual"])
-def test_singular_system_uses_fallback(legate, form):
+def test_singular_system_uses_fallback(cupy, form):
     """Zero columns (normal) or duplicated rows (residual) with lam = 0: Cholesky breaks down exactly."""
     m, n = (60, 20) if form == "normal" else (20, 60)
     jac, res, scale, _ = make_problem(m, n, seed=7)
@@ -162,7 +183,7 @@ def test_singular_system_uses_fallback(legate, form):
     else:
         jac[5] = jac[4]
         res[5] = res[4]
-    ours, ref = build(legate, form, res, jac, 16), build(TorchBackend(), form, res, jac, 16)
+    ours, ref = build(cupy(), form, res, jac, 16), build(TorchBackend(), form, res, jac, 16)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         v = ours.solve(0.0, scale)
@@ -176,13 +197,13 @@ def test_singular_system_uses_fallback(legate, form):
     assert ours.fallback_solves == 1
 
 
-def test_a_nan_in_the_jacobian_is_reported_as_torch_reports_it_and_stops_the_run(legate):
+def test_a_nan_in_the_jacobian_is_reported_as_torch_reports_it_and_stops_the_run(cupy):
     """A NaN entry: diag(JᵀJ) and Jᵀr are NaN in its column only (what the LM core reads to stop), the
     solve says so with a NaN step rather than a finite wrong one, as torch's does; an LM run on the
     cupynumeric backend stops as nonfinite_jacobian at its starting point, like the torch run."""
     jac, res, scale, _ = make_problem(30, 10)
     jac[2, 2] = float("nan")
-    system, reference = build(legate, "normal", res, jac, 30), build(TorchBackend(), "normal", res, jac, 30)
+    system, reference = build(cupy(), "normal", res, jac, 30), build(TorchBackend(), "normal", res, jac, 30)
     assert torch.isnan(system.jtj_diagonal()).nonzero().flatten().tolist() == [2]
     assert torch.isnan(system.gradient()).nonzero().flatten().tolist() == [2]
     with warnings.catch_warnings():
@@ -195,7 +216,8 @@ def test_a_nan_in_the_jacobian_is_reported_as_torch_reports_it_and_stops_the_run
 
     x0 = torch.tensor([0.0, 4.0], dtype=torch.float64)
     runs = {
-        name: pinnlma.least_squares(lambda b: torch.sqrt(b) - 1, x0, backend=name) for name in ("cupynumeric", "torch")
+        name: pinnlma.least_squares(lambda b: torch.sqrt(b) - 1, x0, backend=cupy() if name == "cupynumeric" else name)
+        for name in ("cupynumeric", "torch")
     }
     for result in runs.values():
         assert result.status is StopReason.NONFINITE_JACOBIAN and not result.success
@@ -204,9 +226,9 @@ def test_a_nan_in_the_jacobian_is_reported_as_torch_reports_it_and_stops_the_run
 
 
 @pytest.mark.parametrize("m,n,form", [(300, 40, "normal"), (30, 80, "residual")])
-def test_float32(legate, m, n, form):
+def test_float32(cupy, m, n, form):
     jac, res, scale, w = make_problem(m, n, dtype=torch.float32, seed=11)
-    ours, ref = build(legate, form, res, jac, 64), build(TorchBackend(), form, res, jac, 64)
+    ours, ref = build(cupy(), form, res, jac, 64), build(TorchBackend(), form, res, jac, 64)
     assert ours.gradient().dtype == torch.float32
     assert rel(ours.gradient(), ref.gradient()) < 1e-5
     for lam in LAMBDAS:
@@ -352,7 +374,54 @@ def test_factorization_rule():
         choose_factorization(-1, 0, False)
 
 
-@pytest.mark.parametrize("factorization", ["cholesky", "lu"])
+def test_small_systems_are_factored_in_torch():
+    """Up to TORCH_SOLVE_MAX_N torch factors (Legate's fixed cost per solve exceeds torch's whole solve
+    there), on any Legate machine; torch_max_n=0 keeps every solve in Legate."""
+    from pinnlma.backends.legate.solve import TORCH_SOLVE_MAX_N, choose_factorization
+
+    assert TORCH_SOLVE_MAX_N == 512
+    for gpus, cusolvermp in ((0, False), (1, False), (8, True)):
+        assert choose_factorization(3, gpus, cusolvermp) == "torch"
+        assert choose_factorization(TORCH_SOLVE_MAX_N, gpus, cusolvermp) == "torch"
+        assert choose_factorization(TORCH_SOLVE_MAX_N + 1, gpus, cusolvermp) == "cholesky"
+        assert choose_factorization(3, gpus, cusolvermp, torch_max_n=0) == "cholesky"
+    assert choose_factorization(3000, 8, True, torch_max_n=4000) == "torch"
+    with pytest.raises(ValueError, match="torch_max_n"):
+        choose_factorization(3, 0, False, torch_max_n=-1)
+
+
+def test_a_system_factored_in_torch_starts_no_legate_task_per_trial(legate, monkeypatch):
+    """Once built (and copied to torch), its trials, diagonal and curvature touch no Legate array."""
+    from pinnlma.backends.legate import backend as cb
+    from pinnlma.backends.legate import solve
+
+    jac, res, scale, w = make_problem(200, 30, seed=4)
+    system = build(legate, "normal", res, jac, 200)
+    reference = build(TorchBackend(), "normal", res, jac, 200)
+    assert system.factorization == "torch"
+
+    def no_legate(*args, **kwargs):
+        raise AssertionError("a Legate array was made or read")
+
+    for module in (cb, solve):
+        monkeypatch.setattr(module, "to_legate", no_legate)
+        monkeypatch.setattr(module, "to_torch", no_legate)
+    assert rel(system.jtj_diagonal(), reference.jtj_diagonal()) < 1e-13
+    for lam in LAMBDAS:
+        v = system.solve(lam, scale, None)
+        assert rel(v, reference.solve(lam, scale, None)) < 1e-10
+        assert abs(system.curvature(w[:30]) - reference.curvature(w[:30])) <= 1e-12 * reference.curvature(w[:30])
+
+
+def test_the_torch_solve_limit_is_checked(legate):
+    from pinnlma.backends.legate.backend import CupynumericBackend
+
+    for bad in (-1, 1.5, True, "512"):
+        with pytest.raises(ValueError, match="torch_solve_max_n must be an int >= 0"):
+            CupynumericBackend(torch_solve_max_n=bad)
+
+
+@pytest.mark.parametrize("factorization", ["cholesky", "lu", "torch"])
 def test_both_factorizations_solve_and_fall_back_alike(legate, factorization):
     from pinnlma.backends.legate.arrays import to_legate
     from pinnlma.backends.legate.solve import EquilibratedSPD
@@ -401,7 +470,9 @@ from pinnlma.backends.legate.backend import CupynumericBackend
 from pinnlma.backends.torch.backend import TorchBackend
 from tests.backends.test_legate import make_problem, row_slices, build, LAMBDAS
 
-backend = CupynumericBackend()  # prepares the process and starts Legate: before any legate import
+# prepares the process and starts Legate (before any legate import); every solve in Legate, as these
+# small systems would otherwise be factored in torch
+backend = CupynumericBackend(torch_solve_max_n=0)
 from legate.core import TaskContext, get_legate_runtime
 from legate.core.task import task, InputStore
 seen = []

@@ -10,7 +10,9 @@ The LM core hands over torch row slices ``(r_s, J_s)``; this backend
    which Legate partitions over all its processors (CPU cores, OpenMP groups, GPUs, nodes),
 4. solves the damped system in cuPyNumeric: symmetric equilibration (once per system, see
    :class:`EquilibratedSPD`) and Cholesky, with the eigendecomposition fallback of
-   :func:`pinnlma.backends.torch.linalg.spd_solve`,
+   :func:`pinnlma.backends.torch.linalg.spd_solve`; a system of at most ``torch_solve_max_n`` unknowns
+   (512) is copied to torch once and factored there (:mod:`~pinnlma.backends.legate.solve` has the
+   measurements: Legate's fixed cost per solve is more than torch's whole solve at that size),
 
 and only n-vectors (m-vectors in residual space) travel back to torch.
 
@@ -55,7 +57,7 @@ from ..torch.linalg import KERNEL_COLUMNS
 from . import runtime
 from .arrays import add_lower_gram, column_tiles, fence, mirror_lower, to_legate, to_torch
 from .partition import legate_partition, sum_rank_tiles
-from .solve import EquilibratedSPD, spd_solve_legate
+from .solve import TORCH_SOLVE_MAX_N, EquilibratedSPD, machine_factorization, spd_solve_legate
 
 DEFAULT_BLOCK_BYTES = 512 * 2**20
 """Rows of J are gathered into blocks of at most this many bytes before one ``J_bᵀJ_b`` product."""
@@ -93,9 +95,11 @@ class LegateNormalSystem(LinearSystem):
         block_bytes: int,
         partials: NormalPartials | None = None,
         partition: RowPartition | None = None,
+        torch_solve_max_n: int = TORCH_SOLVE_MAX_N,
     ) -> None:
         self.np = np
         self.n, self.m = n, 0
+        self.factorization = machine_factorization(np, n, torch_solve_max_n)  # a key of FACTORIZATIONS
         self._jt_times = jt_times
         self.jtj: Any = None  # cuPyNumeric n×n
         self._g: Any = None  # cuPyNumeric n
@@ -135,6 +139,8 @@ class LegateNormalSystem(LinearSystem):
         if partials is None:
             mirror_lower(self.jtj, self._tiles)
             self.g = to_torch(self._g, self.device)
+        # a system solved in torch is copied there once: its diagonal and every trial need no Legate task
+        self._jtj_torch = to_torch(self.jtj, self.device) if self.factorization == "torch" else None
         fence()  # nothing may read the producer's tensors after we return
         self.fallback_solves = 0
         self._diag: Tensor | None = None
@@ -199,15 +205,21 @@ class LegateNormalSystem(LinearSystem):
 
     def jtj_diagonal(self) -> Tensor:
         """diag(JᵀJ) (a torch n-vector)."""
-        if self._diag is None:
+        if self._diag is None and self._jtj_torch is not None:
+            self._diag = self._jtj_torch.diagonal().clone()
+        elif self._diag is None:
             self._diag = to_torch(self.np.diagonal(self.jtj), self.device)
         return self._diag.clone()
 
     def solve(self, lam: float, scale: Tensor, w: Tensor | None = None) -> Tensor:
-        """Solve (JᵀJ + lam·diag(scale)) v = Jᵀw (w defaults to r) in cuPyNumeric; v as a torch n-vector."""
+        """Solve (JᵀJ + lam·diag(scale)) v = Jᵀw (w defaults to r) in cuPyNumeric (in torch for a small
+        system, see :attr:`factorization`); v as a torch n-vector."""
         check_scale(scale, self.n)
         if self._equilibrated is None:  # once per system, not once per trial λ
-            self._equilibrated = EquilibratedSPD(self.np, self.jtj, self.jtj_diagonal().to(self.dtype))
+            matrix = self.jtj if self._jtj_torch is None else self._jtj_torch
+            self._equilibrated = EquilibratedSPD(
+                self.np, matrix, self.jtj_diagonal().to(self.dtype), self.factorization
+            )
         rhs = self.g if w is None else self._jt_times(w).to(self.dtype)
         add = float(lam) * scale.to(self.g)
         v, fell_back = self._equilibrated.solve(add, rhs)
@@ -224,6 +236,9 @@ class LegateNormalSystem(LinearSystem):
             solved, rhs, add = self._last
             if torch.equal(v, solved) or torch.equal(v, -solved):
                 return float(solved @ rhs - solved @ (add * solved))
+        if self._jtj_torch is not None:
+            v = v.to(self._jtj_torch)
+            return float(v @ (self._jtj_torch @ v))
         vl = to_legate(self.np, v.to(self.dtype))
         return float(vl @ (self.jtj @ vl))
 
@@ -233,7 +248,7 @@ class LegateResidualSystem(LinearSystem):
 
     form = "residual"
 
-    def __init__(self, np: Any, slices: Slices, n: int) -> None:
+    def __init__(self, np: Any, slices: Slices, n: int, torch_solve_max_n: int = TORCH_SOLVE_MAX_N) -> None:
         parts = []
         for r_s, j_s in slices:
             _check_slice(r_s, j_s, n)
@@ -246,6 +261,7 @@ class LegateResidualSystem(LinearSystem):
         self._j_t = torch.cat([p[1] for p in parts]).detach()
         self.dtype, self.device = self._j_t.dtype, self._j_t.device
         self.n, self.m = n, self._r_t.shape[0]
+        self.factorization = machine_factorization(np, self.m, torch_solve_max_n)  # of the m×m kernel
         self.jac = to_legate(np, self._j_t)  # zero-copy attach of our own tensor
         self.r = to_legate(np, self._r_t)
         self._kernel_scale: Tensor | None = None
@@ -276,7 +292,7 @@ class LegateResidualSystem(LinearSystem):
                 else:
                     kernel += part
             diag = to_torch(np.diagonal(kernel), self.device).to(self.dtype)  # diag(J D⁻¹ Jᵀ), an m-vector
-            self._kernel = EquilibratedSPD(np, kernel, diag)
+            self._kernel = EquilibratedSPD(np, kernel, diag, self.factorization)
             self._kernel_scale = scale.clone()
         return self._kernel
 
@@ -309,26 +325,41 @@ class CupynumericBackend(Backend):
     ``None`` gathers thin slices into blocks of :data:`GATHER_ROWS` rows (at most ``block_bytes``,
     default 512 MiB) and uses thicker incoming slices as they come. ``cpus``: Legate CPU processors
     when pinnlma configures Legate on a machine without GPU (ignored if ``LEGATE_CONFIG`` is set or
-    Legate already started). Raises :class:`~pinnlma.backends.base.BackendUnavailable` with
-    the fix when cuPyNumeric cannot start.
+    Legate already started). ``torch_solve_max_n``: systems of at most this size (n, or m in residual
+    space) are accumulated in Legate but factored in torch, once copied (default
+    :data:`~pinnlma.backends.legate.solve.TORCH_SOLVE_MAX_N`: there Legate's fixed cost per solve exceeds
+    torch's whole solve); 0 factors everything in Legate. Raises
+    :class:`~pinnlma.backends.base.BackendUnavailable` with the fix when cuPyNumeric cannot start.
     """
 
     name = "cupynumeric"
 
     def __init__(
-        self, slice_rows: int | None = None, *, block_bytes: int = DEFAULT_BLOCK_BYTES, cpus: int | None = None
+        self,
+        slice_rows: int | None = None,
+        *,
+        block_bytes: int = DEFAULT_BLOCK_BYTES,
+        cpus: int | None = None,
+        torch_solve_max_n: int = TORCH_SOLVE_MAX_N,
     ) -> None:
         if slice_rows is not None and slice_rows < 1:
             raise ValueError(f"slice_rows must be a positive number of rows, got {slice_rows}")
         if block_bytes < 1:
             raise ValueError(f"block_bytes must be positive, got {block_bytes}")
+        if isinstance(torch_solve_max_n, bool) or not isinstance(torch_solve_max_n, int) or torch_solve_max_n < 0:
+            raise ValueError(
+                f"torch_solve_max_n must be an int >= 0 (0: every solve in Legate), got {torch_solve_max_n!r}"
+            )
+        self.torch_solve_max_n = torch_solve_max_n
         self.np = runtime.import_cupynumeric(cpus)
         self.slice_rows = slice_rows
         self.block_bytes = int(block_bytes)
 
     def normal_system(self, slices: Slices, n: int, jt_times: Callable[[Tensor], Tensor]) -> LinearSystem:
         """A :class:`LegateNormalSystem` accumulated from the slices."""
-        return LegateNormalSystem(self.np, slices, n, jt_times, self.slice_rows, self.block_bytes)
+        return LegateNormalSystem(
+            self.np, slices, n, jt_times, self.slice_rows, self.block_bytes, torch_solve_max_n=self.torch_solve_max_n
+        )
 
     accepts_partials = True
 
@@ -343,7 +374,15 @@ class CupynumericBackend(Backend):
         attached read-only; no Jacobian rows reach Legate). With a split ``partition`` (its ranks being
         Legate's), each rank's sum is tile ``rank`` of one store and A is their sum in cuPyNumeric."""
         return LegateNormalSystem(
-            self.np, (), n, jt_times, self.slice_rows, self.block_bytes, partials=partials, partition=partition
+            self.np,
+            (),
+            n,
+            jt_times,
+            self.slice_rows,
+            self.block_bytes,
+            partials=partials,
+            partition=partition,
+            torch_solve_max_n=self.torch_solve_max_n,
         )
 
     def row_partition(self, environ: Mapping[str, str] | None = None) -> RowPartition:
@@ -352,7 +391,7 @@ class CupynumericBackend(Backend):
 
     def residual_system(self, slices: Slices, n: int) -> LinearSystem:
         """A :class:`LegateResidualSystem` holding J."""
-        return LegateResidualSystem(self.np, slices, n)
+        return LegateResidualSystem(self.np, slices, n, self.torch_solve_max_n)
 
     def machine(self) -> dict[str, int]:
         """Processor counts of the Legate machine: ``{"cpus": .., "omps": .., "gpus": ..}``."""
