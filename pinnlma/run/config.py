@@ -26,7 +26,7 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 PROBLEM_RUN_KEYS = {
     "iters": "iteration limit (a whole number >= 0), as --iters",
-    "time_limit": "wall-time limit in seconds (> 0), as --time-limit",
+    "time_limit": "training-time limit in seconds (> 0; the clock of history/time), as --time-limit",
     "march": "time-marching window ends (increasing numbers), as --march",
     "march_tol": "loss at which a window hands over (>= 0; 0: never), as --march-tol",
     "adapt": "adaptive collocation text, as --adapt",

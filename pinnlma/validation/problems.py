@@ -9,6 +9,12 @@ iterations, stop status and (for inverse problems) the identified coefficients. 
 table with the targets of the project's issue next to the measured values::
 
     python -m pinnlma.validation.problems [--out docs/problems.md] [--runs results/runs] [NAME ...]
+    python -m pinnlma.validation.problems --group hard --out docs/hard_problems.md
+
+The ``default`` group holds the problems of the first accuracy issue (minutes each); ``hard`` the
+hard-problem targets (Allen–Cahn, KdV, Schrödinger, wave; about an hour and a half in all), each a
+default run or the default with a shorter ``--time-limit``. A target's time is the whole command's wall
+time, start-up and the final write included.
 """
 
 from __future__ import annotations
@@ -32,13 +38,22 @@ from .kept import kept_part
 
 @dataclass(frozen=True)
 class Target:
-    """What the issue asks of a problem: rel. L2 ≤ ``rel_l2`` within ``minutes``; for inverse problems
-    each identified coefficient within ``coef_tol`` (relative) of its true value."""
+    """What an issue asks of a problem: the error ≤ ``rel_l2`` within ``minutes``; for inverse problems
+    each identified coefficient within ``coef_tol`` (relative) of its true value.
+
+    ``problem``: the bundled problem run (default: the target's own name); ``flags``: added to
+    ``pinnlma run`` (e.g. a shorter ``--time-limit``); ``error``: the run file attribute compared with
+    ``rel_l2`` (``final_rel_l2``, all outputs jointly, or e.g. ``final_rel_l2_|h|`` for a derived
+    quantity); ``group``: the key of :data:`GROUPS` it belongs to."""
 
     rel_l2: float | None
     minutes: float
     coefficients: dict[str, float] | None = None
     coef_tol: float = 0.01
+    problem: str = ""
+    flags: tuple[str, ...] = ()
+    error: str = "final_rel_l2"
+    group: str = "default"
 
 
 TARGETS: dict[str, Target] = {
@@ -47,14 +62,32 @@ TARGETS: dict[str, Target] = {
     "heat1d": Target(1e-4, 5),
     "helmholtz2d": Target(1e-4, 5),
     "burgers_inverse": Target(None, 10, {"nu": 0.01 / math.pi, "lambda1": 1.0}),
+    # the hard problems' issue: <= 2e-5, 4e-4, 1e-3 (|h|), 1e-5 within 30 minutes, and 1e-3 within 10
+    "allen_cahn": Target(2e-5, 30, group="hard"),
+    "allen_cahn_10min": Target(1e-3, 10, problem="allen_cahn", flags=("--time-limit", "540"), group="hard"),
+    # kdv's default run takes 400 s: one run answers both of its asks (4e-4 is the stricter error)
+    "kdv": Target(4e-4, 10, group="hard"),
+    "schrodinger": Target(1e-3, 30, error="final_rel_l2_|h|", group="hard"),
+    "schrodinger_10min": Target(
+        1e-3, 10, problem="schrodinger", flags=("--time-limit", "570"), error="final_rel_l2_|h|", group="hard"
+    ),
+    "wave1d": Target(1e-5, 30, group="hard"),
 }
+
+GROUPS: dict[str, list[str]] = {}
+"""The targets of each group, in run order (from :data:`TARGETS`)."""
+for _name, _target in TARGETS.items():
+    GROUPS.setdefault(_target.group, []).append(_name)
 
 
 def run_one(name: str, runs: Path) -> dict[str, Any]:
-    """``pinnlma run NAME`` in a child process; the figures read back from its run file."""
+    """``pinnlma run PROBLEM [FLAGS]`` of target ``name`` in a child process; the figures read back from
+    its run file (``RUNS/NAME.h5``)."""
+    target = TARGETS[name]
     runs.mkdir(parents=True, exist_ok=True)
     out, plot = runs / f"{name}.h5", runs / f"{name}.png"
-    command = ["pinnlma", "run", name, "--out", str(out), "--plot", str(plot), "--overwrite", "--quiet"]
+    command = ["pinnlma", "run", target.problem or name, *target.flags]
+    command += ["--out", str(out), "--plot", str(plot), "--overwrite", "--quiet"]
     exe = [sys.executable, "-m", "pinnlma", *command[1:]]
     started = time.perf_counter()
     done = subprocess.run(exe, capture_output=True, text=True, check=False)
@@ -66,7 +99,7 @@ def run_one(name: str, runs: Path) -> dict[str, Any]:
     with h5py.File(out, "r") as f:
         attrs = dict(f.attrs)
         row.update(
-            rel_l2=float(attrs["final_rel_l2"]),
+            rel_l2=float(attrs.get(target.error, math.nan)),
             loss=float(attrs["final_loss"]),
             status=str(attrs["status"]),
             iterations=int(f["history/iteration"][-1]),
@@ -84,7 +117,8 @@ def verdict(row: dict[str, Any], target: Target) -> tuple[bool, str]:
         return False, "run failed"
     asked, met = [], row["wall_s"] <= 60 * target.minutes
     if target.rel_l2 is not None:
-        asked.append(f"rel. L2 ≤ {target.rel_l2:g}")
+        quantity = target.error.removeprefix("final_rel_l2").removeprefix("_")
+        asked.append(f"rel. L2{f' of {quantity}' if quantity else ''} ≤ {target.rel_l2:g}")
         met = met and row["rel_l2"] <= target.rel_l2
     for key, true in (target.coefficients or {}).items():
         asked.append(f"{key} within {100 * target.coef_tol:g} %")
@@ -144,7 +178,10 @@ def report(rows: Sequence[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run the problems, print or write the report; 0 when every target was met."""
     parser = argparse.ArgumentParser(prog="python -m pinnlma.validation.problems", description=__doc__.split("\n")[0])
-    parser.add_argument("names", nargs="*", help=f"problems to run (default: {', '.join(TARGETS)})")
+    parser.add_argument("names", nargs="*", help="targets to run (default: those of --group)")
+    parser.add_argument(
+        "--group", choices=list(GROUPS), default="default", help="the targets to run when none is named"
+    )
     parser.add_argument("--out", type=Path, help="write the Markdown report here (default: print it)")
     parser.add_argument("--runs", type=Path, default=Path("results/runs"), help="folder for run files and plots")
     args = parser.parse_args(argv)
@@ -152,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         require_one_process("python -m pinnlma.validation.problems")
     except ValueError as err:
         parser.error(str(err))
-    names = args.names or list(TARGETS)
+    names = args.names or GROUPS[args.group]
     unknown = [n for n in names if n not in TARGETS]
     if unknown:
         parser.error(f"no target for {', '.join(unknown)}; choose from {', '.join(TARGETS)}")

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import math
 
-from pinnlma.validation.problems import TARGETS, format_table, verdict
+import pytest
+
+from pinnlma.pinn.registry import bundled_names
+from pinnlma.validation.problems import GROUPS, TARGETS, format_table, main, verdict
 
 
 def _row(name: str, **kw) -> dict:
@@ -26,7 +29,43 @@ def _row(name: str, **kw) -> dict:
 
 
 def test_every_issue_target_is_listed() -> None:
-    assert set(TARGETS) == {"burgers", "poisson2d", "heat1d", "helmholtz2d", "burgers_inverse"}
+    assert GROUPS["default"] == ["burgers", "poisson2d", "heat1d", "helmholtz2d", "burgers_inverse"]
+    hard = {name: TARGETS[name] for name in GROUPS["hard"]}
+    asked = {name: (t.problem or name, t.rel_l2, t.minutes) for name, t in hard.items()}
+    assert asked == {
+        "allen_cahn": ("allen_cahn", 2e-5, 30),
+        "allen_cahn_10min": ("allen_cahn", 1e-3, 10),
+        "kdv": ("kdv", 4e-4, 10),
+        "schrodinger": ("schrodinger", 1e-3, 30),
+        "schrodinger_10min": ("schrodinger", 1e-3, 10),
+        "wave1d": ("wave1d", 1e-5, 30),
+    }
+    assert hard["schrodinger"].error == hard["schrodinger_10min"].error == "final_rel_l2_|h|"
+    assert set(GROUPS) == {"default", "hard"} and sorted(n for names in GROUPS.values() for n in names) == sorted(
+        TARGETS
+    )
+
+
+def test_every_target_runs_a_bundled_problem_with_a_limit_inside_its_minutes() -> None:
+    for name, target in TARGETS.items():
+        assert (target.problem or name) in bundled_names(), name
+        if "--time-limit" in target.flags:
+            limit = float(target.flags[target.flags.index("--time-limit") + 1])
+            assert limit < 60 * target.minutes, name
+
+
+def test_a_derived_quantity_target_names_it_and_reads_its_own_error() -> None:
+    target = TARGETS["schrodinger"]
+    met, asked = verdict(_row("schrodinger", rel_l2=9e-4, wall_s=1790.0), target)
+    assert met and asked == "rel. L2 of |h| ≤ 0.001, ≤ 30 min"
+    assert not verdict(_row("schrodinger", rel_l2=9e-4, wall_s=1801.0), target)[0]
+    assert not verdict(_row("schrodinger", rel_l2=math.nan), target)[0]  # no such attribute in the file
+
+
+def test_an_unknown_target_is_refused_with_the_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["allen-cahn"])
+    assert "no target for allen-cahn; choose from burgers" in capsys.readouterr().err
 
 
 def test_error_and_time_both_count() -> None:
