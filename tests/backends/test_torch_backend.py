@@ -7,7 +7,7 @@ import torch
 
 import pinnlma
 from pinnlma.backends import TorchBackend
-from pinnlma.backends.torch.linalg import spd_solve
+from pinnlma.backends.torch.linalg import cholesky_or_eigen, spd_solve
 from tests.lm.fixtures import random_system
 
 pytestmark = pytest.mark.usefixtures("float64_default")  # implicit float tensors are float64 here
@@ -42,6 +42,15 @@ def test_singular_system_falls_back_without_crashing() -> None:
     indefinite = torch.tensor([[1.0, 2.0], [2.0, 1.0]])
     _, fell_back = spd_solve(indefinite, torch.tensor([1.0, 0.0]))
     assert fell_back
+
+
+def test_cholesky_or_eigen_solves_columns_and_falls_back_on_a_singular_matrix() -> None:
+    spd = torch.tensor([[4.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
+    rhs = torch.tensor([[1.0, 0.0], [2.0, 1.0]], dtype=torch.float64)
+    y, fell_back = cholesky_or_eigen(spd, rhs)
+    assert not fell_back and torch.allclose(spd @ y, rhs, atol=1e-14)
+    y, fell_back = cholesky_or_eigen(torch.ones(2, 2, dtype=torch.float64), torch.tensor([2.0, 2.0]).double())
+    assert fell_back and torch.allclose(y, torch.tensor([1.0, 1.0]).double())  # the minimum-norm solution
 
 
 def test_float32_gram_products_widen_after_a_breakdown() -> None:

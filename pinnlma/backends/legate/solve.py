@@ -51,7 +51,7 @@ import numpy
 import torch
 from torch import Tensor
 
-from ..torch.linalg import eigen_solve
+from ..torch.linalg import cholesky_or_eigen, eigen_solve
 from .arrays import to_legate, to_torch
 
 __all__ = [
@@ -195,12 +195,7 @@ def _torch_cholesky_or_eigen(scaled: Tensor, diagonal: Tensor, srhs: Tensor) -> 
     or gives non-finite values."""
     damped = scaled.clone()
     damped.diagonal().copy_(diagonal)
-    factor, info = torch.linalg.cholesky_ex(damped)
-    if int(info) == 0:
-        y = torch.cholesky_solve(srhs.unsqueeze(-1), factor).squeeze(-1)
-        if bool(torch.isfinite(y).all()):
-            return y, False
-    return eigen_solve(damped, srhs, None), True
+    return cholesky_or_eigen(damped, srhs)
 
 
 def _eigen_solve_legate(np: Any, matrix: Any, rhs: Any) -> Any:

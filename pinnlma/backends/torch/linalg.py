@@ -30,13 +30,22 @@ def spd_solve(
     else:
         scaled = matrix * s[:, None] * s[None, :]
     srhs = rhs * (s if rhs.ndim == 1 else s[:, None])
-    factor, info = torch.linalg.cholesky_ex(scaled)
+    y, fell_back = cholesky_or_eigen(scaled, srhs, rcond)
+    return y * (s if rhs.ndim == 1 else s[:, None]), fell_back
+
+
+def cholesky_or_eigen(matrix: Tensor, rhs: Tensor, rcond: float | None = None) -> tuple[Tensor, bool]:
+    """Solve ``matrix @ y = rhs`` (``matrix`` symmetric, already equilibrated; ``rhs`` a vector or columns)
+    by Cholesky, or by :func:`eigen_solve` when Cholesky breaks down or gives non-finite values.
+
+    Returns ``(y, used_fallback)``; never raises on a singular system."""
+    factor, info = torch.linalg.cholesky_ex(matrix)
     if int(info) == 0:
-        y = torch.cholesky_solve(srhs.unsqueeze(-1) if rhs.ndim == 1 else srhs, factor)
+        y = torch.cholesky_solve(rhs.unsqueeze(-1) if rhs.ndim == 1 else rhs, factor)
         y = y.squeeze(-1) if rhs.ndim == 1 else y
         if bool(torch.isfinite(y).all()):
-            return y * (s if rhs.ndim == 1 else s[:, None]), False
-    return eigen_solve(scaled, srhs, rcond) * (s if rhs.ndim == 1 else s[:, None]), True
+            return y, False
+    return eigen_solve(matrix, rhs, rcond), True
 
 
 def eigen_solve(matrix: Tensor, rhs: Tensor, rcond: float | None) -> Tensor:
